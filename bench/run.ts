@@ -1,0 +1,24 @@
+// `npm run bench`: every benchmark against its baseline in the same run.
+// A benchmark module exports `run(): Promise<BenchResult[]>`; register it below.
+// `npm run bench -- NAME…` runs only the named ones.
+import { formatResult, type BenchResult } from "./report.js";
+
+type Bench = { name: string; run: () => Promise<BenchResult[]> };
+
+const benches: Bench[] = [
+  // one line per benchmark module, e.g.
+  // { name: "crypto", run: async () => (await import("./crypto.bench.js")).run() },
+];
+
+const only = process.argv.slice(2);
+const results: BenchResult[] = [];
+for (const b of benches) {
+  if (only.length && !only.includes(b.name)) continue;
+  process.stderr.write(`bench: ${b.name}…\n`);
+  for (const r of await b.run()) {
+    results.push(r);
+    process.stdout.write(formatResult(r) + "\n");
+  }
+}
+const missed = results.filter((r) => r.target !== undefined && r.baselineMs / r.subjectMs < r.target);
+process.stdout.write(`bench: ${results.length} results, ${missed.length} below target\n`);

@@ -1,0 +1,16 @@
+import type { Command } from "commander";
+import type { CliIo } from "../io.js";
+
+/**
+ * A subcommand module registers itself on the program. Actions throw
+ * NixsealError; main() is the only place that catches and prints.
+ * Each action sets ctx.exitCode when it wants a non-zero exit without an error.
+ */
+export interface CommandContext {
+  io: CliIo;
+  exitCode: number;
+}
+export type RegisterCommand = (program: Command, ctx: CommandContext) => void;
+
+// One line per command module; keep sorted.
+export const commands: RegisterCommand[] = [];

@@ -1,0 +1,37 @@
+import { Command, CommanderError } from "commander";
+import { commands, type CommandContext } from "./commands/index.js";
+import type { CliIo } from "./io.js";
+import { printError } from "./output.js";
+import { VERSION } from "./version.js";
+
+/**
+ * Runs the nixseal CLI in-process.
+ *
+ * @param argv - arguments after the program name
+ * @param io - streams, env and cwd
+ * @returns the process exit code
+ */
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const ctx: CommandContext = { io, exitCode: 0 };
+  const program = new Command("nixseal")
+    .description("secrets for NixOS and systemd hosts, encrypted to their SSH host keys")
+    .version(VERSION, "-V, --version")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      outputError: (s, write) => write(`nixseal: error: ${s.replace(/^error: /, "")}`),
+    })
+    .showHelpAfterError("(run with --help for usage)");
+  for (const register of commands) register(program, ctx);
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return ctx.exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version exit 0; usage errors were already printed by commander.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    return printError(io, err);
+  }
+}

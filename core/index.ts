@@ -1,0 +1,9 @@
+// The one import path for cli/, host-agent/ and server/. Keep it light: the
+// agent's boot path imports it, so nothing heavy (age-encryption, fastify,
+// libsodium) may be loaded at module top level here.
+export * from "./errors.js";
+export * from "./fs.js";
+export * from "./schema/names.js";
+export * from "./schema/parse.js";
+export * from "./schema/repo.js";
+export * from "./schema/bundle.js";

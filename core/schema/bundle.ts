@@ -1,0 +1,37 @@
+import { z } from "zod";
+import { absolutePath, fileMode, hostName, principal, secretName, unitName } from "./names.js";
+
+/**
+ * A host bundle: what `nixseal bundle` writes, `nixseal deploy` ships and the
+ * agent stores as a generation. manifest.json plus the .age files it names;
+ * only that host's secrets, only ciphertext.
+ */
+export const BUNDLE_FORMAT = "nixseal-bundle/v1";
+export const BUNDLE_MANIFEST = "manifest.json";
+
+export const bundleSecretSchema = z.strictObject({
+  name: secretName,
+  /** File name inside the bundle dir: "<name>.age". */
+  file: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._@+-]*\.age$/),
+  /** Hex SHA-256 of the ciphertext file. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  owner: principal,
+  group: principal,
+  mode: fileMode,
+  path: absolutePath.optional(),
+  restartUnits: z.array(unitName),
+  reloadUnits: z.array(unitName),
+  version: z.number().int().min(1),
+});
+
+export const bundleManifestSchema = z.strictObject({
+  format: z.literal(BUNDLE_FORMAT),
+  host: hostName,
+  /** Content id: hex SHA-256 over the canonical secrets list (first 16 chars shown to people). */
+  id: z.string().regex(/^[0-9a-f]{64}$/),
+  createdAt: z.string(),
+  secrets: z.array(bundleSecretSchema),
+});
+
+export type BundleSecret = z.infer<typeof bundleSecretSchema>;
+export type BundleManifest = z.infer<typeof bundleManifestSchema>;

@@ -1,0 +1,61 @@
+import { z } from "zod";
+import { absolutePath, fileMode, hostName, principal, secretName, unitName } from "./names.js";
+
+/**
+ * nixseal.json, the secrets repo's one metadata file. It holds public keys and
+ * metadata only; values live encrypted in secrets/<name>.age.
+ */
+export const REPO_FILE = "nixseal.json";
+export const REPO_FORMAT = "nixseal-repo/v1";
+
+export const adminSchema = z.strictObject({
+  name: z.string().min(1),
+  /** age1… recipient or an ssh-ed25519/ssh-rsa public key line. */
+  recipient: z.string().min(1),
+});
+
+export const hostSchema = z.strictObject({
+  /** ssh target: user@address[:port]. */
+  target: z.string().regex(/^[A-Za-z0-9._-]+@[^\s@]+$/, { message: "user@address[:port]" }),
+  /** The host's SSH public host key (authorized_keys line): recipient and pinned identity. */
+  hostKey: z.string().min(1),
+  /** The host's NixOS config dir in this repo (default hosts/<name>). */
+  configDir: z.string().min(1).optional(),
+  /** Rebuild command run on the host after the config lands in /etc/nixos. */
+  rebuild: z.string().min(1).optional(),
+  /** SSH private key the operator uses for this host. */
+  sshKey: z.string().min(1).optional(),
+});
+
+export const generateSchema = z.strictObject({
+  bytes: z.number().int().min(1).max(4096),
+  encoding: z.enum(["base64", "hex", "alnum"]),
+});
+
+export const secretSchema = z.strictObject({
+  hosts: z.array(hostName),
+  owner: principal.default("root"),
+  group: principal.default("root"),
+  mode: fileMode.default("0400"),
+  /** Extra absolute path where the secret should appear (a symlink to the live file). */
+  path: absolutePath.optional(),
+  restartUnits: z.array(unitName).default([]),
+  reloadUnits: z.array(unitName).default([]),
+  version: z.number().int().min(1),
+  updatedAt: z.string(),
+  generate: generateSchema.optional(),
+  /** Fingerprint of the recipient set the .age file was last encrypted to (for rekey). */
+  encryptedTo: z.string().optional(),
+});
+
+export const repoSchema = z.strictObject({
+  format: z.literal(REPO_FORMAT),
+  admins: z.array(adminSchema),
+  hosts: z.record(hostName, hostSchema),
+  secrets: z.record(secretName, secretSchema),
+});
+
+export type RepoAdmin = z.infer<typeof adminSchema>;
+export type RepoHost = z.infer<typeof hostSchema>;
+export type RepoSecret = z.infer<typeof secretSchema>;
+export type Repo = z.infer<typeof repoSchema>;

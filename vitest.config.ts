@@ -1,0 +1,27 @@
+import { defineConfig } from "vitest/config";
+
+// Two projects: "unit" runs anywhere in seconds; "hosts" boots real systemd
+// machines (root, debootstrap image) and runs one file at a time.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["test/**/*.test.ts"],
+          exclude: ["test/hosts/**", "node_modules/**"],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        test: {
+          name: "hosts",
+          include: ["test/hosts/**/*.test.ts"],
+          testTimeout: 600_000,
+          hookTimeout: 600_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
