@@ -7,3 +7,4 @@ export * from "./schema/names.js";
 export * from "./schema/parse.js";
 export * from "./schema/repo.js";
 export * from "./schema/bundle.js";
+export * from "./age/index.js";
