@@ -1,0 +1,7 @@
+// The secrets repo as other parts of nixseal (bundle, deploy, status) use it.
+// Keep these names and signatures stable; add, do not change.
+export { findRepo } from "./find.js";
+export { loadRepo, openRepo, saveRepo, formatRepo, type LoadedRepo } from "./load.js";
+export { withRepoLock } from "./lock.js";
+export { secretFile, secretsDir, repoFile, lockFile, hostConfigDir } from "./paths.js";
+export { hostsOf, secretsForHost, recipientLines, recipientSetId, isStale } from "./recipients.js";

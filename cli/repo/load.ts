@@ -1,0 +1,80 @@
+import { readFile } from "node:fs/promises";
+import {
+  NixsealError,
+  parseJsonText,
+  repoSchema,
+  validate,
+  writeFileAtomic,
+  type Repo,
+} from "../../core/index.js";
+import { findRepo } from "./find.js";
+import { repoFile } from "./paths.js";
+
+/** A loaded repo: its directory and its validated nixseal.json. */
+export interface LoadedRepo {
+  dir: string;
+  repo: Repo;
+}
+
+/**
+ * Reads and validates dir/nixseal.json. Errors name the file, the JSON path and
+ * what is expected (never the value found).
+ *
+ * @throws NixsealError NIXSEAL_ERR_NO_REPO, NIXSEAL_ERR_INVALID_FILE, NIXSEAL_ERR_IO
+ */
+export async function loadRepo(dir: string): Promise<LoadedRepo> {
+  const file = repoFile(dir);
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new NixsealError("NIXSEAL_ERR_NO_REPO", `${file}: no such file`, {
+        hints: ['run "nixseal init" first'],
+        cause: err,
+      });
+    }
+    throw new NixsealError("NIXSEAL_ERR_IO", `cannot read ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  const repo = validate(repoSchema, parseJsonText(text, file), file);
+  return { dir, repo };
+}
+
+/** findRepo(cwd) then loadRepo. */
+export async function openRepo(cwd: string): Promise<LoadedRepo> {
+  return loadRepo(await findRepo(cwd));
+}
+
+/**
+ * Serialises a repo the same way every time: hosts and secrets sorted by name,
+ * two-space JSON, final newline, so git diffs stay small.
+ */
+export function formatRepo(repo: Repo): string {
+  const sorted: Repo = {
+    format: repo.format,
+    admins: repo.admins,
+    hosts: sortRecord(repo.hosts),
+    secrets: sortRecord(repo.secrets),
+  };
+  return JSON.stringify(sorted, null, 2) + "\n";
+}
+
+/**
+ * Validates and writes dir/nixseal.json through temp + rename.
+ *
+ * @throws NixsealError NIXSEAL_ERR_INTERNAL if the repo no longer matches its schema (a bug)
+ */
+export async function saveRepo(dir: string, repo: Repo): Promise<void> {
+  const file = repoFile(dir);
+  const checked = repoSchema.safeParse(repo);
+  if (!checked.success) {
+    throw new NixsealError("NIXSEAL_ERR_INTERNAL", `refusing to write an invalid ${file}: ${checked.error.issues[0]?.message}`);
+  }
+  await writeFileAtomic(file, formatRepo(checked.data), 0o644);
+}
+
+function sortRecord<T>(rec: Record<string, T>): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const key of Object.keys(rec).sort()) out[key] = rec[key]!;
+  return out;
+}

@@ -1,0 +1,52 @@
+import { createHash } from "node:crypto";
+import { NixsealError, canonicalRecipient, type Repo } from "../../core/index.js";
+
+/** Host names of the repo, sorted. */
+export function hostsOf(repo: Repo): string[] {
+  return Object.keys(repo.hosts).sort();
+}
+
+/** Names of the secrets a host receives, sorted. */
+export function secretsForHost(repo: Repo, host: string): string[] {
+  return Object.keys(repo.secrets)
+    .filter((name) => repo.secrets[name]!.hosts.includes(host))
+    .sort();
+}
+
+/**
+ * Recipient lines a secret must be encrypted to: the SSH host key of each of its
+ * hosts plus every admin, canonical (no comments), deduplicated and sorted.
+ *
+ * @throws NixsealError NIXSEAL_ERR_UNKNOWN_HOST when a listed host is not registered
+ */
+export function recipientLines(repo: Repo, secret: string): string[] {
+  const meta = repo.secrets[secret];
+  if (!meta) throw new NixsealError("NIXSEAL_ERR_UNKNOWN_SECRET", `no secret named "${secret}"`);
+  const lines = new Set<string>();
+  for (const host of meta.hosts) {
+    const h = repo.hosts[host];
+    if (!h) {
+      throw new NixsealError("NIXSEAL_ERR_UNKNOWN_HOST", `secret "${secret}" names host "${host}", which is not registered`, {
+        hints: [`run "nixseal host add ${host} --target root@ADDRESS --scan"`, `or "nixseal secrets set ${secret} --rm-host ${host}"`],
+      });
+    }
+    lines.add(canonicalRecipient(h.hostKey));
+  }
+  for (const admin of repo.admins) lines.add(canonicalRecipient(admin.recipient));
+  return [...lines].sort();
+}
+
+/**
+ * Fingerprint of a recipient set ("sha256:" + hex over the sorted canonical
+ * lines). Stored as encryptedTo so rekey can tell which blobs are stale.
+ */
+export function recipientSetId(lines: string[]): string {
+  const h = createHash("sha256");
+  for (const line of [...new Set(lines)].sort()) h.update(line + "\n");
+  return "sha256:" + h.digest("hex");
+}
+
+/** Whether the secret's blob was encrypted to a different set than it should be now. */
+export function isStale(repo: Repo, secret: string): boolean {
+  return repo.secrets[secret]!.encryptedTo !== recipientSetId(recipientLines(repo, secret));
+}
