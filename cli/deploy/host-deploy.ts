@@ -1,0 +1,180 @@
+// One host's deploy, start to finish: connect -> lock -> upload -> stage -> config ->
+// activate -> rebuild, and on any failure put back what was changed, in reverse.
+import type { NodeSSH } from "node-ssh";
+import { NixsealError, type RepoHost } from "../../core/index.js";
+import { AgentClient } from "./agent-client.js";
+import { agentActivate, agentRollback, agentStage, agentStatus } from "./agent-api.js";
+import { installConfig, localConfigListing, listingHash, restoreConfig } from "./config.js";
+import { takeLock, type RemoteLock } from "./lock.js";
+import { describeRebuild, runRebuild } from "./rebuild.js";
+import { prepareStaging, removeStaging, uploadDir, type Staging } from "./upload.js";
+import { connectHost } from "./ssh.js";
+import { recordStep, type HostResult, type ProgressSink, type StepRecord } from "./steps.js";
+import { parseTarget } from "./target.js";
+
+/** What to ship to one host. */
+export interface HostJob {
+  name: string;
+  host: RepoHost;
+  /** Local config dir (hosts/NAME unless configured). */
+  configDir: string;
+  /** Local dir with the host's bundle (manifest.json + .age), built before connecting. */
+  bundleDir?: string;
+  /** The bundle's manifest id. */
+  bundleId?: string;
+}
+
+/** Flags that shape every host's deploy. */
+export interface DeployFlags {
+  secrets: boolean;
+  config: boolean;
+  upgrade: boolean;
+  /** Seconds to wait for another deploy's lock; 0 refuses at once. */
+  waitSeconds: number;
+  sshKey?: string;
+  env: Record<string, string | undefined>;
+  /** Test seam: called after each uploaded file (e.g. to cut the connection mid-upload). */
+  onUploadedFile?: (host: string, path: string) => void;
+}
+
+/** Connects with the pinned key (shared by deploy, status and rollback). */
+export function connectJob(job: Pick<HostJob, "name" | "host">, flags: Pick<DeployFlags, "sshKey" | "env">): Promise<NodeSSH> {
+  return connectHost({
+    hostName: job.name,
+    target: parseTarget(job.host.target, job.name),
+    hostKey: job.host.hostKey,
+    sshKey: flags.sshKey ?? job.host.sshKey,
+    env: flags.env,
+  });
+}
+
+/** Turns anything thrown into the report's error shape (no stack, no values). */
+export function errorInfo(err: unknown): { code: string; message: string; hints: string[] } {
+  if (err instanceof NixsealError) return { code: err.code, message: err.message, hints: err.hints };
+  return { code: "NIXSEAL_ERR_INTERNAL", message: err instanceof Error ? err.message : String(err), hints: [] };
+}
+
+/**
+ * Deploys one host. Never throws: the result says what happened and what was put back.
+ */
+export async function deployHost(job: HostJob, flags: DeployFlags, sink: ProgressSink): Promise<HostResult> {
+  const t0 = performance.now();
+  const steps: StepRecord[] = [];
+  const step = <T>(name: Parameters<typeof recordStep>[3], fn: () => Promise<T>, detail?: (r: T) => string | undefined) =>
+    recordStep(steps, sink, job.name, name, fn, detail);
+  const result: HostResult = { host: job.name, ok: false, outcome: "failed", steps, ms: 0 };
+  let ssh: NodeSSH | undefined;
+  let lock: RemoteLock | undefined;
+  let staging: Staging | undefined;
+  let configInstalled = false;
+  let secretsActivated = false;
+  let rebuildStarted = false;
+  try {
+    ssh = await step("connect", () => connectJob(job, flags));
+    const conn = ssh;
+    lock = await step(
+      "lock",
+      () => takeLock(conn, job.name, flags.waitSeconds, (holder) => sink.warn(job.name, `waiting up to ${flags.waitSeconds}s for the deploy lock held by ${holder}`)),
+      (l) => (l.waited ? "waited for another deploy" : undefined),
+    );
+    const listing = flags.config ? await localConfigListing(job.configDir) : undefined;
+    staging = await step("upload", async () => {
+      const s = await prepareStaging(conn, job.name);
+      let files = 0;
+      const onFile = (p: string) => flags.onUploadedFile?.(job.name, p);
+      if (flags.config) files += await uploadDir(conn, job.name, job.configDir, s.config, onFile);
+      if (flags.secrets && job.bundleDir) files += await uploadDir(conn, job.name, job.bundleDir, s.bundle, onFile);
+      return Object.assign(s, { files });
+    }, (s) => `${(s as Staging & { files: number }).files} files`);
+    const agent = new AgentClient(conn, job.name);
+    let generation: string | undefined;
+    if (flags.secrets) {
+      const before = await agentStatus(agent);
+      result.previousGeneration = before.current;
+      generation = await step("stage", () => agentStage(agent, staging!.bundle), (g) => `generation ${g}`);
+      result.generation = generation;
+      if (generation === before.current) sink.output(job.name, `secrets unchanged (generation ${generation} is already active)`);
+    }
+    if (flags.config && listing) {
+      await step("config", () => installConfig(conn, job.name, staging!.config), () => `${listing.size} files`);
+      configInstalled = true;
+      result.config = { files: listing.size, hash: listingHash(listing) };
+    }
+    if (flags.secrets && generation !== undefined && generation !== result.previousGeneration) {
+      await step("activate", () => agentActivate(agent, generation!), () => `generation ${generation}`);
+      secretsActivated = true;
+    }
+    if (flags.config) {
+      const flake = listing?.has("flake.nix") ?? false;
+      result.rebuild = describeRebuild({ hostName: job.name, command: job.host.rebuild, upgrade: flags.upgrade }, flake);
+      rebuildStarted = true;
+      await step("rebuild", () => runRebuild(conn, { hostName: job.name, command: job.host.rebuild, upgrade: flags.upgrade }, (c) => lastLine(c, (l) => sink.output(job.name, l))), () => result.rebuild);
+    }
+    result.ok = true;
+    result.outcome = secretsActivated || configInstalled ? "deployed" : "unchanged";
+  } catch (err) {
+    result.error = errorInfo(err);
+    if (ssh && ssh.isConnected() && (configInstalled || secretsActivated)) {
+      result.restored = await putBack(ssh, job, flags, sink, step, { configInstalled, secretsActivated, rebuildStarted });
+      result.outcome = result.restored.config !== "failed" && result.restored.secrets !== "failed" ? "rolled-back" : "failed";
+    } else if (configInstalled || secretsActivated) {
+      result.restored = { config: configInstalled ? "failed" : "untouched", secrets: secretsActivated ? "failed" : "untouched" };
+      result.error.hints.push(`the connection was lost after changes were made: run "nixseal rollback ${job.name}" or deploy again`);
+    } else {
+      result.restored = { config: "untouched", secrets: "untouched" };
+    }
+  } finally {
+    if (ssh?.isConnected() && staging) await removeStaging(ssh, staging);
+    await lock?.release().catch(() => undefined);
+    ssh?.dispose();
+  }
+  result.ms = Math.round(performance.now() - t0);
+  return result;
+}
+
+/** After a failure: previous secrets, previous /etc/nixos, then rebuild on it if a rebuild ran. */
+async function putBack(
+  ssh: NodeSSH,
+  job: HostJob,
+  flags: DeployFlags,
+  sink: ProgressSink,
+  step: <T>(name: Parameters<typeof recordStep>[3], fn: () => Promise<T>) => Promise<T>,
+  done: { configInstalled: boolean; secretsActivated: boolean; rebuildStarted: boolean },
+): Promise<NonNullable<HostResult["restored"]>> {
+  const restored: NonNullable<HostResult["restored"]> = { config: "untouched", secrets: "untouched" };
+  if (done.secretsActivated) {
+    try {
+      await step("restore-secrets", () => agentRollback(new AgentClient(ssh, job.name)));
+      restored.secrets = "restored";
+    } catch (err) {
+      restored.secrets = "failed";
+      sink.warn(job.name, `could not put back the previous secrets: ${errorInfo(err).message}`);
+    }
+  }
+  let hadPrevious = false;
+  if (done.configInstalled) {
+    try {
+      hadPrevious = await step("restore-config", () => restoreConfig(ssh, job.name));
+      restored.config = "restored";
+    } catch (err) {
+      restored.config = "failed";
+      sink.warn(job.name, `could not put back the previous /etc/nixos: ${errorInfo(err).message}`);
+    }
+  }
+  // The failed rebuild may have switched part-way: switch again on the previous config so
+  // the running system matches /etc/nixos.
+  if (done.rebuildStarted && restored.config === "restored" && hadPrevious) {
+    try {
+      await step("rebuild-previous", () => runRebuild(ssh, { hostName: job.name, command: job.host.rebuild, upgrade: false }));
+    } catch (err) {
+      restored.config = "failed";
+      sink.warn(job.name, `the rebuild on the previous config failed too: ${errorInfo(err).message}`);
+    }
+  }
+  return restored;
+}
+
+function lastLine(chunk: string, emit: (line: string) => void): void {
+  const line = chunk.trimEnd().split("\n").pop();
+  if (line) emit(line);
+}

@@ -1,0 +1,81 @@
+/** Steps of one host's deploy, in order, as the progress view names them. */
+export type StepName =
+  | "connect"
+  | "lock"
+  | "upload"
+  | "stage"
+  | "config"
+  | "activate"
+  | "rebuild"
+  | "restore-config"
+  | "restore-secrets"
+  | "rebuild-previous"
+  | "plan"
+  | "status"
+  | "rollback-config"
+  | "rollback-secrets";
+
+export const STEP_TITLES: Record<StepName, string> = {
+  connect: "connect (pinned host key)",
+  lock: "take the deploy lock",
+  upload: "upload config and bundle",
+  stage: "agent stages the bundle",
+  config: "install config into /etc/nixos",
+  activate: "activate secrets",
+  rebuild: "rebuild",
+  "restore-config": "put back the previous /etc/nixos",
+  "restore-secrets": "put back the previous secrets generation",
+  "rebuild-previous": "rebuild on the previous config",
+  plan: "compare with the host",
+  status: "read the host's state",
+  "rollback-config": "roll /etc/nixos back",
+  "rollback-secrets": "roll secrets back",
+};
+
+/** Receives live progress from one or more host runs. */
+export interface ProgressSink {
+  step(host: string, step: StepName, detail?: string): void;
+  output(host: string, line: string): void;
+  warn(host: string, message: string): void;
+}
+
+/** What happened to one step. */
+export interface StepRecord {
+  step: StepName;
+  ok: boolean;
+  ms: number;
+  detail?: string;
+}
+
+/** One host's outcome, as --json prints it. */
+export interface HostResult {
+  host: string;
+  ok: boolean;
+  /** deployed | unchanged | failed | rolled-back | planned */
+  outcome: string;
+  steps: StepRecord[];
+  generation?: string | null;
+  previousGeneration?: string | null;
+  config?: { files: number; hash: string };
+  rebuild?: string;
+  /** Set after a failure: what was put back. */
+  restored?: { config: "restored" | "untouched" | "failed"; secrets: "restored" | "untouched" | "failed" };
+  plan?: unknown;
+  error?: { code: string; message: string; hints: string[] };
+  ms: number;
+}
+
+/** Runs fn as one recorded step. */
+export async function recordStep<T>(steps: StepRecord[], sink: ProgressSink, host: string, step: StepName, fn: () => Promise<T>, detail?: (r: T) => string | undefined): Promise<T> {
+  sink.step(host, step);
+  const t0 = performance.now();
+  try {
+    const r = await fn();
+    const d = detail?.(r);
+    steps.push({ step, ok: true, ms: Math.round(performance.now() - t0), ...(d ? { detail: d } : {}) });
+    return r;
+  } catch (err) {
+    steps.push({ step, ok: false, ms: Math.round(performance.now() - t0) });
+    throw err;
+  }
+}
