@@ -1,5 +1,8 @@
 import type { Command } from "commander";
 import type { CliIo } from "../io.js";
+import { registerDeploy } from "./deploy.js";
+import { registerRollback } from "./rollback.js";
+import { registerStatus } from "./status.js";
 
 /**
  * A subcommand module registers itself on the program. Actions throw
@@ -13,4 +16,8 @@ export interface CommandContext {
 export type RegisterCommand = (program: Command, ctx: CommandContext) => void;
 
 // One line per command module; keep sorted.
-export const commands: RegisterCommand[] = [];
+export const commands: RegisterCommand[] = [
+  registerDeploy,
+  registerRollback,
+  registerStatus,
+];
