@@ -1,63 +1,137 @@
 // Public crypto API of nixseal (the contract other parts code against).
-// STUB: the crypto-foundation work (issue 2) replaces these bodies; keep the signatures
-// (extend them if needed, do not break them).
-import { NixsealError } from "../errors.js";
+// age v1 on node:crypto: see docs/crypto.md for why the format is implemented
+// here rather than through age-encryption's streams. Nothing heavy is imported
+// at top level: libsodium (operator side, ssh-ed25519 recipients) and ssh2
+// (passphrase-protected OpenSSH keys) load on first use.
+import { bech32Decode, bech32Encode } from "./bech32.js";
+import { recipientError, identityError } from "./errors.js";
+import { decryptFile, encryptFile } from "./format.js";
+import { parseIdentityText, parseRecipientLine, parseRecipientsText } from "./parse.js";
+import { X25519Identity, generateX25519 } from "./x25519.js";
+import type { Identity, Recipient } from "./types.js";
+import { canonicalSshLine, looksLikeSshPublicKey, parseSshPublicKey, sshKeyFingerprint } from "../keys/ssh-public.js";
 
-/** One header stanza; structurally the same as age-encryption's Stanza. */
-export interface Stanza {
-  readonly args: string[];
-  readonly body: Uint8Array;
-}
-/** Structurally compatible with age-encryption's Recipient (sync here, for speed). */
-export interface Recipient {
-  wrapFileKey(fileKey: Uint8Array): Stanza[];
-}
-/** Structurally compatible with age-encryption's Identity: null = not mine, throw = mine but broken. */
-export interface Identity {
-  unwrapFileKey(stanzas: Stanza[]): Uint8Array | null;
+export type { Identity, Recipient, Stanza } from "./types.js";
+export { AgeErrorCode } from "./errors.js";
+export { X25519Identity, X25519Recipient } from "./x25519.js";
+export { SshEd25519Identity, SshEd25519Recipient } from "./ssh-ed25519.js";
+export { SshRsaIdentity, SshRsaRecipient, MIN_RSA_BITS } from "./ssh-rsa.js";
+export { armor, dearmor, isArmored } from "./armor.js";
+export { decryptPayload } from "./stream.js";
+export { parseHeader } from "./header.js";
+export { unwrapWith } from "./format.js";
+export { identityFromSshKey, type AnyIdentity, type AnyRecipient } from "./parse.js";
+export { parseSshPrivateKey, type SshPrivateKey, type PassphraseSource } from "../keys/ssh-private.js";
+export { parseSshPublicKey, type SshPublicKey } from "../keys/ssh-public.js";
+
+/**
+ * Parses one recipient. Returned objects are reusable: per-key work (the
+ * Ed25519 to X25519 conversion, the tweak) is done here once, so wrap in a
+ * loop with the same object. In a worker thread, rebuild from the line.
+ *
+ * @param line - `age1…`, `ssh-ed25519 AAAA… [comment]` or `ssh-rsa AAAA… [comment]`
+ * @param source - where the line came from (`file:line`), used in error messages
+ * @throws NixsealError NIXSEAL_ERR_AGE_RECIPIENT, NIXSEAL_ERR_KEY_UNSUPPORTED, NIXSEAL_ERR_RSA_KEY_TOO_SMALL
+ */
+export async function parseRecipient(line: string, source?: string): Promise<Recipient> {
+  return parseRecipientLine(line, source);
 }
 
-const todo = (): never => {
-  throw new NixsealError("NIXSEAL_ERR_INTERNAL", "crypto core not implemented yet");
-};
+/**
+ * A recipients file: one per line, `#` comments and blank lines skipped.
+ *
+ * @param text - file contents
+ * @param file - file name, for messages
+ * @throws NixsealError NIXSEAL_ERR_AGE_NO_RECIPIENTS when it names none; line errors as parseRecipient
+ */
+export async function parseRecipientsFile(text: string, file: string): Promise<Recipient[]> {
+  return parseRecipientsText(text, file);
+}
 
-/** One recipient: `age1…`, `ssh-ed25519 AAAA… [comment]` or `ssh-rsa AAAA… [comment]`. */
-export async function parseRecipient(_line: string, _source?: string): Promise<Recipient> {
-  return todo();
-}
-/** A recipients file: one per line, `#` comments and blank lines skipped; none at all is an error. */
-export async function parseRecipientsFile(_text: string, _file: string): Promise<Recipient[]> {
-  return todo();
-}
-/** An identity file: AGE-SECRET-KEY-1… lines, or one OpenSSH / PEM private key (encrypted ones ask opts.passphrase). */
+/**
+ * An identity file: AGE-SECRET-KEY-1… lines, or one OpenSSH / PEM private key
+ * (ed25519 or RSA; encrypted ones call opts.passphrase).
+ *
+ * @param data - file contents
+ * @param file - file name, for messages
+ * @param opts - passphrase: asked only for an encrypted key
+ * @throws NixsealError NIXSEAL_ERR_AGE_IDENTITY, NIXSEAL_ERR_KEY_INVALID, NIXSEAL_ERR_KEY_UNSUPPORTED,
+ *   NIXSEAL_ERR_KEY_PASSPHRASE, NIXSEAL_ERR_KEY_PASSPHRASE_REQUIRED, NIXSEAL_ERR_RSA_KEY_TOO_SMALL
+ */
 export async function parseIdentityFile(
-  _data: string | Uint8Array,
-  _file: string,
-  _opts?: { passphrase?: () => Promise<string> },
+  data: string | Uint8Array,
+  file: string,
+  opts?: { passphrase?: () => Promise<string> },
 ): Promise<Identity[]> {
-  return todo();
+  return parseIdentityText(data, file, opts?.passphrase);
 }
-/** Encrypts a whole value in memory to every recipient (age v1, optionally armored). */
-export function encrypt(_plaintext: Uint8Array, _recipients: Recipient[], _opts?: { armor?: boolean }): Uint8Array {
-  return todo();
+
+/**
+ * Encrypts a whole value in memory to every recipient (age v1, optionally armored).
+ *
+ * @param plaintext - the value
+ * @param recipients - at least one
+ * @param opts - armor: ASCII-armored output
+ * @returns the age file
+ * @throws NixsealError NIXSEAL_ERR_AGE_NO_RECIPIENTS
+ */
+export function encrypt(plaintext: Uint8Array, recipients: Recipient[], opts?: { armor?: boolean }): Uint8Array {
+  return encryptFile(plaintext, recipients, opts);
 }
-/** Decrypts a whole age file in memory; returns plaintext only after every chunk authenticated. */
-export function decrypt(_ciphertext: Uint8Array, _identities: Identity[]): Uint8Array {
-  return todo();
+
+/**
+ * Decrypts a whole age file (binary or armored) in memory; returns plaintext
+ * only after every chunk authenticated.
+ *
+ * @param ciphertext - the age file
+ * @param identities - tried in order
+ * @returns the plaintext
+ * @throws NixsealError NIXSEAL_ERR_AGE_ARMOR, _HEADER, _STANZA, _NO_IDENTITY, _HMAC, _PAYLOAD
+ */
+export function decrypt(ciphertext: Uint8Array, identities: Identity[]): Uint8Array {
+  return decryptFile(ciphertext, identities);
 }
-/** A fresh age X25519 identity. */
+
+/**
+ * A fresh age X25519 identity.
+ *
+ * @returns `AGE-SECRET-KEY-1…` and its `age1…` recipient
+ */
 export function generateAgeIdentity(): { identity: string; recipient: string } {
-  return todo();
+  return generateX25519();
 }
-/** The age1… recipient of an AGE-SECRET-KEY-1… identity. */
-export function recipientOf(_identity: string): string {
-  return todo();
+
+/**
+ * The age1… recipient of an AGE-SECRET-KEY-1… identity.
+ *
+ * @throws NixsealError NIXSEAL_ERR_AGE_IDENTITY
+ */
+export function recipientOf(identity: string): string {
+  return new X25519Identity(identity.trim()).recipient().toString();
 }
-/** A recipient line reduced to its canonical form (type and key, no comment), for comparisons. */
-export function canonicalRecipient(_line: string): string {
-  return todo();
+
+/**
+ * A recipient line reduced to its canonical form (type and key, no comment), for comparisons.
+ *
+ * @throws NixsealError NIXSEAL_ERR_AGE_RECIPIENT, NIXSEAL_ERR_KEY_UNSUPPORTED
+ */
+export function canonicalRecipient(line: string): string {
+  const t = line.trim();
+  if (t.startsWith("age1")) {
+    const dec = bech32Decode(t);
+    if (dec === null || dec.hrp !== "age" || dec.data.length !== 32) throw recipientError("not a valid age1… recipient");
+    return bech32Encode("age", dec.data);
+  }
+  if (looksLikeSshPublicKey(t)) return canonicalSshLine(parseSshPublicKey(t));
+  if (t.startsWith("AGE-SECRET-KEY-")) throw identityError("this is an age secret key, not a recipient");
+  throw recipientError("not a recipient (expected age1…, ssh-ed25519 AAAA… or ssh-rsa AAAA…)");
 }
-/** `SHA256:…` fingerprint of an SSH public key line, as `ssh-keygen -l` prints it. */
-export function sshFingerprint(_line: string): string {
-  return todo();
+
+/**
+ * `SHA256:…` fingerprint of an SSH public key line, as `ssh-keygen -l` prints it.
+ *
+ * @throws NixsealError NIXSEAL_ERR_AGE_RECIPIENT, NIXSEAL_ERR_KEY_UNSUPPORTED
+ */
+export function sshFingerprint(line: string): string {
+  return sshKeyFingerprint(parseSshPublicKey(line));
 }
