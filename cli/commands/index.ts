@@ -1,7 +1,10 @@
 import type { Command } from "commander";
 import type { CliIo } from "../io.js";
 import { registerDeploy } from "./deploy.js";
+import { registerHost } from "./host.js";
+import { registerInit } from "./init.js";
 import { registerRollback } from "./rollback.js";
+import { registerSecrets } from "./secrets.js";
 import { registerStatus } from "./status.js";
 
 /**
@@ -18,6 +21,9 @@ export type RegisterCommand = (program: Command, ctx: CommandContext) => void;
 // One line per command module; keep sorted.
 export const commands: RegisterCommand[] = [
   registerDeploy,
+  registerHost,
+  registerInit,
   registerRollback,
+  registerSecrets,
   registerStatus,
 ];

@@ -1,0 +1,129 @@
+// `secrets edit`: the cleartext lives only in a private 0700 directory on a
+// tmpfs (RAM), is handed to $VISUAL/$EDITOR by path, and the directory is
+// removed in every outcome we get to see: normal exit, error, SIGINT, SIGTERM,
+// SIGHUP. A SIGKILL cannot be caught: then the directory stays on the tmpfs
+// (RAM, gone at reboot) until the next `secrets edit` removes it.
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
+import { mkdir, readFile, readdir, rm, statfs, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { NixsealError } from "../core/index.js";
+import type { CliIo } from "./io.js";
+
+const TMPFS_MAGIC = 0x01021994;
+const RAMFS_MAGIC = 0x858458f6;
+const DIR_PREFIX = "nixseal-edit-";
+
+/** Whether a directory is on a RAM-backed file system (tmpfs or ramfs). */
+export async function isRamBacked(dir: string): Promise<boolean> {
+  try {
+    const s = await statfs(dir);
+    return s.type === TMPFS_MAGIC || s.type === RAMFS_MAGIC;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The base directory for cleartext: NIXSEAL_EDIT_DIR if set (must be a tmpfs),
+ * else $XDG_RUNTIME_DIR, else /dev/shm, whichever is a tmpfs first.
+ *
+ * @throws NixsealError NIXSEAL_ERR_NO_TMPFS
+ */
+export async function editBaseDir(io: CliIo): Promise<string> {
+  const forced = io.env.NIXSEAL_EDIT_DIR;
+  const candidates = forced ? [forced] : [io.env.XDG_RUNTIME_DIR, "/dev/shm"].filter((d): d is string => Boolean(d));
+  for (const dir of candidates) if (await isRamBacked(dir)) return dir;
+  throw new NixsealError("NIXSEAL_ERR_NO_TMPFS", `no tmpfs to edit on (tried ${candidates.join(", ")}); refusing to put cleartext on a disk`, {
+    hints: ["mount one (mount -t tmpfs -o mode=1777 tmpfs /dev/shm) or set NIXSEAL_EDIT_DIR to a tmpfs directory"],
+  });
+}
+
+/** Removes edit dirs left by nixseal processes that no longer exist (a SIGKILLed edit). */
+export async function sweepLeftovers(base: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const entry of await readdir(base).catch(() => [] as string[])) {
+    const m = new RegExp(`^${DIR_PREFIX}(\\d+)-[0-9a-f]+$`).exec(entry);
+    if (!m || isAlive(Number(m[1]))) continue;
+    await rm(join(base, entry), { recursive: true, force: true });
+    removed.push(join(base, entry));
+  }
+  return removed;
+}
+
+/** The editor command line: $VISUAL, else $EDITOR, else vi (run through sh, as git does). */
+export function editorCommand(io: CliIo): string {
+  return io.env.VISUAL || io.env.EDITOR || "vi";
+}
+
+/**
+ * Lets the operator edit a value. Returns the new value, or null when it is
+ * unchanged. An editor that exits non-zero, or an emptied file, changes nothing.
+ *
+ * @param fileName - the name shown in the editor (the secret name)
+ */
+export async function editValue(io: CliIo, fileName: string, value: Uint8Array): Promise<Buffer | null> {
+  const base = await editBaseDir(io);
+  await sweepLeftovers(base);
+  const dir = join(base, `${DIR_PREFIX}${process.pid}-${randomBytes(6).toString("hex")}`);
+  await mkdir(dir, { mode: 0o700 });
+  const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
+  let editorRunning = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    // Ctrl-C while the editor owns the terminal is the editor's (as git does);
+    // any other interruption removes the cleartext and ends the process.
+    if (signal === "SIGINT" && editorRunning) return;
+    cleanup();
+    process.exit(signal === "SIGINT" ? 130 : signal === "SIGHUP" ? 129 : 143);
+  };
+  const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+  for (const s of signals) process.on(s, onSignal);
+  try {
+    const file = join(dir, fileName);
+    await writeFile(file, value, { mode: 0o600, flag: "wx" });
+    const editor = editorCommand(io);
+    editorRunning = true;
+    const code = await runEditor(editor, file, io).finally(() => (editorRunning = false));
+    if (code !== 0) {
+      throw new NixsealError("NIXSEAL_ERR_EDITOR_FAILED", `the editor (${editor}) exited with ${code}; nothing changed`, {
+        hints: ["set EDITOR (or VISUAL) to an editor that exits 0 when you save"],
+      });
+    }
+    const edited = await readFile(file);
+    if (Buffer.compare(edited, Buffer.from(value)) === 0) {
+      edited.fill(0);
+      return null;
+    }
+    if (edited.length === 0) {
+      throw new NixsealError("NIXSEAL_ERR_EMPTY_VALUE", "the edited value is empty; nothing changed", {
+        hints: ['to delete a secret, run "nixseal secrets rm NAME"'],
+      });
+    }
+    return edited;
+  } finally {
+    cleanup();
+    for (const s of signals) process.off(s, onSignal);
+  }
+}
+
+function runEditor(editor: string, file: string, io: CliIo): Promise<number> {
+  return new Promise((resolve, reject) => {
+    // sh -c 'EDITOR "$@"' splits and quotes the editor setting like git does;
+    // the file path travels as an argument, the value never does.
+    const child = spawn("sh", ["-c", `${editor} "$@"`, editor, file], { stdio: "inherit", env: io.env as NodeJS.ProcessEnv, cwd: io.cwd });
+    child.once("error", (err) =>
+      reject(new NixsealError("NIXSEAL_ERR_EDITOR_FAILED", `cannot start the editor: ${err.message}`, { cause: err })),
+    );
+    child.once("exit", (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+  });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
