@@ -1,0 +1,51 @@
+# The nixseal package: bins nixseal, nixseal-agent and nixseal-server, built
+# from this repository with nixpkgs' buildNpmPackage.
+#
+# npmDepsHash pins every npm dependency in package-lock.json. It cannot be
+# computed on a machine without nixpkgs, so it is a placeholder here; after any
+# change to package-lock.json, on a machine with Nix and nixpkgs run either
+#
+#   nix run nixpkgs#prefetch-npm-deps -- package-lock.json
+#
+# or build once (`nix build .#default`) and copy the "got: sha256-…" hash from
+# the hash-mismatch error into npmDepsHash below.
+{ lib, buildNpmPackage, nodejs_20, python3 }:
+
+let
+  manifest = lib.importJSON ../package.json;
+  root = ../.;
+  # Only what `npm ci && npm run build` reads: no node_modules, dist or tests.
+  keep = path: type:
+    let rel = lib.removePrefix (toString root + "/") (toString path);
+    in !(lib.elem rel [ "node_modules" "dist" "test" ".git" ".ci" "result" ]);
+in
+buildNpmPackage {
+  pname = manifest.name;
+  inherit (manifest) version;
+
+  src = lib.cleanSourceWith { src = root; filter = keep; name = "nixseal-source"; };
+
+  nodejs = nodejs_20;
+  npmDepsHash = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+  # npm ci runs with --ignore-scripts here, so "prepare" does not build; the
+  # build phase runs `npm run build` (tsc) instead. ssh2's optional native
+  # addon (cpu-features) needs node-gyp's python; ssh2 works without it.
+  npmBuildScript = "build";
+  nativeBuildInputs = [ python3 ];
+
+  doInstallCheck = true;
+  installCheckPhase = ''
+    runHook preInstallCheck
+    [ "$($out/bin/nixseal --version)" = "${manifest.version}" ]
+    $out/bin/nixseal-agent --help > /dev/null
+    runHook postInstallCheck
+  '';
+
+  meta = {
+    description = manifest.description;
+    license = lib.licenses.mit;
+    mainProgram = "nixseal";
+    platforms = lib.platforms.linux ++ lib.platforms.darwin;
+  };
+}
