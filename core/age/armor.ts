@@ -7,11 +7,16 @@ const BEGIN = "-----BEGIN AGE ENCRYPTED FILE-----";
 const END = "-----END AGE ENCRYPTED FILE-----";
 const COLUMNS = 64;
 
-/** Whether the data looks armored (starts with `-----`, after whitespace). */
+/**
+ * Whether the data should be read as armor: anything that is not a binary
+ * age file (`age-encryption.org/`) but starts with `-----` after whitespace or
+ * carries the BEGIN line near its start. Such data then has to pass dearmor's
+ * strict rules, so damaged armor reports an armor error, not a header error.
+ */
 export function isArmored(data: Uint8Array): boolean {
-  let i = 0;
-  while (i < data.length && (data[i] === 0x20 || data[i] === 0x09 || data[i] === 0x0a || data[i] === 0x0d)) i++;
-  return Buffer.from(data.buffer, data.byteOffset + i, Math.min(5, data.length - i)).toString("latin1") === "-----";
+  const head = Buffer.from(data.buffer, data.byteOffset, Math.min(data.length, 1024)).toString("latin1");
+  if (head.startsWith("age-encryption.org/")) return false;
+  return head.trimStart().startsWith("-----") || head.includes(BEGIN);
 }
 
 /** Armors a binary age file. */
