@@ -36,7 +36,7 @@ Examples:
         });
       }
       await mkdir(dir, { recursive: true });
-      const admin = await ensureAdminIdentity(io, opts.identity ? resolve(io.cwd, opts.identity) : undefined);
+      const admin = await ensureAdminIdentity(io, opts.identity);
       const name = opts.adminName ?? `${safeUser()}@${hostname()}`;
       await withRepoLock(dir, async () => {
         if (await exists(repoFile(dir))) throw new NixsealError("NIXSEAL_ERR_REPO_EXISTS", `${repoFile(dir)} already exists`);

@@ -237,8 +237,8 @@ Example:
       if (!repo.secrets[name]) throw unknownSecret(name);
       const admin = await loadAdminIdentity(io, opts.identity);
       const value = await decryptSecret(dir, name, admin.identities, admin.source);
+      // Not zeroed afterwards: the stream may still hold this very buffer.
       await new Promise<void>((resolve, reject) => io.stdout.write(value, (err) => (err ? reject(err) : resolve())));
-      value.fill(0);
     });
 
   secrets

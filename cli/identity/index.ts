@@ -2,6 +2,7 @@
 // where it comes from. Order: --identity FILE, NIXSEAL_IDENTITY, the OS
 // keychain, the fallback identity file.
 import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
 import {
   NixsealError,
   canonicalRecipient,
@@ -28,7 +29,8 @@ export interface AdminIdentity {
 
 /** An explicitly named identity file: the --identity flag, else NIXSEAL_IDENTITY. */
 export function explicitIdentityFile(io: CliIo, flag: string | undefined): string | undefined {
-  return flag || io.env.NIXSEAL_IDENTITY || undefined;
+  const file = flag || io.env.NIXSEAL_IDENTITY;
+  return file ? resolve(io.cwd, file) : undefined;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
 import { NixsealError } from "../../core/index.js";
 import type { CliIo } from "../io.js";
 import { canPrompt, promptHidden } from "../prompt.js";
@@ -10,7 +11,7 @@ import { canPrompt, promptHidden } from "../prompt.js";
  */
 export function passphraseSource(io: CliIo, keyFile: string): () => Promise<string> {
   return async () => {
-    const file = io.env.NIXSEAL_PASSPHRASE_FILE;
+    const file = io.env.NIXSEAL_PASSPHRASE_FILE && resolve(io.cwd, io.env.NIXSEAL_PASSPHRASE_FILE);
     if (file) {
       try {
         return (await readFile(file, "utf8")).replace(/\r?\n[\s\S]*$/, "");
