@@ -17,6 +17,9 @@ export default defineConfig({
         test: {
           name: "hosts",
           include: ["test/hosts/**/*.test.ts"],
+          // Builds the base image once, removes machines of killed runs before and this
+          // run's leftovers after (test/hosts/harness/global-setup.ts).
+          globalSetup: ["test/hosts/harness/global-setup.ts"],
           testTimeout: 600_000,
           hookTimeout: 600_000,
           fileParallelism: false,

@@ -1,0 +1,82 @@
+/**
+ * Test hosts: real systemd machines on one box, for tests that need real sshd, real
+ * reboots and real power cuts. Usage and internals: test/README.md.
+ *
+ * ```ts
+ * const a = await bootHost("a");
+ * await a.exec("systemctl enable --now foo.service");
+ * await a.reboot();
+ * await a.stop();
+ * ```
+ *
+ * Needs root, debootstrap (first build of the base image) and cgroup v2 (pure or hybrid).
+ * No vitest imports here: the README demo runs this from dist/ too.
+ */
+import { join } from "node:path";
+import { ensureBaseImage } from "./image.js";
+import { ensureOperatorKey } from "./keys.js";
+import { liveMachines, Machine, type BootOptions, type TestHost } from "./machine.js";
+import { projectRoot, runDir, runId } from "./paths.js";
+import { isAlive, procId } from "./proc.js";
+import { ensureRunDir, leaseAddress, listRecords, machinesCgroup, reapMachine, releaseAddress } from "./registry.js";
+
+export type { BootOptions, ExecOptions, ExecResult, TestHost } from "./machine.js";
+export type { HostKeys } from "./keys.js";
+export { ensureBaseImage } from "./image.js";
+export { reapStale, listRecords, mountsUnder, cgroupProcs, machinesCgroup } from "./registry.js";
+export { waitFor, type WaitOptions } from "./wait.js";
+export { runId, runDir, stateRoot, registryRoot } from "./paths.js";
+
+/**
+ * Boots a fresh machine called `name` (unique within the run): its own disk (an overlay
+ * on the cached base image), host keys, machine id and 127.0.1.N; ready when systemd says
+ * `running`. Throws (and leaves nothing behind) when it does not get there.
+ */
+export async function bootHost(name: string, opts: BootOptions = {}): Promise<TestHost> {
+  const baseImage = await ensureBaseImage();
+  const run = runId();
+  const dir = runDir(run);
+  ensureRunDir(dir);
+  const operatorKeyPath = await ensureOperatorKey(dir);
+  const id = `${run}.${name}`;
+  const existing = listRecords().find((r) => r.id === id);
+  if (existing) {
+    if (isAlive(existing.owner)) {
+      throw new Error(`test host "${name}" already runs in this run (${id}); stop it first or pick another name`);
+    }
+    await reapMachine(existing);
+  }
+  const address = await leaseAddress(id, procId(process.pid)!);
+  const machine = new Machine({
+    name,
+    run,
+    address,
+    stateDir: join(dir, name),
+    cgroup: join(machinesCgroup(), id),
+    baseImage,
+    operatorKeyPath,
+    projectRoot: projectRoot(),
+    keep: process.env.NIXSEAL_TESTHOST_KEEP === "1",
+  });
+  try {
+    await machine.create(opts);
+  } catch (e) {
+    await machine.stop().catch(() => {});
+    releaseAddress(address, id);
+    throw e;
+  }
+  return machine;
+}
+
+/** Stops every machine this process booted and has not stopped yet. */
+export async function stopAll(): Promise<void> {
+  const errors: unknown[] = [];
+  await Promise.all([...liveMachines].map((m) => m.stop().catch((e: unknown) => errors.push(e))));
+  if (errors.length) throw errors[0];
+}
+
+// Last resort when a test process exits with machines still up (a test forgot stop(), or
+// an exception escaped): kill them now; globalTeardown / reapStale removes the rest.
+process.once("exit", () => {
+  for (const m of liveMachines) m.killNow();
+});

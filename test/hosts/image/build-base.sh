@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Builds (once) the read-only base image every test host boots from: a debootstrap
+# --variant=minbase of Debian bookworm with systemd, sshd and age, prepared to boot as a
+# container (see /work/shared/TESTHOSTS.md and test/README.md).
+#
+# Prints the image directory on stdout (its only stdout line); progress goes to stderr.
+# The image lives at $NIXSEAL_TESTHOST_CACHE/base-<hash>, where <hash> covers this script
+# (the recipe and its package list), so editing the recipe builds a new image and an
+# unchanged recipe is a fast no-op. The build runs in a temp dir renamed into place at the
+# end, so a killed build never leaves a half image that looks valid.
+set -euo pipefail
+
+# The recipe. Editing anything in this file changes the image hash.
+PACKAGES=(
+  systemd systemd-sysv dbus      # PID 1 and the bus
+  openssh-server openssh-client  # each host's own sshd; ssh between hosts
+  sudo passwd                    # users and groups, as on a real host
+  procps util-linux iproute2 kmod
+  age                            # the agenix-style baseline runs inside hosts
+  ca-certificates
+)
+SUITE=bookworm
+# Units that cannot work in a PID/mount namespace sharing the box's kernel, /dev and network.
+MASKED_UNITS=(
+  getty@.service serial-getty@.service console-getty.service container-getty@.service
+  systemd-udevd.service systemd-udevd-control.socket systemd-udevd-kernel.socket
+  systemd-udev-trigger.service systemd-udev-settle.service
+  systemd-modules-load.service systemd-sysctl.service systemd-remount-fs.service
+  systemd-firstboot.service systemd-timesyncd.service
+  sys-kernel-config.mount sys-kernel-debug.mount sys-kernel-tracing.mount sys-fs-fuse-connections.mount
+  dev-hugepages.mount dev-mqueue.mount
+  e2scrub_all.timer e2scrub_reap.service fstrim.timer apt-daily.timer apt-daily-upgrade.timer
+  man-db.timer systemd-binfmt.service proc-sys-fs-binfmt_misc.automount proc-sys-fs-binfmt_misc.mount
+  systemd-pstore.service systemd-hwdb-update.service
+)
+
+log() { printf 'build-base: %s\n' "$*" >&2; }
+die() { printf 'build-base: error: %s\n' "$*" >&2; exit 1; }
+
+self="$(readlink -f "${BASH_SOURCE[0]}")"
+hash="$(sha256sum "$self" | cut -c1-16)"
+cache="${NIXSEAL_TESTHOST_CACHE:-/var/cache/nixseal/testhosts}"
+image="$cache/base-$hash"
+marker=".nixseal-testhost-base"
+
+if [[ -f "$image/$marker" ]]; then
+  echo "$image"
+  exit 0
+fi
+
+[[ $(id -u) == 0 ]] || die "must run as root (debootstrap and chroot need it); run: sudo bash $0"
+command -v debootstrap >/dev/null || die "debootstrap is missing; run: apt-get install -y debootstrap"
+
+# The mirror the box's own apt sources name (deb822 .sources or one-line .list), never a
+# hard-coded host: only the box's mirror is reachable in some sandboxes.
+find_mirror() {
+  local f
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [[ -f $f ]] || continue
+    # Paragraphs whose Suites name the plain suite (not -security/-updates) give the URI.
+    awk -v suite="$SUITE" '
+      function flush() { if (uri != "" && ok && !disabled) { print uri; found = 1; exit } uri = ""; ok = 0; disabled = 0 }
+      /^[[:space:]]*$/ { flush(); next }
+      /^URIs:/ { uri = $2 }
+      /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == suite) ok = 1 }
+      /^Enabled:[[:space:]]*no/ { disabled = 1 }
+      END { if (!found) flush() }
+    ' "$f"
+  done
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [[ -f $f ]] || continue
+    awk -v suite="$SUITE" '$1 == "deb" { n = 2; if ($2 ~ /^\[/) { while ($n !~ /\]$/) n++; n++ } if ($(n+1) == suite) print $n }' "$f"
+  done
+}
+mirror="${NIXSEAL_TESTHOST_MIRROR:-$(find_mirror | head -n1)}"
+[[ -n $mirror ]] || die "no Debian $SUITE mirror found in /etc/apt/sources.list{,.d/*}; set NIXSEAL_TESTHOST_MIRROR=URI"
+
+mkdir -p "$cache"
+exec 9>"$cache/.build.lock"
+flock 9 # one build at a time (setup.sh and a test run may race)
+if [[ -f "$image/$marker" ]]; then
+  echo "$image"
+  exit 0
+fi
+# Whatever a killed build left is garbage: we hold the lock, nobody else is building.
+rm -rf "$cache"/.building-* "$image"
+
+tmp="$cache/.building-$hash-$$"
+trap 'rm -rf "$tmp"' EXIT
+log "debootstrap $SUITE from $mirror into $tmp (about a minute)"
+include="$(IFS=,; echo "${PACKAGES[*]}")"
+if ! debootstrap --variant=minbase --include="$include" "$SUITE" "$tmp" "$mirror" >"$cache/.build.log" 2>&1; then
+  tail -n 30 "$cache/.build.log" >&2
+  die "debootstrap failed (full log: $cache/.build.log)"
+fi
+
+log "preparing the image for container boot"
+# Each host gets its own keys and machine id at first boot (the harness writes them into
+# the host's upper dir); none may be shared through the image.
+rm -f "$tmp"/etc/ssh/ssh_host_*
+: >"$tmp/etc/machine-id"
+rm -f "$tmp/var/lib/dbus/machine-id"
+for unit in "${MASKED_UNITS[@]}"; do
+  ln -sfn /dev/null "$tmp/etc/systemd/system/$unit"
+done
+cat >"$tmp/etc/ssh/sshd_config.d/10-nixseal-testhost.conf" <<'EOF'
+# nixseal test host: keys only, no DNS lookups (there is no network beyond loopback).
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+UseDNS no
+EOF
+# Mount points for what the harness binds in read-only: the box's node and the project.
+mkdir -p "$tmp/opt/nixseal" "$tmp/usr/local/bin"
+: >"$tmp/usr/local/bin/node"
+chmod 0755 "$tmp/usr/local/bin/node"
+for pair in "nixseal-agent:host-agent" "nixseal:cli"; do
+  cat >"$tmp/usr/local/bin/${pair%%:*}" <<EOF
+#!/bin/sh
+exec /usr/local/bin/node /opt/nixseal/dist/${pair#*:}/bin.js "\$@"
+EOF
+  chmod 0755 "$tmp/usr/local/bin/${pair%%:*}"
+done
+chroot "$tmp" apt-get clean
+rm -rf "$tmp"/var/lib/apt/lists/* "$tmp"/var/cache/apt/*.bin "$tmp"/var/log/*.log
+echo "$hash" >"$tmp/$marker"
+
+mv -T "$tmp" "$image"
+trap - EXIT
+log "image ready: $image"
+echo "$image"
