@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { CliIo } from "../io.js";
+import { registerBundle } from "./bundle.js";
 import { registerDeploy } from "./deploy.js";
 import { registerHost } from "./host.js";
 import { registerInit } from "./init.js";
@@ -20,6 +21,7 @@ export type RegisterCommand = (program: Command, ctx: CommandContext) => void;
 
 // One line per command module; keep sorted.
 export const commands: RegisterCommand[] = [
+  registerBundle,
   registerDeploy,
   registerHost,
   registerInit,

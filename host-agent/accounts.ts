@@ -1,0 +1,58 @@
+// User and group names -> numeric ids, read from /etc/passwd and /etc/group once per
+// operation (one read each instead of a getent process per secret: this is the boot path).
+// Names that only NSS knows (LDAP, systemd-userdb) fall back to one `getent` call each.
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+
+export interface Accounts {
+  /** uid for a user name or numeric id; undefined when the user does not exist. */
+  uid(user: string): number | undefined;
+  /** gid for a group name or numeric id; undefined when the group does not exist. */
+  gid(group: string): number | undefined;
+}
+
+function readDb(file: string): Map<string, number> {
+  const ids = new Map<string, number>();
+  let text = "";
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return ids;
+  }
+  for (const line of text.split("\n")) {
+    const f = line.split(":");
+    if (f.length >= 3 && f[0] && /^[0-9]+$/.test(f[2]!)) ids.set(f[0], Number(f[2]));
+  }
+  return ids;
+}
+
+function getent(db: "passwd" | "group", name: string): number | undefined {
+  const r = spawnSync("getent", [db, name], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  if (r.status !== 0) return undefined;
+  const id = r.stdout.split(":")[2];
+  return id !== undefined && /^[0-9]+$/.test(id) ? Number(id) : undefined;
+}
+
+/**
+ * Looks names up in `${root}/etc/passwd` and `${root}/etc/group` (numeric ids are taken
+ * as they are, as chown does).
+ *
+ * @param root - filesystem root, "" for the real one
+ */
+export function loadAccounts(root = ""): Accounts {
+  const users = readDb(`${root}/etc/passwd`);
+  const groups = readDb(`${root}/etc/group`);
+  const lookup = (db: "passwd" | "group", known: Map<string, number>, name: string): number | undefined => {
+    if (/^[0-9]+$/.test(name)) return Number(name);
+    let id = known.get(name);
+    if (id === undefined) {
+      id = (root === "" ? getent(db, name) : undefined) ?? -1;
+      known.set(name, id); // -1: looked up once, does not exist
+    }
+    return id === -1 ? undefined : id;
+  };
+  return {
+    uid: (user) => lookup("passwd", users, user),
+    gid: (group) => lookup("group", groups, group),
+  };
+}

@@ -1,0 +1,106 @@
+// Reads a bundle directory (an upload, or a generation at rest): manifest.json checked
+// against the shared zod schema, then each .age file read without following symlinks
+// and checked against its sha256. Nothing is decrypted here.
+import { createHash } from "node:crypto";
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from "node:fs";
+import { join } from "node:path";
+import { BUNDLE_MANIFEST, bundleManifestSchema, NixsealError, parseJsonText, validate, type BundleManifest, type BundleSecret } from "../core/index.js";
+import { errors, type AgentError } from "./errors.js";
+
+export interface BundleEntry {
+  secret: BundleSecret;
+  /** The ciphertext, present when it was read and matched its sha256. */
+  blob?: Buffer;
+  /** Why the blob is unusable (missing, not a regular file, checksum mismatch). */
+  error?: AgentError;
+}
+
+export interface BundleDir {
+  dir: string;
+  manifest: BundleManifest;
+  entries: BundleEntry[];
+}
+
+/** Reads a regular file, refusing a symlink at the last component (O_NOFOLLOW). */
+export function readRegularFile(file: string): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ELOOP") throw errors.plantedSymlink([file], { cause: err });
+    throw err;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw errors.plantedSymlink([file]);
+    const buf = Buffer.allocUnsafe(st.size);
+    let off = 0;
+    while (off < st.size) {
+      const n = readSync(fd, buf, off, st.size - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return off === st.size ? buf : buf.subarray(0, off);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Hex SHA-256 of some bytes. */
+export function sha256Hex(data: Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/**
+ * Reads and checks the manifest only.
+ *
+ * @throws AgentError bundleInvalid when manifest.json is missing, not JSON, not of the schema,
+ * or names a secret or file twice
+ */
+export function readManifest(dir: string): BundleManifest {
+  const file = join(dir, BUNDLE_MANIFEST);
+  let manifest: BundleManifest;
+  try {
+    manifest = validate(bundleManifestSchema, parseJsonText(readRegularFile(file).toString("utf8"), BUNDLE_MANIFEST), BUNDLE_MANIFEST);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw errors.bundleInvalid([dir, "manifest.json is missing"], { cause: err });
+    if (err instanceof NixsealError && err.code !== "NIXSEAL_ERR_INVALID_FILE") throw err;
+    throw errors.bundleInvalid([dir, err instanceof Error ? err.message : String(err)], { cause: err });
+  }
+  const names = new Set<string>();
+  const files = new Set<string>();
+  for (const s of manifest.secrets) {
+    if (names.has(s.name)) throw errors.bundleInvalid([dir, `secret '${s.name}' is listed twice`]);
+    if (files.has(s.file)) throw errors.bundleInvalid([dir, `file ${s.file} is named by two secrets`]);
+    names.add(s.name);
+    files.add(s.file);
+  }
+  return manifest;
+}
+
+/**
+ * Reads a bundle dir: the manifest (a bad one throws) and every blob (a bad blob is
+ * recorded on its entry, so boot-time restore can skip it and restore the others).
+ */
+export function readBundleDir(dir: string): BundleDir {
+  const manifest = readManifest(dir);
+  const entries = manifest.secrets.map((secret): BundleEntry => {
+    let blob: Buffer;
+    try {
+      blob = readRegularFile(join(dir, secret.file));
+    } catch (err) {
+      if (err instanceof NixsealError) return { secret, error: err as AgentError };
+      const why = (err as NodeJS.ErrnoException).code === "ENOENT" ? `${secret.file} is missing` : `cannot read ${secret.file}: ${(err as Error).message}`;
+      return { secret, error: errors.bundleInvalid([dir, why], { cause: err }) };
+    }
+    if (sha256Hex(blob) !== secret.sha256) return { secret, error: errors.checksum([dir, secret.file]) };
+    return { secret, blob };
+  });
+  return { dir, manifest, entries };
+}
+
+/** Throws the first entry error: for callers that accept a bundle only whole. */
+export function requireWhole(bundle: BundleDir): Array<BundleEntry & { blob: Buffer }> {
+  for (const e of bundle.entries) if (e.error) throw e.error;
+  return bundle.entries as Array<BundleEntry & { blob: Buffer }>;
+}

@@ -1,0 +1,84 @@
+// The agent's one error catalogue (Fastify style: @fastify/error classes with a
+// code, an HTTP status and a printf message). Every entry is a NixsealError, so the
+// CLI printer, the API error handler and docs/errors.md speak the same codes.
+// Messages name files, generations and secret names; never a value or a key.
+import createError from "@fastify/error";
+import { NixsealError } from "../core/errors.js";
+
+/** A catalogue error: a NixsealError that also carries its HTTP status. */
+export type AgentError = NixsealError & { statusCode: number };
+
+type Make = (args: Array<string | number>, opts?: { cause?: unknown; hints?: string[] }) => AgentError;
+
+function entry(code: string, message: string, statusCode: number, hints: string[] = []): Make & { code: string } {
+  const Ctor = createError(code, message, statusCode, NixsealError as unknown as ErrorConstructor);
+  const make = (args: Array<string | number>, opts: { cause?: unknown; hints?: string[] } = {}): AgentError => {
+    const err = (opts.cause === undefined ? new Ctor(...args) : new Ctor(...args, { cause: opts.cause })) as unknown as AgentError;
+    // @fastify/error does not run the base constructor: fill NixsealError's fields.
+    Object.assign(err, { name: "NixsealError", hints: opts.hints ?? hints, exitCode: 1 });
+    return err;
+  };
+  return Object.assign(make, { code });
+}
+
+export const errors = {
+  usage: entry("NIXSEAL_ERR_AGENT_USAGE", "%s", 400, ["run nixseal-agent --help for the commands and their arguments"]),
+  badRequest: entry("NIXSEAL_ERR_AGENT_BAD_REQUEST", "bad request: %s", 400, ["see docs/agent.md for the request shapes"]),
+  notFound: entry("NIXSEAL_ERR_AGENT_ROUTE_NOT_FOUND", "no route %s", 404, ["see docs/agent.md for the routes"]),
+  noGeneration: entry("NIXSEAL_ERR_AGENT_NO_GENERATION", "no generation is installed in %s", 404, [
+    "ship a bundle: nixseal deploy HOST, or nixseal bundle HOST --out DIR then nixseal-agent import DIR",
+  ]),
+  generationNotFound: entry("NIXSEAL_ERR_AGENT_GENERATION_NOT_FOUND", "generation %s does not exist in %s", 404, [
+    "list the generations with nixseal-agent status",
+  ]),
+  bundleInvalid: entry("NIXSEAL_ERR_AGENT_BUNDLE_INVALID", "bundle %s: %s", 400, [
+    "rebuild the bundle with nixseal bundle HOST --out DIR (or nixseal deploy) and ship it again",
+  ]),
+  checksum: entry("NIXSEAL_ERR_AGENT_CHECKSUM", "bundle %s: %s does not match its sha256 in manifest.json", 400, [
+    "the file was damaged or changed in transit; ship the bundle again",
+  ]),
+  decrypt: entry("NIXSEAL_ERR_AGENT_DECRYPT", "secret '%s' cannot be decrypted with this host's keys: %s", 400, [
+    "re-encrypt the secret to this host's current SSH host key (nixseal secrets rekey), then deploy again",
+  ]),
+  unknownOwner: entry("NIXSEAL_ERR_AGENT_UNKNOWN_OWNER", "secret '%s': user '%s' does not exist on this host", 400, [
+    "create the user on the host (or fix the secret's owner in nixseal.json), then deploy or run nixseal-agent restore",
+  ]),
+  unknownGroup: entry("NIXSEAL_ERR_AGENT_UNKNOWN_GROUP", "secret '%s': group '%s' does not exist on this host", 400, [
+    "create the group on the host (or fix the secret's group in nixseal.json), then deploy or run nixseal-agent restore",
+  ]),
+  noHostKey: entry("NIXSEAL_ERR_AGENT_NO_HOST_KEY", "no usable SSH host key among %s", 500, [
+    "check identityPaths in /etc/nixseal/agent.json and that sshd's host keys exist (ssh-keygen -A)",
+  ]),
+  plantedSymlink: entry("NIXSEAL_ERR_AGENT_PLANTED_SYMLINK", "%s is a symlink or of the wrong type where the agent writes; refusing to write through it", 409, [
+    "remove it (it was not made by nixseal) and retry",
+  ]),
+  noSpace: entry("NIXSEAL_ERR_AGENT_NO_SPACE", "%s is full: generation %s does not fit; the previous generation stays active", 507, [
+    "raise the size= option of run-nixseal.mount (systemctl edit run-nixseal.mount), or remove large secrets",
+  ]),
+  notMemoryFs: entry("NIXSEAL_ERR_AGENT_NOT_MEMORY_FS", "%s is not a tmpfs or ramfs mount; refusing to write plaintext to it", 500, [
+    "start run-nixseal.mount (systemctl start run-nixseal.mount) or run nixseal-agent install",
+  ]),
+  noPrevious: entry("NIXSEAL_ERR_AGENT_NO_PREVIOUS", "there is no previous generation to roll back to", 409, [
+    "list the generations with nixseal-agent status and activate one by number",
+  ]),
+  busy: entry("NIXSEAL_ERR_AGENT_BUSY", "another nixseal-agent operation is running (pid %s)", 409, [
+    "wait for it to finish and retry",
+  ]),
+  partial: entry("NIXSEAL_ERR_AGENT_PARTIAL", "%s of %s secrets could not be materialized: %s", 500, [
+    "see nixseal-agent status for each secret's error and its hint",
+  ]),
+  link: entry("NIXSEAL_ERR_AGENT_LINK", "secret '%s': cannot link %s: %s", 500, [
+    "a file or directory that nixseal did not make is in the way, or the sandbox forbids the directory: add it to readWritePaths in /etc/nixseal/agent.json and run nixseal-agent install",
+  ]),
+  install: entry("NIXSEAL_ERR_AGENT_INSTALL", "cannot install the units: %s", 500, [
+    "run nixseal-agent install as root on a host booted with systemd",
+  ]),
+  internal: entry("NIXSEAL_ERR_AGENT_INTERNAL", "internal error", 500, ["see the agent's journal: journalctl -u nixseal-agent"]),
+};
+
+/** The HTTP status of any error: the catalogue's, 400 for other NixsealErrors, else 500. */
+export function statusOf(err: unknown): number {
+  const s = (err as { statusCode?: unknown }).statusCode;
+  if (typeof s === "number" && s >= 400 && s < 600) return s;
+  return err instanceof NixsealError ? 400 : 500;
+}

@@ -1,0 +1,33 @@
+// The host's SSH private keys as age identities. A missing key file is skipped (many
+// hosts have no RSA key); an unreadable or unparsable one is reported in the error.
+import { readFile } from "node:fs/promises";
+import { NixsealError, parseIdentityFile, type Identity } from "../core/index.js";
+import { errors } from "./errors.js";
+
+/**
+ * @param paths - identity files in order of preference
+ * @returns every identity found
+ * @throws AgentError noHostKey when none of the paths yields an identity
+ */
+export async function loadHostIdentities(paths: readonly string[]): Promise<Identity[]> {
+  const identities: Identity[] = [];
+  const problems: string[] = [];
+  for (const path of paths) {
+    let data: Buffer;
+    try {
+      data = await readFile(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") problems.push(`${path}: ${(err as NodeJS.ErrnoException).code ?? "unreadable"}`);
+      continue;
+    }
+    try {
+      identities.push(...(await parseIdentityFile(data, path)));
+    } catch (err) {
+      problems.push(err instanceof NixsealError ? err.message : `${path}: not a usable private key`);
+    }
+  }
+  if (identities.length === 0) {
+    throw errors.noHostKey([paths.join(", ") + (problems.length ? ` (${problems.join("; ")})` : "")]);
+  }
+  return identities;
+}

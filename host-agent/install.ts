@@ -1,0 +1,94 @@
+// Makes one stored generation live: plaintext into a new run directory, flip
+// runDir/current (the single commit point), links, state links, prune, then restart
+// the units of the secrets that really changed. A crash at any point leaves the old
+// generation or the new one, whole, behind /run/keys.
+import { readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import type { BundleSecret } from "../core/index.js";
+import { loadAccounts } from "./accounts.js";
+import { readManifest, type BundleDir } from "./bundle-dir.js";
+import type { AgentConfig } from "./config.js";
+import { generationDir, linkedGeneration, pruneGenerations, setStateLinks } from "./generations.js";
+import { loadHostIdentities } from "./host-keys.js";
+import { flipCurrent, linkKeysAfterFlip, linkKeysBeforeFlip, linkPaths } from "./links.js";
+import { checkRunDir, materialize, type SecretResult } from "./materialize.js";
+import { restartChangedUnits, type UnitActions } from "./unit-actions.js";
+
+export interface InstallOptions {
+  /** Skip failing secrets (boot restore) instead of aborting with nothing changed. */
+  partial: boolean;
+  /** Record the generation as current in stateDir (not for boot restore). */
+  flipState: boolean;
+  /** Restart/reload the units of changed secrets. */
+  restart: boolean;
+}
+
+export interface InstallOutcome {
+  generation: number;
+  /** Directory name under runDir that is live now. */
+  runGeneration: string;
+  results: SecretResult[];
+  /** Secrets whose content, owner, group or mode changed, plus those removed. */
+  changed: string[];
+  units: UnitActions;
+  pruned: number[];
+}
+
+function oldSecrets(stateDir: string): BundleSecret[] {
+  const cur = linkedGeneration(stateDir, "current");
+  if (cur === undefined) return [];
+  try {
+    return readManifest(generationDir(stateDir, cur)).secrets;
+  } catch {
+    return [];
+  }
+}
+
+/** Removes every generation directory in runDir but the live one (plaintext kept no longer than needed). */
+function pruneRunDir(runDir: string, live: string): void {
+  for (const name of readdirSync(runDir)) {
+    if (name === live) continue;
+    // older generations, and a temp link an interrupted flip left behind
+    if (/^[0-9]+(\.[0-9]+)?$/.test(name) || /^\.current\.[0-9a-f]+\.tmp$/.test(name)) rmSync(join(runDir, name), { recursive: true, force: true });
+  }
+}
+
+/**
+ * Installs generation `gen` (already read and checked as `bundle`).
+ *
+ * @throws AgentError when nothing could be made live (no host key, full tmpfs, planted
+ * symlink, or any failing secret when not partial); the old generation stays live
+ */
+export async function installGeneration(config: AgentConfig, gen: number, bundle: BundleDir, opts: InstallOptions): Promise<InstallOutcome> {
+  checkRunDir(config.runDir, config.requireMemoryFs);
+  const identities = await loadHostIdentities(config.identityPaths);
+  const before = oldSecrets(config.stateDir);
+  const { name, results } = materialize({
+    runDir: config.runDir,
+    generation: gen,
+    entries: bundle.entries,
+    identities,
+    accounts: loadAccounts(),
+    partial: opts.partial,
+  });
+  const byName = new Map(results.map((r) => [r.name, r]));
+  const okNames = results.filter((r) => r.ok).map((r) => r.name);
+  linkKeysBeforeFlip(config.keysDir, config.runDir, okNames, byName);
+  flipCurrent(config.runDir, name);
+  linkKeysAfterFlip(config.keysDir, config.runDir, okNames);
+  const live = new Set(okNames);
+  linkPaths(config.runDir, bundle.manifest.secrets.filter((s) => live.has(s.name)), before, byName);
+  if (opts.flipState) {
+    const cur = linkedGeneration(config.stateDir, "current");
+    setStateLinks(config.stateDir, gen, cur !== gen ? cur : linkedGeneration(config.stateDir, "previous"));
+  }
+  pruneRunDir(config.runDir, name);
+  const pruned = opts.flipState ? pruneGenerations(config.stateDir, config.keepGenerations) : [];
+
+  const newNames = new Set(bundle.manifest.secrets.map((s) => s.name));
+  const removed = before.filter((s) => !newNames.has(s.name));
+  const changedNew = bundle.manifest.secrets.filter((s) => byName.get(s.name)?.ok && byName.get(s.name)?.changed);
+  const changed = [...changedNew, ...removed];
+  const units = opts.restart && config.restartUnits ? await restartChangedUnits(changed) : { restarted: [], reloaded: [] };
+  return { generation: gen, runGeneration: name, results, changed: changed.map((s) => s.name), units, pruned };
+}

@@ -1,0 +1,201 @@
+// Turns a generation's ciphertexts into plaintext files in a fresh directory on the
+// memory filesystem. Each secret is decrypted whole in memory and written only after
+// it authenticated; files are created O_EXCL|O_NOFOLLOW, so nothing is ever written
+// through a planted symlink; a full filesystem removes the new directory whole.
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readlinkSync,
+  readSync,
+  rmSync,
+  statfsSync,
+  writeSync,
+} from "node:fs";
+import { join } from "node:path";
+import { decrypt, NixsealError, type Identity } from "../core/index.js";
+import type { Accounts } from "./accounts.js";
+import type { BundleEntry } from "./bundle-dir.js";
+import { errors, type AgentError } from "./errors.js";
+
+/** What happened to one secret in one run. */
+export interface SecretResult {
+  name: string;
+  ok: boolean;
+  /** Content, owner, group or mode differ from the generation it replaces (or it is new). */
+  changed: boolean;
+  code?: string;
+  error?: string;
+  hints?: string[];
+}
+
+const TMPFS_MAGIC = 0x01021994;
+const RAMFS_MAGIC = 0x858458f6;
+const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/** The symlink name of the live generation inside runDir. */
+export const CURRENT = "current";
+
+/**
+ * Checks that runDir is a real directory (not a symlink) and, when required, a tmpfs or
+ * ramfs: plaintext must never land on a disk.
+ */
+export function checkRunDir(runDir: string, requireMemoryFs: boolean): void {
+  let st;
+  try {
+    st = lstatSync(runDir);
+  } catch (err) {
+    throw errors.notMemoryFs([runDir], { cause: err });
+  }
+  if (!st.isDirectory()) throw errors.plantedSymlink([runDir]);
+  if (requireMemoryFs) {
+    const type = statfsSync(runDir).type;
+    if (type !== TMPFS_MAGIC && type !== RAMFS_MAGIC) throw errors.notMemoryFs([runDir]);
+  }
+}
+
+/** The directory name `current` points at, if it is a symlink. */
+export function currentRunName(runDir: string): string | undefined {
+  try {
+    return readlinkSync(join(runDir, CURRENT));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Creates the directory for generation `gen`: `<gen>`, or `<gen>.<k>` when `<gen>` is
+ * the live one (a second restore of the same generation). A leftover `<gen>` from an
+ * interrupted run is removed; anything but a directory there is refused.
+ */
+export function makeRunGenerationDir(runDir: string, gen: number): string {
+  const live = currentRunName(runDir);
+  for (let k = 0; ; k++) {
+    const name = k === 0 ? String(gen) : `${gen}.${k}`;
+    if (name === live) continue;
+    const dir = join(runDir, name);
+    try {
+      mkdirSync(dir, 0o700);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      if (!lstatSync(dir).isDirectory()) throw errors.plantedSymlink([dir]);
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir, 0o700);
+    }
+    return name;
+  }
+}
+
+function writeWhole(fd: number, data: Uint8Array): void {
+  let off = 0;
+  while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+}
+
+function sameAsBefore(oldDir: string | undefined, name: string, plaintext: Uint8Array, uid: number, gid: number, mode: number): boolean {
+  if (oldDir === undefined) return false;
+  const file = join(oldDir, name);
+  try {
+    const st = lstatSync(file);
+    if (!st.isFile() || st.uid !== uid || st.gid !== gid || (st.mode & 0o7777) !== mode || st.size !== plaintext.length) return false;
+    const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      const buf = Buffer.alloc(plaintext.length);
+      let off = 0;
+      while (off < buf.length) {
+        const n = readSync(fd, buf, off, buf.length - off, off);
+        if (n === 0) return false;
+        off += n;
+      }
+      const same = Buffer.compare(buf, plaintext) === 0;
+      buf.fill(0);
+      return same;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+}
+
+function failure(name: string, err: unknown): SecretResult {
+  const e = err instanceof NixsealError ? err : errors.internal([]);
+  return { name, ok: false, changed: false, code: e.code, error: e.message, hints: e.hints };
+}
+
+export interface MaterializeOptions {
+  runDir: string;
+  generation: number;
+  entries: BundleEntry[];
+  identities: Identity[];
+  accounts: Accounts;
+  /** Skip secrets that fail (boot restore); otherwise the first failure aborts, nothing changed. */
+  partial: boolean;
+}
+
+/**
+ * Writes every secret of a generation into a new directory under runDir. Does not flip.
+ *
+ * @returns the new directory's name and one result per secret
+ * @throws AgentError noSpace (directory removed), or the first secret's error when not partial
+ */
+export function materialize(opts: MaterializeOptions): { name: string; results: SecretResult[] } {
+  const live = currentRunName(opts.runDir);
+  const oldDir = live === undefined ? undefined : join(opts.runDir, live);
+  const name = makeRunGenerationDir(opts.runDir, opts.generation);
+  const dir = join(opts.runDir, name);
+  const results: SecretResult[] = [];
+  try {
+    for (const entry of opts.entries) {
+      const s = entry.secret;
+      try {
+        if (entry.error || !entry.blob) throw entry.error ?? errors.internal([]);
+        const uid = opts.accounts.uid(s.owner);
+        if (uid === undefined) throw errors.unknownOwner([s.name, s.owner]);
+        const gid = opts.accounts.gid(s.group);
+        if (gid === undefined) throw errors.unknownGroup([s.name, s.group]);
+        const mode = parseInt(s.mode, 8);
+        const plaintext = decryptSecret(s.name, entry.blob, opts.identities);
+        try {
+          const fd = openSync(join(dir, s.name), CREATE_FLAGS, 0o600);
+          try {
+            writeWhole(fd, plaintext);
+            fchmodSync(fd, mode); // before chown: root still owns it, no CAP_FOWNER needed
+            fchownSync(fd, uid, gid);
+          } finally {
+            closeSync(fd);
+          }
+          results.push({ name: s.name, ok: true, changed: !sameAsBefore(oldDir, s.name, plaintext, uid, gid, mode) });
+        } finally {
+          plaintext.fill(0);
+        }
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === "ENOSPC" || code === "EDQUOT") throw errors.noSpace([opts.runDir, String(opts.generation)], { cause: err });
+        if (code === "EEXIST" || code === "ELOOP") throw errors.plantedSymlink([join(dir, s.name)], { cause: err });
+        if (!(err instanceof NixsealError)) throw err;
+        if (!opts.partial) throw err;
+        results.push(failure(s.name, err));
+      }
+    }
+    chmodSync(dir, 0o751); // UMask=0077 in the unit: set the traversal bit explicitly
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return { name, results };
+}
+
+/** Decrypts one secret whole; a wrong key or a truncated/forged blob is one clean error. */
+function decryptSecret(name: string, blob: Uint8Array, identities: Identity[]): Uint8Array {
+  try {
+    return decrypt(blob, identities);
+  } catch (err) {
+    const why = err instanceof NixsealError ? err.message : "not a valid age file";
+    throw errors.decrypt([name, why], { cause: err }) as AgentError;
+  }
+}

@@ -1,0 +1,102 @@
+// The agent's state-changing operations, shared by the API routes and the local CLI
+// commands: stage (check a bundle, store it as a pending generation), activate,
+// rollback. Each takes the agent lock and records its outcome in status.json.
+import { existsSync } from "node:fs";
+import { loadAccounts } from "./accounts.js";
+import { readBundleDir, requireWhole } from "./bundle-dir.js";
+import type { AgentConfig } from "./config.js";
+import { errors } from "./errors.js";
+import { findGenerationById, generationDir, linkedGeneration, storeGeneration } from "./generations.js";
+import { loadHostIdentities } from "./host-keys.js";
+import { installGeneration, type InstallOutcome } from "./install.js";
+import { acquireLock } from "./lock.js";
+import { checkRunDir } from "./materialize.js";
+import { decrypt, NixsealError } from "../core/index.js";
+import { recordRun, type LastRun } from "./state-file.js";
+
+export interface StageOutcome {
+  /** The pending generation (an existing one when the same bundle is already stored). */
+  generation: number;
+  /** The bundle's content id. */
+  id: string;
+  /** True when an identical bundle was already stored as `generation`. */
+  existing: boolean;
+  secrets: Array<{ name: string; version: number; sha256: string; owner: string; group: string; mode: string }>;
+}
+
+function withLock<T>(config: AgentConfig, fn: () => Promise<T>): Promise<T> {
+  checkRunDir(config.runDir, config.requireMemoryFs);
+  const release = acquireLock(config.runDir);
+  return fn().finally(release);
+}
+
+/**
+ * Checks an uploaded bundle dir completely (schema, sha256 of every file, every secret
+ * decrypts in memory with this host's keys, owners and groups exist) and stores it as
+ * a pending generation. Changes nothing live.
+ */
+export async function stage(config: AgentConfig, dir: string): Promise<StageOutcome> {
+  const bundle = readBundleDir(dir);
+  const entries = requireWhole(bundle);
+  const identities = await loadHostIdentities(config.identityPaths);
+  const accounts = loadAccounts();
+  for (const { secret, blob } of entries) {
+    if (accounts.uid(secret.owner) === undefined) throw errors.unknownOwner([secret.name, secret.owner]);
+    if (accounts.gid(secret.group) === undefined) throw errors.unknownGroup([secret.name, secret.group]);
+    try {
+      decrypt(blob, identities).fill(0);
+    } catch (err) {
+      throw errors.decrypt([secret.name, err instanceof NixsealError ? err.message : "not a valid age file"], { cause: err });
+    }
+  }
+  const secrets = bundle.manifest.secrets.map(({ name, version, sha256, owner, group, mode }) => ({ name, version, sha256, owner, group, mode }));
+  return withLock(config, async () => {
+    const found = findGenerationById(config.stateDir, bundle.manifest.id);
+    if (found !== undefined) return { generation: found, id: bundle.manifest.id, existing: true, secrets };
+    const generation = storeGeneration(config.stateDir, bundle.manifest, entries);
+    return { generation, id: bundle.manifest.id, existing: false, secrets };
+  });
+}
+
+async function record(config: AgentConfig, action: LastRun["action"], generation: number, t0: number, run: () => Promise<InstallOutcome>): Promise<InstallOutcome> {
+  try {
+    const out = await run();
+    const failed = out.results.filter((r) => !r.ok).length;
+    await recordRun(config.stateDir, { action, generation, runGeneration: out.runGeneration, at: new Date().toISOString(), ok: failed === 0, failed, durationMs: Date.now() - t0 }, out.results);
+    return out;
+  } catch (err) {
+    const e = err instanceof NixsealError ? err : errors.internal([]);
+    await recordRun(config.stateDir, { action, generation, runGeneration: null, at: new Date().toISOString(), ok: false, failed: 0, durationMs: Date.now() - t0, error: { code: e.code, message: e.message } }, undefined).catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * Makes a stored generation live, all or nothing: any secret that cannot be made
+ * (unknown owner, bad blob) aborts it with the old generation still live.
+ */
+export async function activate(config: AgentConfig, generation: number, action: LastRun["action"] = "activate"): Promise<InstallOutcome> {
+  return withLock(config, () =>
+    record(config, action, generation, Date.now(), async () => {
+      const dir = generationDir(config.stateDir, generation);
+      if (!existsSync(dir)) throw errors.generationNotFound([generation, config.stateDir]);
+      const bundle = readBundleDir(dir);
+      requireWhole(bundle);
+      return installGeneration(config, generation, bundle, { partial: false, flipState: true, restart: true });
+    }),
+  );
+}
+
+/** Activates the previous generation (current and previous trade places). */
+export async function rollback(config: AgentConfig): Promise<InstallOutcome> {
+  const previous = linkedGeneration(config.stateDir, "previous");
+  if (previous === undefined || !existsSync(generationDir(config.stateDir, previous))) throw errors.noPrevious([]);
+  return activate(config, previous, "rollback");
+}
+
+/** `nixseal-agent import DIR`: stage, then activate (no deploy tool involved). */
+export async function importBundle(config: AgentConfig, dir: string): Promise<{ stage: StageOutcome; activation: InstallOutcome }> {
+  const staged = await stage(config, dir);
+  const activation = await activate(config, staged.generation, "import");
+  return { stage: staged, activation };
+}
