@@ -1,0 +1,120 @@
+// Test fixtures for the agent, all real: an ssh-ed25519 host key from ssh-keygen,
+// bundles encrypted to it, a real tmpfs mounted in a temp dir, real users via useradd.
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { makeManifest } from "../../cli/bundle/manifest.js";
+import { BUNDLE_MANIFEST, encrypt, parseRecipient, type BundleSecret } from "../../core/index.js";
+import { agentConfigSchema, type AgentConfig } from "../../host-agent/config.js";
+import { sha256Hex } from "../../host-agent/bundle-dir.js";
+
+export interface TestSecret {
+  name: string;
+  value: string;
+  owner?: string;
+  group?: string;
+  mode?: string;
+  path?: string;
+  restartUnits?: string[];
+  reloadUnits?: string[];
+  version?: number;
+}
+
+export interface AgentEnv {
+  root: string;
+  config: AgentConfig;
+  hostKey: string;
+  hostPub: string;
+  cleanup: () => void;
+}
+
+/** A fresh ed25519 host key pair made by ssh-keygen. */
+export function makeHostKey(dir: string): { key: string; pub: string } {
+  const key = join(dir, "ssh_host_ed25519_key");
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "test-host", "-f", key]);
+  return { key, pub: readFileSync(`${key}.pub`, "utf8").trim() };
+}
+
+/** Mounts a real tmpfs (noswap) at dir. */
+export function mountTmpfs(dir: string, size = "16m"): void {
+  mkdirSync(dir, { recursive: true });
+  execFileSync("mount", ["-t", "tmpfs", "-o", `size=${size},mode=0751,noswap,nodev,nosuid,noexec`, "nixseal-test", dir]);
+}
+
+export function umount(dir: string): void {
+  spawnSync("umount", ["-l", dir]);
+}
+
+/**
+ * A temp root: stateDir on disk, runDir a real tmpfs, keysDir absent (the plain
+ * systemd case), its own host key.
+ */
+export function makeEnv(opts: { tmpfsSize?: string; keysDir?: "absent" | "directory"; config?: Partial<AgentConfig> } = {}): AgentEnv {
+  const root = mkdtempSync(join(tmpdir(), "nixseal-agent-test-"));
+  const { key, pub } = makeHostKey(root);
+  const runDir = join(root, "run", "nixseal");
+  mountTmpfs(runDir, opts.tmpfsSize);
+  const keysDir = join(root, "run", "keys");
+  if (opts.keysDir === "directory") mkdirSync(keysDir, { mode: 0o750 });
+  const config = agentConfigSchema.parse({
+    identityPaths: [key, join(root, "ssh_host_rsa_key")],
+    stateDir: join(root, "var", "lib", "nixseal"),
+    runDir,
+    keysDir,
+    socket: join(root, "run", "nixseal-agent", "agent.sock"),
+    restartUnits: false,
+    ...opts.config,
+  });
+  return {
+    root,
+    config,
+    hostKey: key,
+    hostPub: pub,
+    cleanup: () => {
+      umount(runDir);
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Writes a bundle dir of these secrets, encrypted to the recipient line. */
+export async function writeBundle(dir: string, recipientLine: string, secrets: TestSecret[], host = "testhost"): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  const recipient = await parseRecipient(recipientLine);
+  const entries: BundleSecret[] = secrets.map((s) => {
+    const blob = encrypt(Buffer.from(s.value), [recipient]);
+    const file = `${s.name}.age`;
+    writeFileSync(join(dir, file), blob);
+    return {
+      name: s.name,
+      file,
+      sha256: sha256Hex(blob),
+      owner: s.owner ?? "root",
+      group: s.group ?? "root",
+      mode: s.mode ?? "0400",
+      ...(s.path ? { path: s.path } : {}),
+      restartUnits: s.restartUnits ?? [],
+      reloadUnits: s.reloadUnits ?? [],
+      version: s.version ?? 1,
+    };
+  });
+  writeFileSync(join(dir, BUNDLE_MANIFEST), JSON.stringify(makeManifest(host, entries), null, 2));
+  return dir;
+}
+
+/** Creates a system user (and its group) unless it exists; returns a remover. */
+export function ensureUser(name: string): () => void {
+  if (spawnSync("id", ["-u", name]).status === 0) return () => {};
+  execFileSync("useradd", ["--system", "--no-create-home", "--user-group", "--shell", "/usr/sbin/nologin", name]);
+  return () => {
+    spawnSync("userdel", [name]);
+    spawnSync("groupdel", [name]);
+  };
+}
+
+/** Every file under dir, recursively (for plaintext greps). */
+export function grepTree(dir: string, needle: string): string[] {
+  const r = spawnSync("grep", ["-rlF", "--", needle, dir], { encoding: "utf8" });
+  return r.stdout.split("\n").filter(Boolean);
+}
