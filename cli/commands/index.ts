@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { CliIo } from "../io.js";
+import { registerAge } from "./age.js";
 import { registerBundle } from "./bundle.js";
 import { registerDeploy } from "./deploy.js";
 import { registerHost } from "./host.js";
@@ -21,6 +22,7 @@ export type RegisterCommand = (program: Command, ctx: CommandContext) => void;
 
 // One line per command module; keep sorted.
 export const commands: RegisterCommand[] = [
+  registerAge,
   registerBundle,
   registerDeploy,
   registerHost,
