@@ -1,0 +1,86 @@
+// The admin identity round-trips through a real OS keychain (gnome-keyring's
+// Secret Service under dbus-run-session) and through the file fallback.
+// Runs the built CLI (dist/cli/bin.js) as separate processes.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const BIN = join(import.meta.dirname, "../../dist/cli/bin.js");
+const VALUE = `keychain-value-${process.pid}-${Date.now()}`;
+let work: string;
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), "nixseal-keychain-"));
+  spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(work, "hk")]);
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** Runs a shell script inside a fresh D-Bus session with an unlocked gnome-keyring. */
+function inKeyringSession(home: string, repo: string, script: string, input?: string) {
+  const env = { PATH: process.env.PATH!, HOME: home, BIN, HK: join(work, "hk.pub") };
+  const full = `printf test-keyring-pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1\n${script}`;
+  return spawnSync("dbus-run-session", ["--", "sh", "-ec", full], { cwd: repo, env, input, encoding: "utf8", timeout: 60_000 });
+}
+
+function withoutKeyring(home: string, repo: string, script: string, input?: string) {
+  // No D-Bus session at all: the keychain is unreachable.
+  const env = { PATH: process.env.PATH!, HOME: home, BIN, HK: join(work, "hk.pub") };
+  return spawnSync("sh", ["-ec", script], { cwd: repo, env, input, encoding: "utf8", timeout: 60_000 });
+}
+
+const setup = `node "$BIN" init >&2
+node "$BIN" host add h --target root@127.0.0.1 --key "$(cat "$HK")" >&2
+node "$BIN" secrets add s --host h >&2
+node "$BIN" secrets cat s`;
+
+describe("admin identity in the OS keychain", () => {
+  it.skipIf(!existsSync(BIN))("init stores it in gnome-keyring; later commands (and a later session) decrypt with it", () => {
+    const home = join(work, "home-kc");
+    const repo = join(work, "repo-kc");
+    spawnSync("mkdir", ["-p", home, repo]);
+    const first = inKeyringSession(home, repo, setup, VALUE);
+    expect(first.stderr).toContain("created an admin identity and stored it in the OS keychain");
+    expect(first.status).toBe(0);
+    expect(first.stdout).toBe(VALUE);
+    // Nothing was written as a file: the key lives only in the keychain.
+    expect(existsSync(join(home, ".config/nixseal/identity.txt"))).toBe(false);
+    expect(readFileSync(join(repo, "nixseal.json"), "utf8")).not.toContain("AGE-SECRET-KEY");
+
+    // A new session, same user: gnome-keyring kept the entry in its login keyring.
+    const second = inKeyringSession(home, repo, `node "$BIN" secrets cat s`);
+    expect(second.stderr).not.toContain("nixseal:");
+    expect(second.stdout).toBe(VALUE);
+
+    // A second init elsewhere reuses the same identity instead of making another.
+    const repo2 = join(work, "repo-kc2");
+    spawnSync("mkdir", ["-p", repo2]);
+    const again = inKeyringSession(home, repo2, `node "$BIN" init`);
+    expect(again.stderr).toContain("using your admin identity from the OS keychain");
+    const admins = (dir: string) => JSON.parse(readFileSync(join(dir, "nixseal.json"), "utf8")).admins[0].recipient;
+    expect(admins(repo2)).toBe(admins(repo));
+
+    // Without the keychain there is no identity: a clear error naming where it looked.
+    const none = withoutKeyring(home, repo, `node "$BIN" secrets cat s`);
+    expect(none.status).toBe(1);
+    expect(none.stderr).toContain("no admin identity found");
+    expect(none.stderr).toMatch(/OS keychain \(not reachable: /);
+  });
+});
+
+describe("identity file fallback", () => {
+  it.skipIf(!existsSync(BIN))("init says no keychain is reachable and writes a 0600 identity file that later commands use", () => {
+    const home = join(work, "home-file");
+    const repo = join(work, "repo-file");
+    spawnSync("mkdir", ["-p", home, repo]);
+    const r = withoutKeyring(home, repo, setup, VALUE);
+    expect(r.stderr).toMatch(/warning: no OS keychain reachable \(.+\); admin identity is in .*identity\.txt \(mode 0600\)/);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(VALUE);
+    const file = join(home, ".config/nixseal/identity.txt");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(join(home, ".config/nixseal")).mode & 0o777).toBe(0o700);
+    expect(readFileSync(file, "utf8")).toMatch(/^AGE-SECRET-KEY-1/m);
+  });
+});
