@@ -75,6 +75,7 @@ describe("identity file fallback", () => {
     const repo = join(work, "repo-file");
     spawnSync("mkdir", ["-p", home, repo]);
     const r = withoutKeyring(home, repo, setup, VALUE);
+    if (r.status !== 0) console.log(r.stderr);
     expect(r.stderr).toMatch(/warning: no OS keychain reachable \(.+\); admin identity is in .*identity\.txt \(mode 0600\)/);
     expect(r.status).toBe(0);
     expect(r.stdout).toBe(VALUE);
