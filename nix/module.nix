@@ -193,7 +193,7 @@ in
     readWritePaths = mkOption {
       type = types.listOf types.str;
       default = unique (map (s: dirOf s.path) (filter (s: s.path != null) (builtins.attrValues cfg.secrets)));
-      defaultText = literalExpression "the directories of the declared secrets' `path`";
+      defaultText = lib.literalMD "the directories of the declared secrets' `path`";
       example = [ "/var/lib/caddy" ];
       description = ''
         Extra directories the sandboxed agent may write, for secrets with a
