@@ -116,7 +116,9 @@ export async function deployHost(job: HostJob, flags: DeployFlags, sink: Progres
     result.error = errorInfo(err);
     if (ssh && ssh.isConnected() && (configInstalled || secretsActivated)) {
       result.restored = await putBack(ssh, job, flags, sink, step, { configInstalled, secretsActivated, rebuildStarted });
-      result.outcome = result.restored.config !== "failed" && result.restored.secrets !== "failed" ? "rolled-back" : "failed";
+      const r = result.restored;
+      result.outcome = r.config !== "failed" && r.secrets !== "failed" && r.rebuild !== "failed" ? "rolled-back" : "failed";
+      if (r.rebuild === "failed") result.error.hints.push(`/etc/nixos is back to the previous config but its rebuild failed: run the rebuild on the host by hand`);
     } else if (configInstalled || secretsActivated) {
       result.restored = { config: configInstalled ? "failed" : "untouched", secrets: secretsActivated ? "failed" : "untouched" };
       result.error.hints.push(`the connection was lost after changes were made: run "nixseal rollback ${job.name}" or deploy again`);
@@ -166,8 +168,9 @@ async function putBack(
   if (done.rebuildStarted && restored.config === "restored" && hadPrevious) {
     try {
       await step("rebuild-previous", () => runRebuild(ssh, { hostName: job.name, command: job.host.rebuild, upgrade: false }));
+      restored.rebuild = "ok";
     } catch (err) {
-      restored.config = "failed";
+      restored.rebuild = "failed";
       sink.warn(job.name, `the rebuild on the previous config failed too: ${errorInfo(err).message}`);
     }
   }

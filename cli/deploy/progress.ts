@@ -25,7 +25,8 @@ export function summaryLine(r: HostResult): string {
     if (r.rebuild) bits.push(`"${r.rebuild}" ok`);
     return `${r.host}: ${bits.join(", ")} (${(r.ms / 1000).toFixed(1)}s)`;
   }
-  const put = r.restored ? ` [config ${r.restored.config}, secrets ${r.restored.secrets}]` : "";
+  const rb = r.restored?.rebuild ? `, rebuild on previous config ${r.restored.rebuild}` : "";
+  const put = r.restored ? ` [config ${r.restored.config}, secrets ${r.restored.secrets}${rb}]` : "";
   return `${r.host}: FAILED: ${r.error?.message ?? "unknown error"}${put}`;
 }
 

@@ -59,7 +59,12 @@ export interface HostResult {
   config?: { files: number; hash: string };
   rebuild?: string;
   /** Set after a failure: what was put back. */
-  restored?: { config: "restored" | "untouched" | "failed"; secrets: "restored" | "untouched" | "failed" };
+  restored?: {
+    config: "restored" | "untouched" | "failed";
+    secrets: "restored" | "untouched" | "failed";
+    /** The rebuild run again on the restored config (when the failed one may have switched). */
+    rebuild?: "ok" | "failed";
+  };
   plan?: unknown;
   error?: { code: string; message: string; hints: string[] };
   ms: number;
