@@ -1,0 +1,166 @@
+// Crypto benchmarks, each against its baseline in the same run:
+// - wrap and unwrap per recipient type (X25519, ssh-ed25519, ssh-rsa 2048/4096):
+//   nixseal in-process vs the age CLI spawned once per file (the agenix way);
+// - X25519 wrap vs age-encryption in-process (why the format is on node:crypto);
+// - one X25519 operation: node:crypto vs libsodium (the choice docs/crypto.md states);
+// - encrypting 100 secrets to 20 ssh-ed25519 hosts: a fresh nixseal process vs
+//   an `age -R hosts` loop, one spawn per secret.
+import { execFileSync, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { decrypt, encrypt, parseIdentityFile, parseRecipient, type Identity, type Recipient } from "../core/age/index.js";
+import { BASEPOINT, x25519, x25519PrivateKey, x25519PublicKey } from "../core/age/primitives.js";
+import { timeMedian, type BenchResult } from "./report.js";
+
+const OPS = 100;
+// Node start in this sandbox pays ~84 ms for NODE_EXTRA_CA_CERTS; real hosts do not.
+const childEnv = { ...process.env };
+delete childEnv.NODE_EXTRA_CA_CERTS;
+
+function keygen(dir: string, name: string, type: string, bits?: number): { path: string; pub: string } {
+  const path = join(dir, name);
+  execFileSync("ssh-keygen", ["-q", "-t", type, "-N", "", "-f", path, ...(bits ? ["-b", String(bits)] : [])]);
+  return { path, pub: readFileSync(path + ".pub", "utf8").trim() };
+}
+
+function ageLoop(args: (i: number) => string[], inputs: (Uint8Array | string)[]): number {
+  const t0 = performance.now();
+  for (let i = 0; i < inputs.length; i++) {
+    const r = spawnSync("age", args(i), { input: inputs[i], env: childEnv });
+    if (r.status !== 0) throw new Error(`age failed: ${r.stderr.toString()}`);
+  }
+  return performance.now() - t0;
+}
+
+/** Runs the crypto benchmarks. */
+export async function run(): Promise<BenchResult[]> {
+  const dir = mkdtempSync(join(tmpdir(), "nixseal-bench-"));
+  try {
+    return await runIn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function runIn(dir: string): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
+  const secret = () => randomBytes(64);
+
+  // X25519 op: node:crypto KeyObjects vs libsodium.
+  {
+    const priv = x25519PrivateKey(randomBytes(32));
+    const pub = x25519PublicKey(randomBytes(32));
+    const n = 2000;
+    const nodeMs = await timeMedian(5, () => {
+      for (let i = 0; i < n; i++) x25519(priv, pub);
+    });
+    const sodiumMod = (await import("libsodium-wrappers")) as unknown as { default: { ready: Promise<void>; crypto_scalarmult(n: Uint8Array, p: Uint8Array): Uint8Array } };
+    const sodium = sodiumMod.default;
+    await sodium.ready;
+    const s = randomBytes(32);
+    const p = Uint8Array.from(BASEPOINT);
+    const sodiumMs = await timeMedian(5, () => {
+      for (let i = 0; i < n; i++) sodium.crypto_scalarmult(s, p);
+    });
+    results.push({ name: "X25519 operation", subject: `${n} ops, node:crypto diffieHellman`, baseline: `libsodium-wrappers crypto_scalarmult (${n} ops)`, subjectMs: nodeMs, baselineMs: sodiumMs });
+  }
+
+  // Keys.
+  const ed = keygen(dir, "ed", "ed25519");
+  const rsa2048 = keygen(dir, "rsa2048", "rsa", 2048);
+  const rsa4096 = keygen(dir, "rsa4096", "rsa", 4096);
+  const xPath = join(dir, "x.txt");
+  execFileSync("age-keygen", ["-o", xPath], { stdio: "ignore" });
+  const xText = readFileSync(xPath, "utf8");
+  const xRecipient = /public key: (age1\S+)/.exec(xText)![1]!;
+
+  const types: { name: string; line: string; keyPath: string; ageArgs: string[] }[] = [
+    { name: "X25519", line: xRecipient, keyPath: xPath, ageArgs: ["-r", xRecipient] },
+    { name: "ssh-ed25519", line: ed.pub, keyPath: ed.path, ageArgs: ["-R", ed.path + ".pub"] },
+    { name: "ssh-rsa 2048", line: rsa2048.pub, keyPath: rsa2048.path, ageArgs: ["-R", rsa2048.path + ".pub"] },
+    { name: "ssh-rsa 4096", line: rsa4096.pub, keyPath: rsa4096.path, ageArgs: ["-R", rsa4096.path + ".pub"] },
+  ];
+  for (const t of types) {
+    const r: Recipient = await parseRecipient(t.line);
+    const ids: Identity[] = await parseIdentityFile(readFileSync(t.keyPath), t.keyPath);
+    const inputs = Array.from({ length: OPS }, secret);
+    const wrapMs = await timeMedian(5, () => {
+      for (const p of inputs) encrypt(p, [r]);
+    });
+    const ageWrapMs = ageLoop(() => t.ageArgs, inputs);
+    results.push({ name: `${t.name} wrap`, subject: `${OPS} files encrypted in-process`, baseline: `age CLI, one spawn per file`, subjectMs: wrapMs, baselineMs: ageWrapMs });
+    const files = inputs.map((p) => encrypt(p, [r]));
+    const unwrapMs = await timeMedian(5, () => {
+      for (const f of files) decrypt(f, ids);
+    });
+    const ageUnwrapMs = ageLoop(() => ["-d", "-i", t.keyPath], files);
+    results.push({ name: `${t.name} unwrap`, subject: `${OPS} files decrypted in-process`, baseline: `age -d, one spawn per file`, subjectMs: unwrapMs, baselineMs: ageUnwrapMs });
+  }
+
+  // X25519 wrap: ours vs age-encryption's Encrypter (both in-process).
+  {
+    const { Encrypter } = await import("age-encryption");
+    const r = await parseRecipient(xRecipient);
+    const inputs = Array.from({ length: OPS }, secret);
+    const oursMs = await timeMedian(5, () => {
+      for (const p of inputs) encrypt(p, [r]);
+    });
+    const typageMs = await timeMedian(3, async () => {
+      for (const p of inputs) {
+        const e = new Encrypter();
+        e.addRecipient(xRecipient);
+        await e.encrypt(p);
+      }
+    });
+    results.push({ name: "X25519 wrap vs age-encryption", subject: `${OPS} files, nixseal on node:crypto`, baseline: "age-encryption 0.3.1 Encrypter, in-process", subjectMs: oursMs, baselineMs: typageMs });
+  }
+
+  // 100 secrets to 20 ssh-ed25519 hosts: a fresh nixseal process vs the age CLI loop.
+  {
+    const hosts = Array.from({ length: 20 }, (_, i) => keygen(dir, `host${i}`, "ed25519"));
+    const hostsFile = join(dir, "hosts.txt");
+    writeFileSync(hostsFile, hosts.map((h) => h.pub).join("\n") + "\n");
+    const secrets = Array.from({ length: 100 }, secret);
+    secrets.forEach((s, i) => writeFileSync(join(dir, `secret${i}`), s));
+    const coreUrl = new URL("../core/age/index.js", import.meta.url).href;
+    const script = join(dir, "encrypt-all.mjs");
+    writeFileSync(
+      script,
+      `import { readFileSync, writeFileSync } from "node:fs";
+import { encrypt, parseRecipientsFile } from ${JSON.stringify(coreUrl)};
+const dir = ${JSON.stringify(dir)};
+const rs = await parseRecipientsFile(readFileSync(dir + "/hosts.txt", "utf8"), "hosts.txt");
+for (let i = 0; i < 100; i++) writeFileSync(dir + "/out" + i + ".age", encrypt(readFileSync(dir + "/secret" + i), rs));
+`,
+    );
+    const oursMs = await timeMedian(5, () => {
+      const r = spawnSync(process.execPath, [script], { env: childEnv });
+      if (r.status !== 0) throw new Error(r.stderr.toString());
+    });
+    // Each output opens with the last host's key under age: the work was real.
+    const check = spawnSync("age", ["-d", "-i", hosts[19]!.path, join(dir, "out99.age")], { env: childEnv });
+    if (check.status !== 0 || !check.stdout.equals(secrets[99]!)) throw new Error("bench output does not decrypt with age");
+    const ageMs = await timeMedian(3, () => ageLoop((i) => ["-R", hostsFile, "-o", join(dir, `age${i}.age`), join(dir, `secret${i}`)], secrets.map(() => "")));
+    const rs = await Promise.all(hosts.map((h) => parseRecipient(h.pub)));
+    const inProcessMs = await timeMedian(5, () => {
+      for (const s of secrets) encrypt(s, rs);
+    });
+    results.push({
+      name: "encrypt 100 secrets to 20 ssh-ed25519 hosts (in-process)",
+      subject: "2000 wraps + 100 payloads in a running process (what a batch inside the CLI costs)",
+      baseline: "age -R hosts.txt per secret (agenix loop)",
+      subjectMs: inProcessMs,
+      baselineMs: ageMs,
+    });
+    results.push({
+      name: "encrypt 100 secrets to 20 ssh-ed25519 hosts",
+      subject: "one fresh nixseal process (Node start, imports, libsodium, 2000 wraps, writes)",
+      baseline: "age -R hosts.txt per secret (agenix loop)",
+      subjectMs: oursMs,
+      baselineMs: ageMs,
+    });
+  }
+  return results;
+}
