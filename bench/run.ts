@@ -7,7 +7,6 @@ type Bench = { name: string; run: () => Promise<BenchResult[]> };
 
 const benches: Bench[] = [
   { name: "crypto", run: async () => (await import("./crypto.bench.js")).run() },
-  { name: "restore", run: async () => (await import("./restore.bench.js")).run() },
   // one line per benchmark module, e.g.
   // { name: "crypto", run: async () => (await import("./crypto.bench.js")).run() },
 ];
