@@ -72,16 +72,22 @@ let
       after = [ "nixseal-secrets.target" ] ++ keyUnits;
     }) (filterAttrs (unit: _: kindOf unit == kind) consumers);
 
+  # The same shapes as core/schema/names.ts, so a bad declaration fails at
+  # evaluation instead of at deploy (test/nix/names.test.ts keeps them equal).
+  principal = types.strMatching "([a-z_][a-z0-9_-]{0,31}[$]?|[0-9]{1,10})";
+  unitName = types.strMatching "[-A-Za-z0-9:_.@\\\\]+[.](service|socket|target|timer|path|mount)";
+  secretName = "[A-Za-z0-9_][-A-Za-z0-9._@+]{0,127}";
+
   secretOptions = { name, ... }: {
     options = {
       owner = mkOption {
-        type = types.str;
+        type = principal;
         default = "root";
         example = "caddy";
         description = "User that owns the plaintext file (a name or a numeric id).";
       };
       group = mkOption {
-        type = types.str;
+        type = principal;
         default = "root";
         example = "keys";
         description = "Group of the plaintext file (a name or a numeric id).";
@@ -102,19 +108,19 @@ let
         '';
       };
       restartUnits = mkOption {
-        type = types.listOf types.str;
+        type = types.listOf unitName;
         default = [ ];
         example = [ "caddy.service" ];
         description = "Units the agent restarts after this secret's bytes, owner, group or mode change.";
       };
       reloadUnits = mkOption {
-        type = types.listOf types.str;
+        type = types.listOf unitName;
         default = [ ];
         example = [ "caddy.service" ];
         description = "Units the agent reloads (instead of restarting) after this secret changes.";
       };
       neededBy = mkOption {
-        type = types.listOf (types.strMatching ".+\\.(service|socket|target|timer|path)");
+        type = types.listOf (types.strMatching "[-A-Za-z0-9:_.@\\\\]+[.](service|socket|target|timer|path)");
         default = [ ];
         example = [ "caddy.service" "podman-app.service" ];
         description = ''
@@ -248,7 +254,7 @@ in
           message = "services.nixseal.identityPaths is empty: set it, or keep an ed25519 or rsa key in services.openssh.hostKeys";
         }
       ] ++ mapAttrsToList (name: _: {
-        assertion = builtins.match "[A-Za-z0-9_][A-Za-z0-9._@+-]{0,127}" name != null
+        assertion = builtins.match secretName name != null
           && builtins.match ".*\\.\\..*" name == null;
         message = "services.nixseal.secrets.\"${name}\": a secret name is 1-128 characters of letters, digits and . _ @ + -, not starting with a dot";
       }) cfg.secrets
