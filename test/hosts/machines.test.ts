@@ -1,16 +1,275 @@
-import { afterAll, describe, expect, it } from "vitest";
-import { bootHost, stopAll } from "./harness/index.js";
+// Acceptance of issue 3: real systemd machines on one box, with sshd, reboots and power
+// cuts, booted in parallel, and nothing left behind, also when a test process dies.
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  bootHost,
+  listRecords,
+  machinesCgroup,
+  mountsUnder,
+  reapStale,
+  registryRoot,
+  runDir,
+  stopAll,
+  waitFor,
+  type TestHost,
+} from "./harness/index.js";
+import { projectRoot } from "./harness/paths.js";
+
+const bootTimes: number[] = [];
+const remember = (...hosts: TestHost[]) => hosts.forEach((h) => bootTimes.push(...h.bootTimesMs));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 afterAll(async () => {
   await stopAll();
+  if (bootTimes.length) {
+    console.log(
+      `test hosts: boot-to-ready median ${median(bootTimes)} ms over ${bootTimes.length} boots ` +
+        `(min ${Math.min(...bootTimes)} ms, max ${Math.max(...bootTimes)} ms)`,
+    );
+  }
 });
 
-describe("test hosts", () => {
-  it("boots a machine that runs systemd and answers exec", async () => {
-    const a = await bootHost("a");
-    const r = await a.exec("systemctl is-system-running; hostname; cat /proc/sys/kernel/random/boot_id; node --version");
-    expect(r.stdout.split("\n").slice(0, 3)).toEqual(["running", "a", a.bootId]);
-    console.log(r.stdout, a.bootTimesMs);
-    await a.stop();
+/** What a run left on the box: records, state, mounts, cgroups, leases, processes. */
+function leftovers(run: string, stateDirs: string[] = []) {
+  const cgroups = (() => {
+    try {
+      return readdirSync(machinesCgroup()).filter((n) => n.startsWith(`${run}.`));
+    } catch {
+      return [];
+    }
+  })();
+  const leases = (() => {
+    try {
+      return readdirSync(join(registryRoot(), "addresses")).filter((a) =>
+        readFileSync(join(registryRoot(), "addresses", a), "utf8").includes(`"${run}.`),
+      );
+    } catch {
+      return [];
+    }
+  })();
+  // Every machine process runs in the machine's cgroup or names its state dir in argv.
+  const procs: string[] = [];
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      const cg = readFileSync(`/proc/${pid}/cgroup`, "utf8");
+      if (cmd.includes(runDir(run)) || cg.includes(`/nixseal-testhosts/${run}.`)) procs.push(pid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return {
+    records: listRecords().filter((r) => r.run === run).map((r) => r.id),
+    runDir: existsSync(runDir(run)),
+    stateDirs: stateDirs.filter((d) => existsSync(d)),
+    mounts: mountsUnder(runDir(run)),
+    cgroups,
+    leases,
+    procs,
+  };
+}
+const NOTHING = { records: [], runDir: false, stateDirs: [], mounts: [], cgroups: [], leases: [], procs: [] };
+
+describe("two hosts: own ssh keys, clean reboot, power cut", () => {
+  let a: TestHost;
+  let b: TestHost;
+  beforeAll(async () => {
+    [a, b] = await Promise.all([bootHost("a"), bootHost("b")]);
+  });
+
+  it("each answers ssh with its own host key, and the other host's key is refused", async () => {
+    expect(a.address).not.toBe(b.address);
+    expect(a.address).toMatch(/^127\.0\.1\.\d+$/);
+    expect(a.hostKeys.ed25519Pub).not.toBe(b.hostKeys.ed25519Pub);
+    expect(a.hostKeys.rsaPub).not.toBe(b.hostKeys.rsaPub);
+    for (const [h, other] of [[a, b], [b, a]] as const) {
+      expect((await h.ssh("hostname")).stdout.trim()).toBe(h.name);
+      // Either of its keys alone is enough: both are this machine's.
+      expect((await h.ssh("true", { knownHostKeys: [h.hostKeys.rsaPub] })).code).toBe(0);
+      expect((await h.ssh("true", { knownHostKeys: [h.hostKeys.ed25519Pub] })).code).toBe(0);
+      const wrong = await h.ssh("true", {
+        knownHostKeys: [other.hostKeys.ed25519Pub, other.hostKeys.rsaPub],
+        check: false,
+      });
+      expect(wrong.code).toBe(255);
+      expect(wrong.stderr).toMatch(/host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/i);
+      // sshd listens on the machine's own address only.
+      const listen = (await h.exec("sshd -T | grep -i '^listenaddress'")).stdout.trim();
+      expect(listen).toBe(`listenaddress ${h.address}:22`);
+      // The image's keys were removed: the machine's are the ones the harness made.
+      const onDisk = (await h.exec("cat /etc/ssh/ssh_host_ed25519_key.pub")).stdout;
+      expect(onDisk.startsWith(h.hostKeys.ed25519Pub)).toBe(true);
+    }
+  });
+
+  it("has Node and the project read-only inside, with the nixseal wrappers", async () => {
+    expect((await a.exec("node -e 'process.stdout.write(process.version)'")).stdout).toBe(process.version);
+    const pkg = JSON.parse((await a.readFile("/opt/nixseal/package.json")).toString("utf8")) as { name: string };
+    expect(pkg.name).toBe("nixseal");
+    const write = await a.exec("touch /opt/nixseal/should-not-exist", { check: false });
+    expect(write.code).not.toBe(0);
+    expect(existsSync(join(projectRoot(), "should-not-exist"))).toBe(false);
+    expect((await a.exec("cat /usr/local/bin/nixseal-agent")).stdout).toContain("/opt/nixseal/dist/host-agent/bin.js");
+    expect((await a.exec("cat /usr/local/bin/nixseal")).stdout).toContain("/opt/nixseal/dist/cli/bin.js");
+    expect((await a.exec("age --version")).stdout).toMatch(/^v?1\./);
+  });
+
+  it("keeps /var/lib, empties /run and runs enabled units again after a reboot and a power cut", async () => {
+    const unit = [
+      "[Unit]",
+      "Description=marks every boot with its boot id",
+      "[Service]",
+      "Type=oneshot",
+      "RemainAfterExit=yes",
+      "ExecStart=/usr/bin/touch /run/booted-%b",
+      "[Install]",
+      "WantedBy=multi-user.target",
+      "",
+    ].join("\n");
+    const before = new Map<TestHost, string>();
+    for (const h of [a, b]) {
+      await h.writeFile("/etc/systemd/system/mark-boot.service", unit);
+      await h.exec("systemctl daemon-reload && systemctl enable --now mark-boot.service");
+      await h.writeFile("/var/lib/nixseal-test/kept", `kept on ${h.name}\n`, 0o600);
+      await h.writeFile("/run/nixseal-test/volatile", `gone after boot on ${h.name}\n`);
+      expect((await h.exec("ls /run | grep ^booted-")).stdout.trim()).toBe(`booted-${h.bootId.replace(/-/g, "")}`);
+      before.set(h, h.bootId);
+    }
+
+    await Promise.all([a.reboot(), b.powerCut()]);
+
+    for (const h of [a, b]) {
+      expect(h.bootId).not.toBe(before.get(h));
+      expect((await h.exec("cat /proc/sys/kernel/random/boot_id")).stdout.trim()).toBe(h.bootId);
+      expect((await h.readFile("/var/lib/nixseal-test/kept")).toString()).toBe(`kept on ${h.name}\n`);
+      expect((await h.exec("stat -c %a /var/lib/nixseal-test/kept")).stdout.trim()).toBe("600");
+      // Readable from outside, through the overlay's upper dir.
+      expect(readFileSync(join(h.upperDir, "var/lib/nixseal-test/kept"), "utf8")).toBe(`kept on ${h.name}\n`);
+      expect((await h.exec("test -e /run/nixseal-test", { check: false })).code).toBe(1);
+      // The enabled unit ran in the new boot, and nothing of the old boot is in /run.
+      expect((await h.exec("ls /run | grep ^booted-")).stdout.trim()).toBe(`booted-${h.bootId.replace(/-/g, "")}`);
+      expect((await h.exec("systemctl is-active mark-boot.service")).stdout.trim()).toBe("active");
+      expect((await h.exec("systemctl is-system-running")).stdout.trim()).toBe("running");
+      // Same host keys, still pinned.
+      expect((await h.ssh("hostname")).stdout.trim()).toBe(h.name);
+    }
+    remember(a, b);
   });
 });
+
+describe("many hosts", () => {
+  it("boots 10 hosts at once, each with its own address, keys and machine id", async () => {
+    const hosts = await Promise.all(Array.from({ length: 10 }, (_, i) => bootHost(`many${i}`)));
+    remember(...hosts);
+    expect(new Set(hosts.map((h) => h.address)).size).toBe(10);
+    expect(new Set(hosts.map((h) => h.hostKeys.ed25519Pub)).size).toBe(10);
+    const ids = await Promise.all(hosts.map(async (h) => (await h.ssh("cat /etc/machine-id")).stdout.trim()));
+    expect(new Set(ids).size).toBe(10);
+    const names = await Promise.all(hosts.map(async (h) => (await h.ssh("hostname")).stdout.trim()));
+    expect(names).toEqual(hosts.map((h) => h.name));
+    const pids = hosts.map((h) => h.pid1);
+    await Promise.all(hosts.map((h) => h.stop()));
+    for (const pid of pids) expect(existsSync(`/proc/${pid}`)).toBe(false);
+    for (const h of hosts) expect(existsSync(h.stateDir)).toBe(false);
+  });
+});
+
+describe("teardown leaves nothing", () => {
+  let compiled: string;
+  beforeAll(async () => {
+    // A plain Node child needs JavaScript: compile the harness (it imports only node:*).
+    compiled = mkdtempSync(join(tmpdir(), "nixseal-harness-js-"));
+    const tsc = join(projectRoot(), "node_modules/typescript/bin/tsc");
+    const r = await runNode([tsc, "--outDir", compiled, "--rootDir", "test/hosts/harness", "--module", "nodenext",
+      "--moduleResolution", "nodenext", "--target", "es2022", "--types", "node", "--skipLibCheck", "--strict",
+      "test/hosts/harness/index.ts"], {});
+    expect(r.code, r.out).toBe(0);
+  });
+  afterAll(() => rmSync(compiled, { recursive: true, force: true }));
+
+  /** Starts a child node that boots host "orphan" and then idles until killed. */
+  async function orphanChild(run: string, env: Record<string, string>) {
+    const script = join(compiled, `child-${run}.mjs`);
+    writeFileSync(script, [
+      `import { bootHost } from ${JSON.stringify(join(compiled, "index.js"))};`,
+      `const h = await bootHost("orphan");`,
+      `console.log("READY " + JSON.stringify({ pid1: h.pid1, stateDir: h.stateDir }));`,
+      `setInterval(() => {}, 60_000);`,
+    ].join("\n"));
+    const child = spawn(process.execPath, [script], {
+      env: { ...process.env, NIXSEAL_TESTHOST_RUN: run, NIXSEAL_TESTHOST_PROJECT: projectRoot(), ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+    child.stderr.on("data", (b: Buffer) => (out += b.toString()));
+    const exited = new Promise((r) => child.once("exit", r));
+    const line = await waitFor(() => {
+      if (child.exitCode !== null) throw new Error(`child exited ${child.exitCode}: ${out}`);
+      return out.split("\n").find((l) => l.startsWith("READY "));
+    }, { timeoutMs: 120_000, what: "the child to boot its host" });
+    const info = JSON.parse(line.slice(6)) as { pid1: number; stateDir: string };
+    return { child, exited, info };
+  }
+
+  it("a SIGKILLed test process takes its machine down, and the reaper removes the rest", async () => {
+    const run = `killed-${process.pid}-${Date.now().toString(36)}`;
+    const { child, exited, info } = await orphanChild(run, {});
+    expect(readFileSync(`/proc/${info.pid1}/comm`, "utf8").trim()).toBe("systemd");
+    child.kill("SIGKILL");
+    await exited;
+    // The parent-death signal chain ends the machine without anyone's help.
+    await waitFor(() => !existsSync(`/proc/${info.pid1}`), { timeoutMs: 15_000, what: "the orphan machine to die" });
+    expect(leftovers(run, [info.stateDir]).records).toHaveLength(1); // the registry still knows it
+    await reapStale();
+    expect(leftovers(run, [info.stateDir])).toEqual(NOTHING);
+  });
+
+  it("a machine detached from its killed owner keeps running until the reaper kills it", async () => {
+    const run = `detached-${process.pid}-${Date.now().toString(36)}`;
+    const { child, exited, info } = await orphanChild(run, { NIXSEAL_TESTHOST_DETACH: "1" });
+    child.kill("SIGKILL");
+    await exited;
+    expect(readFileSync(`/proc/${info.pid1}/comm`, "utf8").trim()).toBe("systemd");
+    expect(leftovers(run).procs.length).toBeGreaterThan(1);
+    const reaped = await reapStale();
+    expect(reaped).toContain(`${run}.orphan`);
+    await waitFor(() => !existsSync(`/proc/${info.pid1}`), { timeoutMs: 5_000, what: "PID 1 to be reaped" });
+    expect(leftovers(run, [info.stateDir])).toEqual(NOTHING);
+  });
+
+  it("a vitest run whose test fails with a machine up leaves nothing", async () => {
+    const vitest = join(projectRoot(), "node_modules/vitest/vitest.mjs");
+    const r = await runNode([vitest, "run", "--project", "hosts", "test/hosts/machines.test.ts", "-t", "deliberately failing"], {
+      NIXSEAL_TESTHOST_CHILD_FAIL: "1",
+    });
+    expect(r.code, r.out).toBe(1); // the child's test failed, as written
+    const line = r.out.split("\n").find((l) => l.includes("FAILING-CHILD "));
+    expect(line, r.out).toBeDefined();
+    const info = JSON.parse(line!.slice(line!.indexOf("FAILING-CHILD ") + 14)) as { pid1: number; stateDir: string; run: string };
+    await waitFor(() => !existsSync(`/proc/${info.pid1}`), { timeoutMs: 5_000, what: "PID 1 to be reaped" });
+    expect(leftovers(info.run, [info.stateDir])).toEqual(NOTHING);
+  });
+});
+
+// Runs only inside the child vitest of "a vitest run whose test fails ...".
+it.runIf(process.env.NIXSEAL_TESTHOST_CHILD_FAIL === "1")("deliberately failing (child run)", async () => {
+  const h = await bootHost("failing");
+  console.log(`FAILING-CHILD ${JSON.stringify({ pid1: h.pid1, stateDir: h.stateDir, run: process.env.NIXSEAL_TESTHOST_RUN })}`);
+  expect("this test").toBe("failing on purpose, with its machine still up");
+});
+
+/** Runs node with args from the project root; collects stdout+stderr. */
+function runNode(args: string[], env: Record<string, string>): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { cwd: projectRoot(), env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+    child.stderr.on("data", (b: Buffer) => (out += b.toString()));
+    child.once("exit", (code) => resolve({ code: code ?? 1, out }));
+  });
+}

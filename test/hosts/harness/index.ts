@@ -57,6 +57,7 @@ export async function bootHost(name: string, opts: BootOptions = {}): Promise<Te
     operatorKeyPath,
     projectRoot: projectRoot(),
     keep: process.env.NIXSEAL_TESTHOST_KEEP === "1",
+    detach: process.env.NIXSEAL_TESTHOST_DETACH === "1",
   });
   try {
     await machine.create(opts);

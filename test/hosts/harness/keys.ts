@@ -1,4 +1,5 @@
 // SSH keys for test hosts: each machine's own host keys, and one operator key per run.
+import { randomUUID } from "node:crypto";
 import { existsSync, linkSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { runOk } from "./proc.js";
@@ -39,10 +40,20 @@ export async function makeHostKeys(upperDir: string, hostName: string): Promise<
  *
  * @returns the private key path (public key at `<path>.pub`)
  */
-export async function ensureOperatorKey(runDir: string): Promise<string> {
+export function ensureOperatorKey(runDir: string): Promise<string> {
+  let p = operatorKeys.get(runDir);
+  if (!p) {
+    p = makeOperatorKey(runDir);
+    operatorKeys.set(runDir, p);
+  }
+  return p;
+}
+const operatorKeys = new Map<string, Promise<string>>();
+
+async function makeOperatorKey(runDir: string): Promise<string> {
   const key = join(runDir, "operator_ed25519");
   if (existsSync(key) && existsSync(`${key}.pub`)) return key;
-  const tmp = `${key}.tmp-${process.pid}`;
+  const tmp = `${key}.tmp-${process.pid}-${randomUUID()}`;
   rmSync(tmp, { force: true });
   rmSync(`${tmp}.pub`, { force: true });
   await runOk(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "nixseal-test-operator", "-f", tmp]);

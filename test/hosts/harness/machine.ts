@@ -1,5 +1,5 @@
 // One test machine: an overlay disk over the cached base image, systemd as PID 1 of its
-// own PID, mount and cgroup namespaces, sshd on its own 127.0.1.N (the box's network
+// own PID, mount, UTS (hostname), IPC and cgroup namespaces, sshd on its own 127.0.1.N (the box's network
 // namespace is shared). See test/README.md for the layout and how to debug one.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
@@ -129,6 +129,8 @@ export interface MachineSetup {
   operatorKeyPath: string;
   projectRoot: string;
   keep: boolean;
+  /** Let the machine outlive the process that booted it (no parent-death signal). */
+  detach: boolean;
 }
 
 /** Machines this process booted and has not stopped, for stopAll() and the exit hook. */
@@ -226,8 +228,9 @@ export class Machine implements TestHost {
     const logPath = join(this.stateDir, `boot-${n}.log`);
     const log = openSync(logPath, "w");
     const args = [
-      "--pdeathsig", "KILL", "--", // if the test process dies, so does the machine
-      "unshare", "--fork", "--pid", "--mount", "--propagation", "private", "--kill-child",
+      // If the test process dies, so does the machine (unless detached for debugging).
+      ...(this.setup.detach ? [] : ["--pdeathsig", "KILL"]), "--",
+      "unshare", "--fork", "--pid", "--mount", "--uts", "--ipc", "--propagation", "private", "--kill-child",
       "--", "/bin/bash", "-c", BOOT_SCRIPT, "nixseal-boot",
       this.setup.baseImage, this.stateDir, this.setup.cgroup, realpathSync(process.execPath), this.setup.projectRoot,
     ];
@@ -270,6 +273,8 @@ export class Machine implements TestHost {
         const comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
         return comm === "systemd" ? procId(pid) : undefined;
       }, { timeoutMs: left(), what: `test host ${this.name}'s systemd to start` });
+      this.record.pid1 = this.pid1Id;
+      saveRecord(this.record);
       this.state = await waitFor(async () => {
         if (exited) throw fail("ended during boot");
         const r = await this.execArgv(["systemctl", "is-system-running", "--wait"], { check: false, timeoutMs: left() });
@@ -334,11 +339,13 @@ export class Machine implements TestHost {
 
   /** Synchronous last resort for process exit: kill, leave the rest to the reaper. */
   killNow(): void {
+    if (this.setup.detach) return;
     try {
       writeFileSync(join(this.setup.cgroup, "cgroup.kill"), "1");
     } catch {
       // not booted
     }
+    signalIfSame(this.record.pid1, "SIGKILL");
     signalIfSame(this.record.boot, "SIGKILL");
   }
 

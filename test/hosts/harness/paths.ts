@@ -8,9 +8,12 @@ import { startTimeOf } from "./proc.js";
 /**
  * The project root: the nearest directory above this file whose package.json is
  * nixseal's. Works from test/hosts/harness (vitest) and dist/test/hosts/harness (tsc),
- * in whatever clone the code runs from.
+ * in whatever clone the code runs from. NIXSEAL_TESTHOST_PROJECT overrides it (for a
+ * harness copy compiled elsewhere).
  */
 export function projectRoot(): string {
+  const fromEnv = process.env.NIXSEAL_TESTHOST_PROJECT;
+  if (fromEnv) return fromEnv;
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const pkg = join(dir, "package.json");

@@ -36,6 +36,8 @@ export interface MachineRecord {
   cgroup: string;
   /** The `unshare` process of the current boot, while one runs. */
   boot?: ProcId;
+  /** The machine's PID 1 (systemd) of the current boot, once started. */
+  pid1?: ProcId;
   /** Leave the state dir on disk when reaped (NIXSEAL_TESTHOST_KEEP=1). */
   keep?: boolean;
 }
@@ -151,16 +153,22 @@ export function releaseAddress(address: string, id: string): void {
 
 /** Kills every process of a machine and waits until none is left. */
 export async function killMachine(rec: MachineRecord): Promise<void> {
-  // cgroup.kill (kernel >= 5.14) reaches every process systemd started in the machine;
-  // SIGKILL to unshare takes PID 1 of the namespace with it (--kill-child), which makes
-  // the kernel kill the rest of the PID namespace.
+  // cgroup.kill (kernel >= 5.14) reaches every process systemd started in the machine,
+  // PID 1 included; its death makes the kernel kill the rest of the PID namespace, and
+  // unshare, having reaped it, exits. SIGKILL to unshare is the fallback (--kill-child
+  // passes it on to PID 1) for a machine whose cgroup was never made.
   try {
     writeFileSync(join(rec.cgroup, "cgroup.kill"), "1");
   } catch {
     // no cgroup (never booted, or already removed)
   }
-  signalIfSame(rec.boot, "SIGKILL");
-  await waitFor(() => !isAlive(rec.boot) && cgroupProcs(rec.cgroup).length === 0, {
+  signalIfSame(rec.pid1, "SIGKILL");
+  try {
+    await waitFor(() => !isAlive(rec.boot), { timeoutMs: 5_000, intervalMs: 20 });
+  } catch {
+    signalIfSame(rec.boot, "SIGKILL");
+  }
+  await waitFor(() => !isAlive(rec.boot) && !isAlive(rec.pid1) && cgroupProcs(rec.cgroup).length === 0, {
     timeoutMs: 15_000,
     what: `test host ${rec.name}'s processes to end`,
   });
