@@ -1,5 +1,6 @@
 // What deploy reads from the agent's replies, normalised so small shape differences
 // (generation as number or string, nesting) do not leak through the deploy code.
+import { NixsealError } from "../../core/index.js";
 import type { AgentClient } from "./agent-client.js";
 
 /** One secret as the agent reports it (never a value). */
@@ -65,12 +66,28 @@ export async function agentStage(agent: AgentClient, dir: string): Promise<strin
 
 /** POST /activate {generation}. */
 export async function agentActivate(agent: AgentClient, generation: string): Promise<void> {
-  await agent.post("/activate", { generation: /^\d+$/.test(generation) ? Number(generation) : generation });
+  const r = await agent.post<ActivationReply>("/activate", { generation: /^\d+$/.test(generation) ? Number(generation) : generation });
+  failedSecrets(r, `activate generation ${generation}`);
+}
+
+/** What activate and rollback answer: per secret, names and error codes only. */
+interface ActivationReply {
+  ok?: boolean;
+  secrets?: { name: string; ok: boolean; code?: string; error?: string }[];
+}
+
+/** A reply with ok:false (some secret not materialised) becomes an error naming them. */
+function failedSecrets(r: ActivationReply | undefined, what: string): void {
+  if (r?.ok !== false) return;
+  const bad = (r.secrets ?? []).filter((s) => !s.ok).map((s) => `${s.name} (${s.code ?? "failed"}${s.error ? `: ${s.error}` : ""})`);
+  throw new NixsealError("NIXSEAL_ERR_DEPLOY_AGENT", `${what}: the agent could not put every secret in place: ${bad.join(", ") || "see nixseal-agent status on the host"}`, {
+    hints: ["run \"nixseal-agent status\" on the host for details"],
+  });
 }
 
 /** POST /rollback: back to the previous generation. */
 export async function agentRollback(agent: AgentClient): Promise<void> {
-  await agent.post("/rollback", {});
+  failedSecrets(await agent.post<ActivationReply>("/rollback", {}), "roll back secrets");
 }
 
 /** GET /health: true when the agent answers healthy. */
