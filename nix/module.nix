@@ -45,7 +45,6 @@ let
 
   # NixOps names: <name>-key.service, active while <keysDir>/<name> exists.
   keyService = name: "${name}-key.service";
-  keyPath = name: "${cfg.keysDir}/${name}";
 
   # "caddy.service" -> systemd.services.caddy; the unit kinds NixOS keys by name.
   unitKinds = {
@@ -197,7 +196,7 @@ in
     };
 
     readWritePaths = mkOption {
-      type = types.listOf types.str;
+      type = types.listOf (types.strMatching "/.*");
       default = unique (map (s: dirOf s.path) (filter (s: s.path != null) (builtins.attrValues cfg.secrets)));
       defaultText = lib.literalMD "the directories of the declared secrets' `path`";
       example = [ "/var/lib/caddy" ];
@@ -230,10 +229,13 @@ in
         }
       '';
       description = ''
-        Secrets this host expects. The values and their metadata come from the
-        operator's repository through `nixseal deploy`; declaring a secret here
-        wires the units that need it and lets the agent check that the bundle
-        matches (owner, group, mode, path, units).
+        Secrets this host expects, by name. The values and the metadata the
+        agent applies (owner, group, mode, path, units) come from the
+        operator's repository through `nixseal deploy`; keep them equal to
+        what is declared here. A declaration wires the units that need the
+        secret (`neededBy`, `<name>-key.service`), adds its `path`'s directory
+        to `readWritePaths`, and is checked at evaluation (names, modes,
+        owners that no module declares).
       '';
     };
   };
@@ -296,40 +298,12 @@ in
         after = [ "nixseal-secrets.target" ];
       };
 
-      systemd.services = mapAttrs' (name: _: nameValuePair "${name}-key" {
-        description = "nixseal key ${name} (NixOps-compatible: active while ${keyPath name} exists)";
-        wants = [ "nixseal-secrets.target" ];
-        after = [ "nixseal-secrets.target" ];
-        path = [ pkgs.inotify-tools ];
-        # Flapping with every generation switch is normal: never rate-limit it.
-        unitConfig.StartLimitIntervalSec = 0;
-        serviceConfig = {
-          Type = "simple";
-          Restart = "always";
-          RestartSec = "100ms";
-          TimeoutStartSec = "infinity";
-        };
-        # Start = wait until the key exists. The watch is armed before the
-        # test, and times out so a missed event only delays, never hangs.
-        preStart = ''
-          key=${lib.escapeShellArg (keyPath name)}
-          dir=${lib.escapeShellArg cfg.keysDir}
-          while :; do
-            inotifywait -qq -t 5 -e create -e moved_to -e attrib "$dir" & watcher=$!
-            if [ -e "$key" ]; then kill "$watcher" 2>/dev/null || true; exit 0; fi
-            wait "$watcher" || true
-          done
-        '';
-        # Run = stay active while it exists; exit (and restart into preStart)
-        # when it goes away or its generation is pruned.
-        script = ''
-          key=${lib.escapeShellArg (keyPath name)}
-          dir=${lib.escapeShellArg cfg.keysDir}
-          while [ -e "$key" ]; do
-            inotifywait -qq -t 60 -e delete_self -e move_self -e delete -e moved_from "$key" "$dir" || true
-          done
-        '';
-      }) cfg.secrets;
+      systemd.services = mapAttrs' (name: _: nameValuePair "${name}-key"
+        (import ./key-service.nix { inherit name; inherit (cfg) keysDir; } // {
+          wants = [ "nixseal-secrets.target" ];
+          after = [ "nixseal-secrets.target" ];
+          path = [ pkgs.inotify-tools ];
+        })) cfg.secrets;
     })
 
     {

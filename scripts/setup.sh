@@ -12,6 +12,7 @@ packages=(
   systemd dbus        # test hosts boot real systemd
   gnome-keyring dbus-x11 libsecret-1-0  # a real OS keychain for the admin identity tests
   nix-bin             # nix-instantiate --parse for nix/*.nix
+  inotify-tools       # runs the NixOps-compatible key unit scripts in test/nix
   iproute2 util-linux procps psmisc kmod
 )
 missing=()
