@@ -7,6 +7,7 @@ type Bench = { name: string; run: () => Promise<BenchResult[]> };
 
 const benches: Bench[] = [
   { name: "crypto", run: async () => (await import("./crypto.bench.js")).run() },
+  { name: "restore", run: async () => (await import("./restore.bench.js")).run() },
   { name: "deploy", run: async () => (await import("./deploy.bench.js")).run() },
   { name: "rekey", run: async () => (await import("./rekey.bench.js")).run() },
   // one line per benchmark module, e.g.

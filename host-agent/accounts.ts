@@ -1,7 +1,6 @@
 // User and group names -> numeric ids, read from /etc/passwd and /etc/group once per
 // operation (one read each instead of a getent process per secret: this is the boot path).
 // Names that only NSS knows (LDAP, systemd-userdb) fall back to one `getent` call each.
-import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 
 export interface Accounts {
@@ -27,6 +26,8 @@ function readDb(file: string): Map<string, number> {
 }
 
 function getent(db: "passwd" | "group", name: string): number | undefined {
+  // loaded here, not at the top: child_process costs the boot path a few ms
+  const { spawnSync } = process.getBuiltinModule("node:child_process");
   const r = spawnSync("getent", [db, name], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
   if (r.status !== 0) return undefined;
   const id = r.stdout.split(":")[2];

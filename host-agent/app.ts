@@ -3,7 +3,7 @@
 // with their code, status and hints; anything unexpected is logged and answered with
 // a body that reveals nothing.
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
-import { NixsealError } from "../core/index.js";
+import { NixsealError } from "../core/errors.js";
 import type { AgentConfig } from "./config.js";
 import { errors, statusOf } from "./errors.js";
 import { agentStatePlugin } from "./plugins/agent-state.js";

@@ -2,7 +2,7 @@
 // stderr (the journal for units); `status --json` and `check` data go to stdout.
 import { accessSync, constants, statSync } from "node:fs";
 import { delimiter, join } from "node:path";
-import { BUNDLE_MANIFEST, bundleManifestSchema, NixsealError, readJsonFile } from "../core/index.js";
+import { NixsealError } from "../core/errors.js";
 import { DEFAULT_CONFIG_PATH, loadConfig, type AgentConfig } from "./config.js";
 import type { InstallOutcome } from "./install.js";
 import type { AgentIo } from "./main.js";
@@ -13,6 +13,8 @@ export const COMMANDS = ["restore", "serve", "status", "import", "stage", "activ
 export interface CommandArgs {
   positional: string[];
   config?: string;
+  /** --state-dir, --run-dir, --keys-dir, --identity: override the config file. */
+  overrides: Partial<AgentConfig>;
   json: boolean;
   agent?: string;
   noStart: boolean;
@@ -35,11 +37,16 @@ function reportFailures(io: AgentIo, results: SecretResult[]): number {
 function summarize(io: AgentIo, verb: string, out: InstallOutcome, config: AgentConfig): number {
   const ok = out.results.filter((r) => r.ok).length;
   say(io, `${verb} generation ${out.generation}: ${ok} of ${out.results.length} secrets in ${join(config.runDir, out.runGeneration)}`);
-  if (out.changed.length) say(io, `changed: ${out.changed.join(", ")}`);
+  if (out.changed.length && verb !== "restored") say(io, `changed: ${listed(out.changed)}`);
   if (out.units.restarted.length) say(io, `restarted: ${out.units.restarted.join(", ")}`);
   if (out.units.reloaded.length) say(io, `reloaded: ${out.units.reloaded.join(", ")}`);
   if (out.units.error) say(io, `warning: ${out.units.error}`);
   return reportFailures(io, out.results) ? 1 : 0;
+}
+
+/** Names for a log line: the first ten, then a count. */
+function listed(names: string[]): string {
+  return names.length <= 10 ? names.join(", ") : `${names.slice(0, 10).join(", ")} and ${names.length - 10} more`;
 }
 
 function generationArg(s: string): number {
@@ -65,7 +72,7 @@ function findOnPath(name: string): string | undefined {
 /** Runs one command; returns its exit code. */
 export async function runCommand(name: string, args: CommandArgs, io: AgentIo): Promise<number> {
   if (name === "check") return check(args.one("MANIFEST or DIR"), io);
-  const config = await loadConfig(args.config);
+  const config = await loadConfig(args.config, args.overrides);
   switch (name) {
     case "restore": {
       const { restore } = await import("./restore.js");
@@ -84,7 +91,7 @@ export async function runCommand(name: string, args: CommandArgs, io: AgentIo): 
     }
     case "status": {
       const { collectStatus, formatStatus } = await import("./status.js");
-      const s = collectStatus(config);
+      const s = await collectStatus(config);
       io.stdout.write(args.json ? JSON.stringify(s, null, 2) + "\n" : formatStatus(s));
       return s.secrets.some((x) => x.ok === false) ? 1 : 0;
     }
@@ -131,10 +138,11 @@ async function check(path: string, io: AgentIo): Promise<number> {
   }
   if (isDir) {
     const { readBundleDir, requireWhole } = await import("./bundle-dir.js");
-    const b = readBundleDir(path);
+    const b = await readBundleDir(path);
     requireWhole(b);
     io.stdout.write(`ok: bundle for host ${b.manifest.host}, ${b.manifest.secrets.length} secrets, every file matches its sha256\n`);
   } else {
+    const { BUNDLE_MANIFEST, bundleManifestSchema, readJsonFile } = await import("../core/index.js");
     const m = await readJsonFile(bundleManifestSchema, path);
     io.stdout.write(`ok: ${BUNDLE_MANIFEST} for host ${m.host}, ${m.secrets.length} secrets\n`);
   }

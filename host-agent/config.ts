@@ -1,44 +1,61 @@
-import { z } from "zod";
-import { absolutePath, NixsealError, readJsonFile } from "../core/index.js";
+// The agent's settings: defaults (the on-host layout that deploy, the NixOS module and
+// units.json agree on), /etc/nixseal/agent.json when present (zod-validated), then
+// command-line overrides (image baking: import into a mounted image's /var/lib).
+import { readFileSync } from "node:fs";
+import { NixsealError } from "../core/errors.js";
 
 /** Where the agent looks for its settings unless --config says otherwise. */
 export const DEFAULT_CONFIG_PATH = "/etc/nixseal/agent.json";
 
-/**
- * /etc/nixseal/agent.json: every key optional. The defaults are the on-host
- * layout that deploy, the NixOS module and units.json agree on; tests point
- * the dirs into temp directories.
- */
-export const agentConfigSchema = z.strictObject({
-  identityPaths: z.array(absolutePath).min(1).default(["/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_rsa_key"]),
-  stateDir: absolutePath.default("/var/lib/nixseal"),
-  runDir: absolutePath.default("/run/nixseal"),
-  keysDir: absolutePath.default("/run/keys"),
-  keepGenerations: z.number().int().min(1).max(1000).default(5),
-  socket: absolutePath.default("/run/nixseal-agent/agent.sock"),
-  /** Extra directories the sandboxed units may write (where Secret.path links go). */
-  readWritePaths: z.array(absolutePath).default([]),
-  /** Run systemctl for the units a changed secret names (off in tests without systemd). */
-  restartUnits: z.boolean().default(true),
-  /** Require runDir to be a tmpfs or ramfs mount (off only for tests that cannot mount). */
-  requireMemoryFs: z.boolean().default(true),
+export interface AgentConfig {
+  identityPaths: string[];
+  stateDir: string;
+  runDir: string;
+  keysDir: string;
+  keepGenerations: number;
+  socket: string;
+  readWritePaths: string[];
+  restartUnits: boolean;
+  requireMemoryFs: boolean;
+}
+
+export const CONFIG_DEFAULTS: Readonly<AgentConfig> = Object.freeze({
+  identityPaths: ["/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_rsa_key"],
+  stateDir: "/var/lib/nixseal",
+  runDir: "/run/nixseal",
+  keysDir: "/run/keys",
+  keepGenerations: 5,
+  socket: "/run/nixseal-agent/agent.sock",
+  readWritePaths: [],
+  restartUnits: true,
+  requireMemoryFs: true,
 });
 
-export type AgentConfig = z.infer<typeof agentConfigSchema>;
+/** Validates a config object with the zod schema (loaded on demand). */
+export async function parseConfig(text: string, file: string): Promise<AgentConfig> {
+  const [{ agentConfigSchema }, { parseJsonText, validate }] = await Promise.all([import("./config-schema.js"), import("../core/schema/parse.js")]);
+  return validate(agentConfigSchema, parseJsonText(text, file), file);
+}
 
 /**
- * Loads the agent config; a missing file at the default path means all defaults.
+ * Loads the agent config. A missing file at the default path means all defaults; an
+ * explicit other path must exist.
  *
- * @param file - explicit path (must exist) or undefined for the default path
- * @throws NixsealError NIXSEAL_ERR_INVALID_FILE for bad JSON or a bad key
+ * @param file - config path (default /etc/nixseal/agent.json)
+ * @param overrides - command-line settings, applied last
+ * @throws NixsealError NIXSEAL_ERR_INVALID_FILE for bad JSON or a bad key, NIXSEAL_ERR_NOT_FOUND
  */
-export async function loadConfig(file?: string): Promise<AgentConfig> {
+export async function loadConfig(file: string = DEFAULT_CONFIG_PATH, overrides: Partial<AgentConfig> = {}): Promise<AgentConfig> {
+  let text: string | undefined;
   try {
-    return await readJsonFile(agentConfigSchema, file ?? DEFAULT_CONFIG_PATH);
+    text = readFileSync(file, "utf8");
   } catch (err) {
-    if (file === undefined && err instanceof NixsealError && err.code === "NIXSEAL_ERR_NOT_FOUND") {
-      return agentConfigSchema.parse({});
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "ENOENT") throw new NixsealError("NIXSEAL_ERR_IO", `cannot read ${file}: ${code ?? "error"}`, { cause: err });
+    if (file !== DEFAULT_CONFIG_PATH) {
+      throw new NixsealError("NIXSEAL_ERR_NOT_FOUND", `${file}: no such file`, { hints: [`create it (see docs/agent.md) or leave out --config to use ${DEFAULT_CONFIG_PATH}`] });
     }
-    throw err;
   }
+  const base = text === undefined ? { ...CONFIG_DEFAULTS, identityPaths: [...CONFIG_DEFAULTS.identityPaths], readWritePaths: [] } : await parseConfig(text, file);
+  return { ...base, ...overrides };
 }

@@ -3,9 +3,8 @@
 import { randomBytes } from "node:crypto";
 import { closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { BUNDLE_MANIFEST, type BundleManifest } from "../core/index.js";
-import type { BundleEntry } from "./bundle-dir.js";
-import { readManifest } from "./bundle-dir.js";
+import type { BundleManifest } from "../core/schema/bundle.js";
+import { MANIFEST, MANIFEST_SEAL, readManifest, sha256Hex, type BundleEntry } from "./bundle-dir.js";
 import { errors } from "./errors.js";
 import { flipSymlink } from "./links.js";
 
@@ -58,10 +57,10 @@ function writeNew(file: string, data: Uint8Array): void {
 }
 
 /** The generation already holding this exact bundle (same content id), if any. */
-export function findGenerationById(stateDir: string, id: string): number | undefined {
+export async function findGenerationById(stateDir: string, id: string): Promise<number | undefined> {
   for (const n of listGenerations(stateDir).reverse()) {
     try {
-      if (readManifest(generationDir(stateDir, n)).id === id) return n;
+      if ((await readManifest(generationDir(stateDir, n))).id === id) return n;
     } catch {
       // a damaged generation is never a match
     }
@@ -71,7 +70,9 @@ export function findGenerationById(stateDir: string, id: string): number | undef
 
 /**
  * Stores a checked bundle as the next generation: written into a temp dir, fsynced,
- * then renamed into place, so a crash leaves no half generation under a number.
+ * then renamed into place, so a crash leaves no half generation under a number. The
+ * manifest is sealed with its sha256, so the boot restore can trust it without
+ * loading the schema again (see readManifest).
  *
  * @returns the new generation number
  */
@@ -84,7 +85,9 @@ export function storeGeneration(stateDir: string, manifest: BundleManifest, entr
   mkdirSync(tmp, 0o700);
   try {
     for (const e of entries) writeNew(join(tmp, e.secret.file), e.blob);
-    writeNew(join(tmp, BUNDLE_MANIFEST), Buffer.from(JSON.stringify(manifest, null, 2) + "\n"));
+    const bytes = Buffer.from(JSON.stringify(manifest, null, 2) + "\n");
+    writeNew(join(tmp, MANIFEST), bytes);
+    writeNew(join(tmp, MANIFEST_SEAL), Buffer.from(sha256Hex(bytes) + "\n"));
     fsyncPath(tmp);
     const n = (listGenerations(stateDir).at(-1) ?? 0) + 1;
     renameSync(tmp, join(root, String(n)));

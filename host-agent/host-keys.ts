@@ -1,7 +1,8 @@
 // The host's SSH private keys as age identities. A missing key file is skipped (many
 // hosts have no RSA key); an unreadable or unparsable one is reported in the error.
-import { readFile } from "node:fs/promises";
-import { NixsealError, parseIdentityFile, type Identity } from "../core/index.js";
+import { readFileSync } from "node:fs";
+import { parseIdentityFile, type Identity } from "../core/age/index.js";
+import { NixsealError } from "../core/errors.js";
 import { errors } from "./errors.js";
 
 /**
@@ -15,7 +16,7 @@ export async function loadHostIdentities(paths: readonly string[]): Promise<Iden
   for (const path of paths) {
     let data: Buffer;
     try {
-      data = await readFile(path);
+      data = readFileSync(path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") problems.push(`${path}: ${(err as NodeJS.ErrnoException).code ?? "unreadable"}`);
       continue;

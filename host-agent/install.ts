@@ -34,11 +34,11 @@ export interface InstallOutcome {
   pruned: number[];
 }
 
-function oldSecrets(stateDir: string): BundleSecret[] {
+async function oldSecrets(stateDir: string): Promise<BundleSecret[]> {
   const cur = linkedGeneration(stateDir, "current");
   if (cur === undefined) return [];
   try {
-    return readManifest(generationDir(stateDir, cur)).secrets;
+    return (await readManifest(generationDir(stateDir, cur))).secrets;
   } catch {
     return [];
   }
@@ -62,7 +62,7 @@ function pruneRunDir(runDir: string, live: string): void {
 export async function installGeneration(config: AgentConfig, gen: number, bundle: BundleDir, opts: InstallOptions): Promise<InstallOutcome> {
   checkRunDir(config.runDir, config.requireMemoryFs);
   const identities = await loadHostIdentities(config.identityPaths);
-  const before = oldSecrets(config.stateDir);
+  const before = await oldSecrets(config.stateDir);
   const { name, results } = materialize({
     runDir: config.runDir,
     generation: gen,

@@ -9,7 +9,8 @@ export interface AgentIo {
   stderr: Writable;
 }
 
-const USAGE = `usage: nixseal-agent COMMAND [--config FILE]
+const USAGE = `usage: nixseal-agent COMMAND [--config FILE] [--state-dir DIR] [--run-dir DIR]
+                     [--keys-dir DIR] [--identity KEYFILE]...
 
   restore              decrypt the current generation into /run/nixseal (boot oneshot)
   serve                run the API on the unix socket (root only)
@@ -22,13 +23,15 @@ const USAGE = `usage: nixseal-agent COMMAND [--config FILE]
                        write the systemd units, daemon-reload, enable and start them
   check MANIFEST|DIR   validate a manifest or a bundle dir (no decryption)
 
-config: /etc/nixseal/agent.json (optional), see docs/agent.md
+config: /etc/nixseal/agent.json (optional), see docs/agent.md; the --*-dir and
+--identity options override it (e.g. import into a mounted image's /var/lib)
 `;
 
 interface Args {
   command: string | undefined;
   positional: string[];
   config?: string;
+  overrides: { stateDir?: string; runDir?: string; keysDir?: string; identityPaths?: string[] };
   json: boolean;
   agent?: string;
   noStart: boolean;
@@ -40,7 +43,11 @@ function usageError(message: string): NixsealError {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { command: undefined, positional: [], json: false, noStart: false, help: false };
+  const a: Args = { command: undefined, positional: [], overrides: {}, json: false, noStart: false, help: false };
+  const dir = (flag: string, v: string): string => {
+    if (!v.startsWith("/") || v.split("/").includes("..")) throw usageError(`${flag} needs an absolute path without ".."`);
+    return v;
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = (): string => {
@@ -50,6 +57,10 @@ function parseArgs(argv: string[]): Args {
     };
     if (arg === "--config") a.config = value();
     else if (arg.startsWith("--config=")) a.config = arg.slice(9);
+    else if (arg === "--state-dir") a.overrides.stateDir = dir(arg, value());
+    else if (arg === "--run-dir") a.overrides.runDir = dir(arg, value());
+    else if (arg === "--keys-dir") a.overrides.keysDir = dir(arg, value());
+    else if (arg === "--identity") a.overrides.identityPaths = [...(a.overrides.identityPaths ?? []), dir(arg, value())];
     else if (arg === "--json") a.json = true;
     else if (arg === "--agent") a.agent = value();
     else if (arg === "--no-start") a.noStart = true;
@@ -95,7 +106,7 @@ export async function main(argv: string[], io: AgentIo): Promise<number> {
     }
     const { runCommand, COMMANDS } = await import("./commands.js");
     if (!COMMANDS.includes(a.command)) throw usageError(`unknown command ${a.command}`);
-    return await runCommand(a.command, { positional: a.positional, config: a.config, json: a.json, agent: a.agent, noStart: a.noStart, one: (what) => one(a, what) }, io);
+    return await runCommand(a.command, { positional: a.positional, config: a.config, overrides: a.overrides, json: a.json, agent: a.agent, noStart: a.noStart, one: (what) => one(a, what) }, io);
   } catch (err) {
     return printError(io, err);
   }

@@ -18,7 +18,8 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
-import { decrypt, NixsealError, type Identity } from "../core/index.js";
+import { decrypt, type Identity } from "../core/age/index.js";
+import { NixsealError } from "../core/errors.js";
 import type { Accounts } from "./accounts.js";
 import type { BundleEntry } from "./bundle-dir.js";
 import { errors, type AgentError } from "./errors.js";

@@ -11,7 +11,8 @@ import { loadHostIdentities } from "./host-keys.js";
 import { installGeneration, type InstallOutcome } from "./install.js";
 import { acquireLock } from "./lock.js";
 import { checkRunDir } from "./materialize.js";
-import { decrypt, NixsealError } from "../core/index.js";
+import { decrypt } from "../core/age/index.js";
+import { NixsealError } from "../core/errors.js";
 import { recordRun, type LastRun } from "./state-file.js";
 
 export interface StageOutcome {
@@ -36,7 +37,7 @@ function withLock<T>(config: AgentConfig, fn: () => Promise<T>): Promise<T> {
  * a pending generation. Changes nothing live.
  */
 export async function stage(config: AgentConfig, dir: string): Promise<StageOutcome> {
-  const bundle = readBundleDir(dir);
+  const bundle = await readBundleDir(dir);
   const entries = requireWhole(bundle);
   const identities = await loadHostIdentities(config.identityPaths);
   const accounts = loadAccounts();
@@ -51,7 +52,7 @@ export async function stage(config: AgentConfig, dir: string): Promise<StageOutc
   }
   const secrets = bundle.manifest.secrets.map(({ name, version, sha256, owner, group, mode }) => ({ name, version, sha256, owner, group, mode }));
   return withLock(config, async () => {
-    const found = findGenerationById(config.stateDir, bundle.manifest.id);
+    const found = await findGenerationById(config.stateDir, bundle.manifest.id);
     if (found !== undefined) return { generation: found, id: bundle.manifest.id, existing: true, secrets };
     const generation = storeGeneration(config.stateDir, bundle.manifest, entries);
     return { generation, id: bundle.manifest.id, existing: false, secrets };
@@ -80,7 +81,7 @@ export async function activate(config: AgentConfig, generation: number, action: 
     record(config, action, generation, Date.now(), async () => {
       const dir = generationDir(config.stateDir, generation);
       if (!existsSync(dir)) throw errors.generationNotFound([generation, config.stateDir]);
-      const bundle = readBundleDir(dir);
+      const bundle = await readBundleDir(dir);
       requireWhole(bundle);
       return installGeneration(config, generation, bundle, { partial: false, flipState: true, restart: true });
     }),

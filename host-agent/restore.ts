@@ -9,7 +9,7 @@ import { generationDir, linkedGeneration } from "./generations.js";
 import { installGeneration, type InstallOutcome } from "./install.js";
 import { acquireLock } from "./lock.js";
 import { checkRunDir } from "./materialize.js";
-import { NixsealError } from "../core/index.js";
+import { NixsealError } from "../core/errors.js";
 import { recordRun } from "./state-file.js";
 
 export interface RestoreOutcome {
@@ -41,7 +41,7 @@ export async function restore(config: AgentConfig): Promise<RestoreOutcome> {
     for (const g of [current, previous]) {
       if (g === undefined) continue;
       try {
-        bundle = readBundleDir(generationDir(config.stateDir, g));
+        bundle = await readBundleDir(generationDir(config.stateDir, g));
         generation = g;
         break;
       } catch (err) {

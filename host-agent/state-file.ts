@@ -1,9 +1,9 @@
 // stateDir/status.json: the last run and each secret's last result (codes and
 // messages, never values), so `nixseal-agent status` works without the API and the
 // API can answer across restarts.
-import { readFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { writeFileAtomic } from "../core/index.js";
 import type { SecretResult } from "./materialize.js";
 
 export interface LastRun {
@@ -46,5 +46,22 @@ export async function recordRun(stateDir: string, run: LastRun, results: SecretR
     s.results = {};
     for (const r of results) s.results[r.name] = { ...r, generation: run.generation ?? 0, at: run.at };
   }
-  await writeFileAtomic(join(stateDir, FILE), JSON.stringify(s, null, 2) + "\n", 0o600);
+  writeSyncAtomic(join(stateDir, FILE), JSON.stringify(s, null, 2) + "\n");
+}
+
+// core's writeFileAtomic, done with sync calls: core/fs.js loads node:fs/promises and
+// node:os, which the boot restore otherwise never needs.
+function writeSyncAtomic(file: string, text: string): void {
+  const tmp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
+  const fd = openSync(tmp, "wx", 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    unlinkSync(tmp);
+    throw err;
+  }
+  closeSync(fd);
+  renameSync(tmp, file);
 }

@@ -78,7 +78,7 @@ function fsInfo(runDir: string): StatusReport["memoryFs"] {
 }
 
 /** Collects the status report from disk. */
-export function collectStatus(config: AgentConfig): StatusReport {
+export async function collectStatus(config: AgentConfig): Promise<StatusReport> {
   const current = linkedGeneration(config.stateDir, "current") ?? null;
   const previous = linkedGeneration(config.stateDir, "previous") ?? null;
   const state = readStateFile(config.stateDir);
@@ -88,7 +88,7 @@ export function collectStatus(config: AgentConfig): StatusReport {
   for (const n of listGenerations(config.stateDir).reverse()) {
     const kind: GenerationStatus["state"] = n === current ? "current" : n === previous ? "previous" : current === null || n > current ? "pending" : "old";
     try {
-      const m = readManifest(generationDir(config.stateDir, n));
+      const m = await readManifest(generationDir(config.stateDir, n));
       generations.push({ generation: n, state: kind, id: m.id, host: m.host, createdAt: m.createdAt, secrets: m.secrets.length });
       if (n === current) {
         host = m.host;

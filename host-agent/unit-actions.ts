@@ -1,6 +1,5 @@
 // After a switch: restart or reload the units that changed secrets name, each unit
 // once, through systemctl (try-restart leaves stopped units stopped).
-import { spawn } from "node:child_process";
 import type { BundleSecret } from "../core/index.js";
 
 export interface UnitActions {
@@ -17,7 +16,8 @@ export function unitsFor(changed: readonly Pick<BundleSecret, "restartUnits" | "
   return { restart: [...restart].sort(), reload: [...reload].sort() };
 }
 
-function systemctl(args: string[]): Promise<string | undefined> {
+async function systemctl(args: string[]): Promise<string | undefined> {
+  const { spawn } = await import("node:child_process"); // not on the boot path
   return new Promise((resolve) => {
     const child = spawn("systemctl", args, { stdio: ["ignore", "ignore", "pipe"] });
     let err = "";

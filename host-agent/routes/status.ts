@@ -6,6 +6,6 @@ export async function statusRoutes(app: FastifyInstance): Promise<void> {
   app.get("/status", async () => app.agent.status());
   app.get("/metrics", async (_req, reply) => {
     reply.type("text/plain; version=0.0.4; charset=utf-8");
-    return renderMetrics(app.agent.status(), app.agent.runs());
+    return renderMetrics(await app.agent.status(), app.agent.runs());
   });
 }

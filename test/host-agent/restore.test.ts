@@ -77,7 +77,7 @@ describe("nixseal-agent restore", () => {
     expect(byName.orphan!.error).toContain("user 'nxs-gone' does not exist");
     expect(readFileSync(join(env.config.keysDir, "good"), "utf8")).toBe("good-value");
     expect(() => lstatSync(join(env.config.keysDir, "orphan"))).toThrow(/ENOENT/);
-    const status = collectStatus(env.config);
+    const status = await collectStatus(env.config);
     expect(status.secrets.find((s) => s.name === "orphan")).toMatchObject({ ok: false, present: false, code: "NIXSEAL_ERR_AGENT_UNKNOWN_OWNER" });
     expect(formatStatus(status)).toMatch(/orphan .*FAILED[\s\S]*user 'nxs-gone' does not exist/);
   });

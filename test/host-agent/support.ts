@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeManifest } from "../../cli/bundle/manifest.js";
 import { BUNDLE_MANIFEST, encrypt, parseRecipient, type BundleSecret } from "../../core/index.js";
-import { agentConfigSchema, type AgentConfig } from "../../host-agent/config.js";
+import type { AgentConfig } from "../../host-agent/config.js";
+import { agentConfigSchema } from "../../host-agent/config-schema.js";
 import { sha256Hex } from "../../host-agent/bundle-dir.js";
 
 export interface TestSecret {

@@ -1,0 +1,116 @@
+// Boot-time restore: `nixseal-agent restore` as a fresh process (process start to all
+// files in place, on a real tmpfs) against the agenix-style activation loop, for each
+// secret: age -d -i host_key -o tmp, chmod, mv, chown. Same host key (ssh-keygen
+// ed25519), same ciphertexts, same tmpfs, same run.
+import { execFileSync, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { makeManifest } from "../cli/bundle/manifest.js";
+import { BUNDLE_MANIFEST, encrypt, parseRecipient, type BundleSecret } from "../core/index.js";
+import { sha256Hex } from "../host-agent/bundle-dir.js";
+import { median, type BenchResult } from "./report.js";
+
+const AGENT = join(dirname(fileURLToPath(import.meta.url)), "..", "host-agent", "bin.js");
+// Child processes are timed as they start at boot: without the sandbox's extra CA bundle.
+const childEnv = { ...process.env };
+delete childEnv.NODE_EXTRA_CA_CERTS;
+
+function time(fn: () => void): number {
+  const t0 = performance.now();
+  fn();
+  return performance.now() - t0;
+}
+
+function clearDir(dir: string): void {
+  for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true });
+}
+
+async function prepare(root: string, n: number): Promise<{ flags: string[]; bundle: string; key: string; runDir: string; baselineDir: string }> {
+  const key = join(root, "ssh_host_ed25519_key");
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]);
+  const recipient = await parseRecipient(readFileSync(`${key}.pub`, "utf8"));
+  const runDir = join(root, "run");
+  const baselineDir = join(root, "agenix");
+  for (const d of [runDir, baselineDir]) {
+    mkdirSync(d);
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=64m,mode=0751,noswap", "bench", d]);
+  }
+  const bundle = join(root, "bundle");
+  mkdirSync(bundle);
+  const secrets: BundleSecret[] = [];
+  for (let i = 0; i < n; i++) {
+    const name = `secret-${String(i).padStart(4, "0")}`;
+    const blob = encrypt(Buffer.from(randomBytes(32).toString("base64")), [recipient]);
+    writeFileSync(join(bundle, `${name}.age`), blob);
+    secrets.push({ name, file: `${name}.age`, sha256: sha256Hex(blob), owner: "nobody", group: "nogroup", mode: "0400", restartUnits: [], reloadUnits: [], version: 1 });
+  }
+  writeFileSync(join(bundle, BUNDLE_MANIFEST), JSON.stringify(makeManifest("bench", secrets)));
+  // The layout a host has by default, moved into the temp dir with the command-line
+  // overrides (no config file: like most hosts, the boot path never loads zod).
+  const flags = ["--identity", key, "--state-dir", join(root, "state"), "--run-dir", runDir, "--keys-dir", join(root, "keys")];
+  const r = spawnSync(process.execPath, [AGENT, "import", bundle, ...flags], { env: childEnv, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`bench setup: nixseal-agent import failed: ${r.stderr}`);
+  return { flags, bundle, key, runDir, baselineDir };
+}
+
+/** The loop agenix's activation script runs, one process per step per secret. */
+const AGENIX_LOOP = `set -e
+key=$1; src=$2; out=$3
+for f in "$src"/*.age; do
+  name=$(basename "$f" .age)
+  tmp="$out/$name.tmp"
+  (umask u=r,g=,o=; age --decrypt -i "$key" -o "$tmp" "$f")
+  chmod 0400 "$tmp"
+  mv -f "$tmp" "$out/$name"
+  chown nobody:nogroup "$out/$name"
+done`;
+
+async function one(n: number, runs: number, baselineRuns: number, target: number): Promise<BenchResult> {
+  const root = mkdtempSync(join(tmpdir(), "nixseal-bench-restore-"));
+  try {
+    const p = await prepare(root, n);
+    const subject: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      clearDir(p.runDir); // a boot: the tmpfs starts empty
+      subject.push(
+        time(() => {
+          const r = spawnSync(process.execPath, [AGENT, "restore", ...p.flags], { env: childEnv, encoding: "utf8" });
+          if (r.status !== 0) throw new Error(`nixseal-agent restore failed: ${r.stderr}`);
+        }),
+      );
+      const restored = readdirSync(join(p.runDir, "current")).length;
+      if (restored !== n) throw new Error(`restore put ${restored} of ${n} files in place`);
+    }
+    const baseline: number[] = [];
+    for (let i = 0; i < baselineRuns; i++) {
+      clearDir(p.baselineDir);
+      baseline.push(
+        time(() => {
+          const r = spawnSync("bash", ["-c", AGENIX_LOOP, "agenix", p.key, p.bundle, p.baselineDir], { env: childEnv, encoding: "utf8" });
+          if (r.status !== 0) throw new Error(`agenix-style loop failed: ${r.stderr}`);
+        }),
+      );
+      const done = readdirSync(p.baselineDir).length;
+      if (done !== n) throw new Error(`agenix-style loop put ${done} of ${n} files in place`);
+    }
+    return {
+      name: `restore ${n} secrets at boot`,
+      subject: `nixseal-agent restore, fresh process, ${n} x ssh-ed25519, chown+chmod, real tmpfs, median of ${runs}`,
+      baseline: `agenix-style loop (age -d, chmod, mv, chown per secret), median of ${baselineRuns}`,
+      subjectMs: median(subject),
+      baselineMs: median(baseline),
+      target,
+    };
+  } finally {
+    for (const d of ["run", "agenix"]) spawnSync("umount", ["-l", join(root, d)]);
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** Restore 100 and 1000 secrets. */
+export async function run(): Promise<BenchResult[]> {
+  return [await one(100, 7, 3, 10), await one(1000, 5, 1, 30)];
+}
