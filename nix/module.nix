@@ -196,7 +196,7 @@ in
     };
 
     readWritePaths = mkOption {
-      type = types.listOf (types.strMatching "/.*");
+      type = types.listOf (types.strMatching "/[^[:space:]]*");
       default = unique (map (s: dirOf s.path) (filter (s: s.path != null) (builtins.attrValues cfg.secrets)));
       defaultText = lib.literalMD "the directories of the declared secrets' `path`";
       example = [ "/var/lib/caddy" ];
@@ -204,7 +204,7 @@ in
         Extra directories the sandboxed agent may write, for secrets with a
         `path` (the agent links the secret there). Secrets declared here add
         their directories; add the directories of `path`s that only the
-        operator's repository names.
+        operator's repository names. Each is created at boot if missing.
       '';
     };
 
@@ -280,7 +280,10 @@ in
         mode = "0644";
       };
 
-      systemd.tmpfiles.rules = tmpfilesRules;
+      # ReadWritePaths= that do not exist fail the unit's namespace setup, and
+      # with it every secret: make sure each directory is there (an existing
+      # one is left as it is; a service's StateDirectory= still owns its own).
+      systemd.tmpfiles.rules = tmpfilesRules ++ map (d: "d ${d} - - - -") cfg.readWritePaths;
 
       # The agent's own units, exactly as units.json has them.
       systemd.services = mapAttrs' (n: v: nameValuePair n (v // {

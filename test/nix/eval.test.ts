@@ -150,7 +150,8 @@ describe.skipIf(why !== "")("NixOS evaluation of nix/module.nix (NIXPKGS)", () =
     expect(cfg).toMatchObject({ stateDir: "/var/lib/nixseal", runDir: "/run/nixseal", keysDir: "/run/keys", keepGenerations: 5 });
   });
 
-  it("leaves NixOS' own /run/keys ramfs alone (no tmpfiles link over it)", () => {
+  it("leaves NixOS' own /run/keys ramfs alone (no tmpfiles link over it) and creates ReadWritePaths", () => {
     expect(host.tmpfiles.filter((r) => / \/run\/keys /.test(r) && r.startsWith("L"))).toEqual([]);
+    expect(host.tmpfiles).toContain("d /var/lib/caddy - - - -");
   });
 });
