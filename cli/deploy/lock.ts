@@ -59,9 +59,10 @@ export async function takeLock(ssh: NodeSSH, hostName: string, waitSeconds: numb
     void closed.then(() => resolve("dropped"));
   });
   if (outcome === "locked") return lockHandle(ch, closed, waited);
-  ch.close();
   if (outcome === "dropped") throw new NixsealError("NIXSEAL_ERR_DEPLOY_CONNECT", `host "${hostName}": ssh connection dropped while taking the deploy lock`);
-  await waitFor(closed, 2000);
+  // the script prints the holder after the marker and exits: read until the channel closes
+  await waitFor(closed, 5000);
+  ch.close();
   const holder = holderOf(out, outcome === "busy" ? "NIXSEAL-BUSY" : "NIXSEAL-TIMEOUT");
   throw new NixsealError(
     "NIXSEAL_ERR_DEPLOY_LOCKED",

@@ -121,5 +121,8 @@ export async function connectHost(opts: ConnectOptions): Promise<NodeSSH> {
       hints: ["check that the host is up and its sshd listens there (nixseal host list shows the target)"],
     });
   }
+  // A dropped connection shows up as closed channels and failed requests where it matters;
+  // without a listener here, ssh2's late socket errors (ECONNRESET) would crash the process.
+  (ssh.connection as unknown as { on(e: string, f: () => void): void } | null)?.on("error", () => undefined);
   return ssh;
 }
