@@ -70,3 +70,15 @@ describe("encodings", () => {
     expect(bech32Decode(flipped)).toBeNull();
   });
 });
+
+describe("HKDF-SHA256", () => {
+  it("matches node:crypto hkdfSync for every length up to 64 and empty salts", async () => {
+    const { hkdfSync } = await import("node:crypto");
+    const { hkdf } = await import("../../core/age/primitives.js");
+    for (let len = 1; len <= 64; len++) {
+      const ikm = randomBytes(len % 7 === 0 ? 0 : 32);
+      const salt = randomBytes(len % 3 === 0 ? 0 : 64);
+      expect(toHex(hkdf(ikm, salt, "age-encryption.org/v1/X25519", len))).toBe(toHex(new Uint8Array(hkdfSync("sha256", ikm, salt, "age-encryption.org/v1/X25519", len))));
+    }
+  });
+});
