@@ -24,12 +24,16 @@
 
 let
   inherit (builtins)
-    attrNames concatLists concatStringsSep elem filter foldl' isAttrs isBool isInt
+    attrNames concatLists concatStringsSep elem filter isAttrs isBool isInt
     isList isString listToAttrs map match removeAttrs replaceStrings split
-    stringLength substring toJSON;
+    stringLength substring;
 
   unitTable = units.units or (throw "nixseal: units.json has no \"units\" object");
-  names = filter (n: match "[-A-Za-z0-9:_.@\\\\]+[.](service|target|mount)" n != null) (attrNames unitTable);
+  # Every unit must be mapped: one skipped here would exist on plain hosts only.
+  names = map
+    (n: if match "[-A-Za-z0-9:_.@\\\\]+[.](service|target|mount)" n != null then n
+        else throw "nixseal: units.json has ${n}, a unit nix/units.nix does not map (it maps .service, .target and .mount units); extend it")
+    (attrNames unitTable);
   hardening = units.hardening or { };
   hardenedUnits = units.hardenedUnits or [ ];
 
@@ -107,7 +111,7 @@ let
 
   only = name: s: allowed:
     let extra = filter (sec: !(elem sec allowed)) (attrNames s);
-    in if extra != [ ] then throw "nixseal: ${name} has section(s) ${concatStringsSep ", " extra} that a ${toString allowed} unit cannot carry here"
+    in if extra != [ ] then throw "nixseal: ${name} has section(s) ${concatStringsSep ", " extra}; this kind of unit takes only ${concatStringsSep ", " allowed}"
        else s;
 
   baseName = name: suffix: substring 0 (stringLength name - stringLength suffix) name;

@@ -138,6 +138,12 @@ describe.skipIf(!nix)("nix/units.nix refuses what NixOS could not express", () =
     expect(err).toContain("Service");
   });
 
+  it("a unit kind it does not map (which would exist on plain hosts only) fails evaluation", () => {
+    const err = nixEvalError(inline({ units: { "nixseal.socket": { Socket: { ListenStream: "/run/x.sock" } } } }));
+    expect(err).toContain("nixseal.socket");
+    expect(err).toContain("does not map");
+  });
+
   it("escapes dashes in mount names as systemd does", () => {
     const mapped = nixEval(
       inline({ units: { "run-nix\\x2dseal.mount": { Mount: { What: "tmpfs", Where: "/run/nix-seal", Type: "tmpfs" } } } }),
