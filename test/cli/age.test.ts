@@ -16,18 +16,20 @@ interface Run {
   stderr: string;
 }
 
-async function nixseal(argv: string[], cwd: string, stdin?: Uint8Array | string): Promise<Run> {
+async function nixseal(argv: string[], cwd: string, stdin?: Uint8Array | string, tty = false): Promise<Run> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   stdout.on("data", (c: Buffer) => out.push(c));
   stderr.on("data", (c: Buffer) => err.push(c));
+  // tty: pretend stdin and stderr are a terminal, so the passphrase prompt reads stdin.
+  const input = Object.assign(Readable.from(stdin === undefined ? [] : [Buffer.from(stdin)]), tty ? { isTTY: true } : {});
   const io: CliIo = {
-    stdin: Readable.from(stdin === undefined ? [] : [Buffer.from(stdin)]),
+    stdin: input,
     stdout,
-    stderr,
-    env: { PATH: process.env.PATH },
+    stderr: Object.assign(stderr, tty ? { isTTY: true } : {}),
+    env: tty ? { PATH: process.env.PATH, NO_COLOR: "1" } : { PATH: process.env.PATH },
     cwd,
   };
   const code = await main(["age", ...argv], io);
@@ -155,6 +157,72 @@ describe("nixseal age decrypt", () => {
     expect(enc.code).toBe(1);
     expect(enc.stderr).toMatch(/the private key is passphrase-protected\nnixseal: hint: /);
     expect(enc.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+});
+
+describe("every bad input of issue 2 through the CLI: exit 1, one error line plus hints, nothing written", () => {
+  const stanzaEdit = (f: Buffer, edit: (h: string) => string): Buffer => {
+    const end = f.indexOf("\n---") + 1;
+    return Buffer.concat([Buffer.from(edit(f.subarray(0, end).toString("latin1")), "latin1"), f.subarray(end)]);
+  };
+  const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64").replace(/=+$/, "");
+  const edFile = () => age(["-R", ed.path + ".pub"], SECRET).stdout;
+  const decryptCases: [string, () => Buffer, RegExp][] = [
+    ["tampered stanza body", () => stanzaEdit(edFile(), (h) => h.replace(/^(-> ssh-ed25519 .*\n)(.)/m, (_m, l: string, c: string) => l + (c === "A" ? "B" : "A"))), /invalid ssh-ed25519 stanza/],
+    ["stanza with an extra argument", () => stanzaEdit(edFile(), (h) => h.replace(/^(-> ssh-ed25519 \S+ \S+)$/m, "$1 extra")), /expected 2 arguments, got 3/],
+    ["share of 31 bytes", () => stanzaEdit(edFile(), (h) => h.replace(/^(-> ssh-ed25519 \S+) \S+$/m, `$1 ${b64(randomBytes(31))}`)), /share is not 32 bytes/],
+    ["share not base64", () => stanzaEdit(edFile(), (h) => h.replace(/^(-> ssh-ed25519 \S+) \S+$/m, "$1 !!!!")), /share is not 32 bytes of canonical base64/],
+    ["low-order share", () => stanzaEdit(edFile(), (h) => h.replace(/^(-> ssh-ed25519 \S+) \S+$/m, `$1 ${b64(new Uint8Array(32))}`)), /low-order/],
+    ["not an age file", () => Buffer.from("hello\n"), /invalid age header/],
+  ];
+  for (const [label, make, message] of decryptCases) {
+    it(`decrypt: ${label}`, async () => {
+      writeFileSync(join(d, "bad.age"), make());
+      const before = filesIn(d);
+      const r = await nixseal(["decrypt", "-i", ed.path, "-o", "bad.out", "bad.age"], d);
+      expect(r.code).toBe(1);
+      const lines = r.stderr.trimEnd().split("\n");
+      expect(lines[0]).toMatch(/^nixseal: error: /);
+      expect(lines[0]).toMatch(message);
+      expect(lines.slice(1).every((l) => l.startsWith("nixseal: hint: "))).toBe(true);
+      expect(r.stderr).not.toContain(SECRET);
+      expect(filesIn(d)).toEqual(before);
+    });
+  }
+
+  it("encrypt: RSA under 2048 bits, a line that is not an SSH key, an empty -R file", async () => {
+    const small = sshKeygen(d, "rsa1024", "rsa", { bits: 1024 });
+    for (const [args, message] of [
+      [["-r", small.pub], /RSA key of 1024 bits is too small/],
+      [["-R", "rsa1024.pub"], /^nixseal: error: rsa1024\.pub:1: RSA key of 1024 bits/],
+      [["-r", "ecdsa-sha2-nistp256 AAAAE2VjZHNh"], /unsupported key type/],
+      [["-r", "hello"], /not a recipient/],
+      [["-R", "empty-recipients.txt"], /names no recipient/],
+    ] as const) {
+      const before = filesIn(d);
+      const r = await nixseal(["encrypt", ...args, "-o", "never.age", "plain.txt"], d);
+      expect(r.code).toBe(1);
+      expect(r.stderr.split("\n")[0]).toMatch(message);
+      expect(filesIn(d)).toEqual(before);
+    }
+  });
+});
+
+describe("passphrase-protected keys through the prompt", () => {
+  it("a wrong passphrase: one-line error, no stack, nothing written; the right one decrypts", async () => {
+    const pw = sshKeygen(d, "pw-cli", "ed25519", { passphrase: "secret words" });
+    writeFileSync(join(d, "pw.age"), age(["-R", pw.path + ".pub"], SECRET).stdout);
+    const before = filesIn(d);
+    const bad = await nixseal(["decrypt", "-i", pw.path, "-o", "pw.out", "pw.age"], d, "not the words\n", true);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("passphrase for ");
+    expect(bad.stderr).toMatch(/nixseal: error: \S+pw-cli: wrong passphrase for the private key\nnixseal: hint: /);
+    expect(bad.stderr).not.toContain("not the words");
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
+    expect(filesIn(d)).toEqual(before);
+    const good = await nixseal(["decrypt", "-i", pw.path, "-o", "pw.out", "pw.age"], d, "secret words\n", true);
+    expect(good.code).toBe(0);
+    expect(readFileSync(join(d, "pw.out"), "utf8")).toBe(SECRET);
   });
 });
 
