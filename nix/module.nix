@@ -8,9 +8,8 @@
 
 let
   inherit (lib)
-    concatMap filter filterAttrs foldl' hasSuffix literalExpression mapAttrs'
-    mapAttrsToList mkEnableOption mkIf mkMerge mkOption nameValuePair optional
-    optionals removeSuffix types unique;
+    concatMap filter literalExpression mapAttrs' mapAttrsToList mkEnableOption
+    mkIf mkMerge mkOption nameValuePair optional types unique;
 
   cfg = config.services.nixseal;
 
@@ -46,30 +45,7 @@ let
   # NixOps names: <name>-key.service, active while <keysDir>/<name> exists.
   keyService = name: "${name}-key.service";
 
-  # "caddy.service" -> systemd.services.caddy; the unit kinds NixOS keys by name.
-  unitKinds = {
-    service = "services"; socket = "sockets"; target = "targets";
-    timer = "timers"; path = "paths";
-  };
-  kindOf = unit: lib.findFirst (k: hasSuffix ".${k}" unit) null (builtins.attrNames unitKinds);
-
-  # neededBy: unit -> [ secret names ], so each consumer gets one definition.
-  consumers = foldl'
-    (acc: name: foldl'
-      (acc': unit: acc' // { ${unit} = (acc'.${unit} or [ ]) ++ [ name ]; })
-      acc cfg.secrets.${name}.neededBy)
-    { } (builtins.attrNames cfg.secrets);
-
-  # The dependencies neededBy adds, as systemd.<kind> attrsets. Built inside the
-  # option values (not as a config-dependent list of modules), so the module
-  # system never needs services.nixseal to know which options this module sets.
-  consumersOf = kind: mapAttrs' (unit: names:
-    let keyUnits = optionals cfg.nixopsKeys (map keyService names);
-    in nameValuePair (removeSuffix ".${kind}" unit) {
-      requires = [ "nixseal-secrets.target" ];
-      wants = keyUnits;
-      after = [ "nixseal-secrets.target" ] ++ keyUnits;
-    }) (filterAttrs (unit: _: kindOf unit == kind) consumers);
+  neededBy = import ./needed-by.nix { inherit (cfg) secrets nixopsKeys; };
 
   # The same shapes as core/schema/names.ts, so a bad declaration fails at
   # evaluation instead of at deploy (test/nix/names.test.ts keeps them equal).
@@ -259,11 +235,7 @@ in
         assertion = builtins.match secretName name != null
           && builtins.match ".*\\.\\..*" name == null;
         message = "services.nixseal.secrets.\"${name}\": a secret name is 1-128 characters of letters, digits and . _ @ + -, not starting with a dot";
-      }) cfg.secrets
-      ++ map (unit: {
-        assertion = kindOf unit != null;
-        message = "services.nixseal: neededBy names ${unit}; use a .service, .socket, .target, .timer or .path unit";
-      }) (builtins.attrNames consumers);
+      }) cfg.secrets;
 
       warnings = concatMap (name:
         let s = cfg.secrets.${name}; numeric = v: builtins.match "[0-9]+" v != null;
@@ -310,11 +282,11 @@ in
     })
 
     {
-      systemd.services = consumersOf "service";
-      systemd.sockets = consumersOf "socket";
-      systemd.targets = consumersOf "target";
-      systemd.timers = consumersOf "timer";
-      systemd.paths = consumersOf "path";
+      systemd.services = neededBy.services;
+      systemd.sockets = neededBy.sockets;
+      systemd.targets = neededBy.targets;
+      systemd.timers = neededBy.timers;
+      systemd.paths = neededBy.paths;
     }
   ]);
 }
