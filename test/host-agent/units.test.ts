@@ -1,0 +1,63 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { CONFIG_DEFAULTS } from "../../host-agent/config.js";
+import { installUnits, kernelAtLeast, loadUnitsSpec, renderUnits } from "../../host-agent/units.js";
+
+const dir = mkdtempSync(join(tmpdir(), "nixseal-units-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const spec = loadUnitsSpec();
+const opts = { agent: "/usr/local/bin/nixseal-agent", config: "/etc/nixseal/agent.json" };
+
+/** The "Overall exposure level" systemd-analyze prints for a unit file. */
+function exposure(unitFile: string): number {
+  const r = spawnSync("systemd-analyze", ["security", "--offline=true", "--no-pager", unitFile], { encoding: "utf8" });
+  const m = /Overall exposure level for \S+: ([0-9.]+)/.exec(r.stdout);
+  if (!m) throw new Error(`systemd-analyze gave no score: ${r.stderr}`);
+  return Number(m[1]);
+}
+
+describe("systemd units from units.json", () => {
+  it("agrees with the agent's default layout", () => {
+    expect(spec.paths).toMatchObject({ stateDir: CONFIG_DEFAULTS.stateDir, runDir: CONFIG_DEFAULTS.runDir, keysDir: CONFIG_DEFAULTS.keysDir, socket: CONFIG_DEFAULTS.socket });
+    expect(Object.keys(spec.units).sort()).toEqual(["nixseal-agent.service", "nixseal-restore.service", "nixseal-secrets.target", "run-nixseal.mount"]);
+    expect(spec.units["run-nixseal.mount"]!.Mount!.Where).toBe(CONFIG_DEFAULTS.runDir);
+  });
+
+  it("renders every placeholder and picks tmpfs+noswap on kernels >= 6.4, ramfs before", () => {
+    const now = renderUnits(spec, { ...opts, kernel: "6.18.4-1" });
+    for (const text of Object.values(now)) expect(text).not.toMatch(/@[A-Za-z]+@/);
+    expect(now["run-nixseal.mount"]).toMatch(/^Type=tmpfs$/m);
+    expect(now["run-nixseal.mount"]).toMatch(/^Options=.*\bnoswap\b/m);
+    const old = renderUnits(spec, { ...opts, kernel: "6.1.0-18-amd64" });
+    expect(old["run-nixseal.mount"]).toMatch(/^Type=ramfs$/m);
+    expect(old["run-nixseal.mount"]).not.toContain("noswap");
+    expect(now["nixseal-restore.service"]).toContain("ExecStart=/usr/local/bin/nixseal-agent restore --config /etc/nixseal/agent.json");
+    expect(kernelAtLeast("6.4", "6.4") && !kernelAtLeast("5.15.0", "6.4") && kernelAtLeast("7.0", "6.4")).toBe(true);
+    const extra = renderUnits(spec, { ...opts, readWritePaths: ["/etc/app"] });
+    expect(extra["nixseal-agent.service"]).toMatch(/^ReadWritePaths=\/etc\/app$/m);
+    expect(now["nixseal-agent.service"]).not.toContain("@readWritePaths@");
+  });
+
+  it("orders the restore before nixseal-secrets.target and wants it from there", () => {
+    const u = renderUnits(spec, opts);
+    expect(u["nixseal-restore.service"]).toMatch(/^Before=nixseal-secrets.target$/m);
+    expect(u["nixseal-restore.service"]).toMatch(/^Requires=run-nixseal.mount$/m);
+    expect(u["nixseal-secrets.target"]).toMatch(/^Wants=nixseal-restore.service$/m);
+    expect(u["nixseal-secrets.target"]).toMatch(/^After=nixseal-restore.service$/m);
+  });
+
+  it("scores <= 2.0 exposure in systemd-analyze security (offline) and writes the /run/keys tmpfiles rule", async () => {
+    const files = await installUnits({ ...opts, unitDir: join(dir, "units"), tmpfilesDir: join(dir, "tmpfiles"), systemctl: false });
+    const scores: Record<string, number> = {};
+    for (const name of ["nixseal-restore.service", "nixseal-agent.service"]) scores[name] = exposure(join(dir, "units", name));
+    // the score goes to the report (docs/agent.md quotes it)
+    process.stderr.write(`systemd-analyze security --offline=true: ${JSON.stringify(scores)}\n`);
+    for (const s of Object.values(scores)) expect(s).toBeLessThanOrEqual(2.0);
+    expect(files).toContain(join(dir, "tmpfiles", "nixseal.conf"));
+    expect(readFileSync(join(dir, "tmpfiles", "nixseal.conf"), "utf8")).toContain("L /run/keys - - - - /run/nixseal/current");
+  });
+});
+
