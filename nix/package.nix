@@ -9,7 +9,7 @@
 #
 # or build once (`nix build .#default`) and copy the "got: sha256-…" hash from
 # the hash-mismatch error into npmDepsHash below.
-{ lib, buildNpmPackage, nodejs_20, python3 }:
+{ lib, buildNpmPackage, nodejs_20, python3, openssh }:
 
 let
   manifest = lib.importJSON ../package.json;
@@ -34,11 +34,17 @@ buildNpmPackage {
   npmBuildScript = "build";
   nativeBuildInputs = [ python3 ];
 
+  # Smoke-test the installed artifact, not the build tree: the version, the
+  # agent's entry point, and an age round trip to a fresh ssh-ed25519 key.
   doInstallCheck = true;
+  nativeInstallCheckInputs = [ openssh ];
   installCheckPhase = ''
     runHook preInstallCheck
     [ "$($out/bin/nixseal --version)" = "${manifest.version}" ]
     $out/bin/nixseal-agent --help > /dev/null
+    ssh-keygen -q -t ed25519 -N "" -f "$TMPDIR/key"
+    printf 'installcheck\n' | $out/bin/nixseal age encrypt -R "$TMPDIR/key.pub" > "$TMPDIR/x.age"
+    [ "$($out/bin/nixseal age decrypt -i "$TMPDIR/key" "$TMPDIR/x.age")" = installcheck ]
     runHook postInstallCheck
   '';
 

@@ -19,7 +19,7 @@ function keyUnit(name: string, keysDir: string): KeyUnit {
 
 /** Runs a unit script the way NixOS does (`#! bash -e`), and records its exit. */
 function run(script: string): { child: ChildProcess; exited: Promise<number | null>; done: () => boolean } {
-  const child = spawn("bash", ["-e", "-c", script], { stdio: "ignore" });
+  const child = spawn("bash", ["--norc", "--noprofile", "-e", "-c", script], { stdio: "ignore" });
   let finished = false;
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => { finished = true; resolve(code); }));
   return { child, exited, done: () => finished };
