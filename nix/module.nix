@@ -115,6 +115,7 @@ in
       type = types.package;
       default = pkgs.nixseal or (pkgs.callPackage ./package.nix { });
       defaultText = literalExpression "pkgs.nixseal or (pkgs.callPackage ./package.nix { })";
+      example = literalExpression "inputs.nixseal.packages.\${pkgs.stdenv.hostPlatform.system}.default";
       description = "The nixseal package that provides `nixseal-agent`.";
     };
 

@@ -53,6 +53,20 @@ for (const line of docs.split("\n")) {
   if (name) rows.set(name[1], cells[3].replace(/^`(.*)`$/, "$1"));
 }
 
+describe("nix/module.nix options", () => {
+  const blocks = [...moduleText.matchAll(/^ +([A-Za-z]+) = mkOption \{([\s\S]*?)^ +\};$/gm)];
+
+  it("all have a type, a default, a description, and an example unless read-only", () => {
+    expect(blocks.length).toBe(top.size - 1 + perSecret.size); // enable is an mkEnableOption
+    for (const [, name, body] of blocks) {
+      expect(body, name).toMatch(/\btype = /);
+      expect(body, name).toMatch(/\bdefault = /);
+      expect(body, name).toMatch(/\bdescription = /);
+      if (!/readOnly = true;/.test(body)) expect(body, name).toMatch(/\bexample = /);
+    }
+  });
+});
+
 describe("docs/nixos.md options", () => {
   it("finds the module's options (the parser is not blind)", () => {
     expect(top.size).toBeGreaterThanOrEqual(10);
