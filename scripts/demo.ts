@@ -94,6 +94,8 @@ async function main(): Promise<void> {
     show(`rebooted: boot id ${before.slice(0, 8)}... -> ${host.bootId.slice(0, 8)}... (/run is a fresh tmpfs)`);
     await host.waitFor(async () => (await host!.exec("systemctl is-active nixseal-secrets.target", { check: false })).code === 0, 60_000, "nixseal-secrets.target");
     await onHost(host, "systemctl is-active nixseal-secrets.target");
+    // deploy and status talk to the agent's API, which starts after the keys are restored
+    await host.waitFor(async () => (await host!.exec("test -S /run/nixseal-agent/agent.sock", { check: false })).code === 0, 60_000, "the agent API socket");
     await onHost(host, "ls -lL /run/keys/");
     await onHost(host, "ls /etc/nixos/");
 

@@ -85,7 +85,8 @@ export async function diffConfig(configDir: string, remote: ConfigListing): Prom
 export function describeDiff(host: string, secrets: SecretsDiff | undefined, config: Awaited<ReturnType<typeof diffConfig>> | undefined, agent: HostView["agent"]): string[] {
   const lines: string[] = [];
   lines.push(`${host}: agent ${agent.ok ? `healthy, generation ${agent.status?.current ?? "none"}` : `NOT answering${agent.error ? ` (${agent.error})` : ""}`}`);
-  if (secrets) {
+  if (secrets && !agent.status) lines.push(`${host}:   secrets: unknown (the agent did not answer)`);
+  else if (secrets) {
     for (const n of secrets.added) lines.push(`${host}:   secret ${n}: missing on the host (would be added)`);
     for (const c of secrets.changed) lines.push(`${host}:   secret ${c.name}: ${c.why}`);
     for (const n of secrets.removed) lines.push(`${host}:   secret ${n}: on the host, not in the repo (would be removed)`);

@@ -143,7 +143,7 @@ export async function runStatus(io: CliIo, opts: RunOptions): Promise<number> {
       const ssh = await recordStep(steps, sink, job.name, "connect", () => connectJob(job, flags));
       try {
         const view = await recordStep(steps, sink, job.name, "status", () => readHostView(ssh, job.name));
-        const secrets = diffSecrets(wantedSecrets(loaded, job.name), view.agent.status);
+        const secrets = view.agent.status ? diffSecrets(wantedSecrets(loaded, job.name), view.agent.status) : undefined;
         const config = await diffConfig(job.configDir, view.config);
         lines.set(job.name, describeDiff(job.name, secrets, config, view.agent));
         const drift = hasDrift(secrets, config) || !view.agent.ok;

@@ -93,6 +93,8 @@ describe("nixseal deploy (real sshd, real agent, nixos-rebuild stand-in)", () =>
     expect(await keyStat(h, "web-token")).toBe("svc-web svc-web 400");
     expect(await keyValue(h, "web-token")).toBe(values.web);
     expect(await keyValue(h, "db-password")).toBe(values.db);
+    // the agent's API (for the next deploys) comes up after the keys
+    await h.waitFor(async () => (await h.exec("test -S /run/nixseal-agent/agent.sock", { check: false })).code === 0, 30_000, "agent socket");
   });
 
   it("status says in sync; --dry-run lists a changed file and a rotated secret and changes nothing", async () => {
