@@ -1,7 +1,7 @@
 // Helpers for test/nix: run nix-instantiate without a daemon and compare
 // unit sections written in different but equivalent ways.
 import { execFileSync, spawnSync } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 
 export const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
@@ -33,16 +33,25 @@ export function nixEvalError(expr: string): string {
   return r.stderr;
 }
 
-/** Every .nix file of the repository, relative to ROOT (node_modules and dist left out). */
-export function nixFiles(dir = ROOT): string[] {
-  const found: string[] = [];
-  for (const name of readdirSync(dir)) {
-    if (name === "node_modules" || name === "dist" || name === ".git") continue;
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) found.push(...nixFiles(path));
-    else if (name.endsWith(".nix")) found.push(relative(ROOT, path));
-  }
-  return found.sort();
+/**
+ * Every .nix file of the repository, relative to ROOT: tracked or new, as git
+ * sees them (so ignored dirs and test machines' disks are never walked).
+ * Outside a git checkout, a walk that skips node_modules, dist and symlinks.
+ */
+export function nixFiles(): string[] {
+  const git = spawnSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", "-z", "--", "*.nix"], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
+  if (git.status === 0) return [...new Set(git.stdout.split("\0").filter((f) => f !== ""))].filter((f) => existsSync(join(ROOT, f))).sort();
+  const walk = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+      if (["node_modules", "dist", ".git"].includes(e.name)) return [];
+      const path = join(dir, e.name);
+      if (e.isDirectory()) return walk(path);
+      return e.isFile() && e.name.endsWith(".nix") ? [relative(ROOT, path)] : [];
+    });
+  return walk(ROOT).sort();
 }
 
 export type Sections = Record<string, Record<string, Record<string, unknown>>>;
