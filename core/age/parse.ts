@@ -21,6 +21,11 @@ export type AnyIdentity = X25519Identity | SshEd25519Identity | SshRsaIdentity;
  */
 export async function parseRecipientLine(line: string, source?: string): Promise<AnyRecipient> {
   const t = line.trim();
+  // age1pq1… (post-quantum hybrid) and age1NAME1… (plugins) are other types.
+  const other = /^age1([a-z0-9]+)1[02-9ac-hj-np-z]+$/.exec(t);
+  if (other && t.lastIndexOf("1") > 3) {
+    throw recipientError(`${other[1] === "pq" ? "post-quantum (age1pq…)" : `plugin (age1${other[1]}…)`} recipients are not supported`, source);
+  }
   if (t.startsWith("age1")) return new X25519Recipient(t, source);
   if (t.startsWith("ssh-ed25519 ") || t.startsWith("ssh-ed25519\t")) return SshEd25519Recipient.fromLine(t, source);
   if (t.startsWith("ssh-rsa ") || t.startsWith("ssh-rsa\t")) return SshRsaRecipient.fromLine(t, source);

@@ -78,3 +78,11 @@ describe("private keys", () => {
     expect(await code(() => parseIdentityFile(text, "mixed"))).toBe("NIXSEAL_ERR_KEY_INVALID");
   });
 });
+
+describe("age recipients of other types", () => {
+  it("post-quantum and plugin recipients are refused by name", async () => {
+    const pq = "age1pq1" + "q".repeat(60);
+    await expect(parseRecipient(pq)).rejects.toThrow(/post-quantum \(age1pq…\) recipients are not supported/);
+    await expect(parseRecipient("age1yubikey1" + "q".repeat(50))).rejects.toThrow(/plugin \(age1yubikey…\) recipients are not supported/);
+  });
+});
