@@ -3,7 +3,9 @@
 // it. nixpkgs cannot be fetched on these machines, so this runs only when
 // NIXPKGS=/path/to/nixpkgs is set, and says so when it is skipped.
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { agentConfigSchema } from "../../host-agent/config.js";
 import { ROOT, haveNix, normalize, parseUnitText, type Sections } from "./nix.js";
@@ -154,4 +156,27 @@ describe.skipIf(why !== "")("NixOS evaluation of nix/module.nix (NIXPKGS)", () =
     expect(host.tmpfiles.filter((r) => / \/run\/keys /.test(r) && r.startsWith("L"))).toEqual([]);
     expect(host.tmpfiles).toContain("d /var/lib/caddy - - - -");
   });
+});
+
+describe.skipIf(why !== "")("NixOS evaluation of docs/nixos.md's example host (NIXPKGS)", () => {
+  /** The configuration.nix block of the docs, with a stub for its hardware-configuration.nix. */
+  function docsHost(): string {
+    const docs = readFileSync(`${ROOT}/docs/nixos.md`, "utf8");
+    const block = [...docs.matchAll(/```nix\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes("services.nixseal = {"));
+    expect(block, "docs/nixos.md has no configuration.nix block").toBeDefined();
+    const hardware = `{ boot.loader.grub.enable = false; fileSystems."/" = { device = "/dev/vda1"; fsType = "ext4"; }; }`;
+    const dir = mkdtempSync(join(tmpdir(), "nixseal-docs-host-"));
+    writeFileSync(join(dir, "hardware-configuration.nix"), hardware);
+    writeFileSync(join(dir, "configuration.nix"), block!);
+    return join(dir, "configuration.nix");
+  }
+
+  it("evaluates with no failed assertion and wires Caddy and the container to their keys", () => {
+    const host = evalHost(docsHost());
+    expect(host.failedAssertions).toEqual([]);
+    expect(host.warnings.filter((w) => w.includes("services.nixseal"))).toEqual([]);
+    const after = (u: string) => normalize({ u: parseUnitText(host.units[u].text) as Sections[string] }).u.Unit.After;
+    expect(after("caddy.service")).toEqual(expect.arrayContaining(["nixseal-secrets.target", "blog-tls-key-key.service"]));
+    expect(after("podman-app.service")).toEqual(expect.arrayContaining(["nixseal-secrets.target", "app-env-key.service"]));
+  }, 600_000);
 });
