@@ -64,9 +64,6 @@ export const errors = {
   busy: entry("NIXSEAL_ERR_AGENT_BUSY", "another nixseal-agent operation is running (pid %s)", 409, [
     "wait for it to finish and retry",
   ]),
-  partial: entry("NIXSEAL_ERR_AGENT_PARTIAL", "%s of %s secrets could not be materialized: %s", 500, [
-    "see nixseal-agent status for each secret's error and its hint",
-  ]),
   link: entry("NIXSEAL_ERR_AGENT_LINK", "secret '%s': cannot link %s: %s", 500, [
     "a file or directory that nixseal did not make is in the way, or the sandbox forbids the directory: add it to readWritePaths in /etc/nixseal/agent.json and run nixseal-agent install",
   ]),
