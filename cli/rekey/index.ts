@@ -1,34 +1,36 @@
-import { writeFileAtomic } from "../../core/index.js";
 import type { AdminIdentity } from "../identity/index.js";
 import { decryptSecret } from "../repo/crypt.js";
 import { recipientLines, recipientSetId, secretFile, type LoadedRepo } from "../repo/index.js";
-import { encryptMany, type PlainJob } from "./pool.js";
+import { encryptEach, type PlainJob } from "./pool.js";
+import { StagedFiles } from "./stage.js";
 
-export { encryptMany, PARALLEL_THRESHOLD, type PlainJob } from "./pool.js";
+export { encryptEach, encryptMany, PARALLEL_THRESHOLD, type PlainJob } from "./pool.js";
 
 /**
- * Re-encrypts the named secrets to their current recipient sets: decrypts each
- * with the admin identity (here), encrypts in parallel (workers), and only when
- * every one succeeded writes the blobs (temp + rename each) and records the new
- * encryptedTo in repo (the caller saves nixseal.json). Any failure changes nothing.
+ * Re-encrypts the named secrets to their current recipient sets: each is
+ * decrypted with the admin identity here, on demand, while workers encrypt
+ * the ones before it; new blobs are staged (temp + fsync) as they arrive and
+ * renamed into place only when every one succeeded, then encryptedTo is
+ * recorded in repo (the caller saves nixseal.json). Any failure (a blob no
+ * admin key opens, a bad recipient) changes no file.
  *
  * @returns the names re-encrypted
  */
 export async function rekeySecrets(loaded: LoadedRepo, names: string[], admin: AdminIdentity, opts: { workers?: number } = {}): Promise<string[]> {
   const { dir, repo } = loaded;
-  const jobs: PlainJob[] = [];
+  const jobs: PlainJob[] = names.map((name) => ({
+    name,
+    recipients: recipientLines(repo, name),
+    plaintext: () => decryptSecret(dir, name, admin.identities, admin.source),
+  }));
+  const staged = new StagedFiles();
   try {
-    for (const name of names) {
-      const plaintext = await decryptSecret(dir, name, admin.identities, admin.source);
-      jobs.push({ name, plaintext, recipients: recipientLines(repo, name) });
-    }
-    const ciphertexts = await encryptMany(jobs, opts);
-    for (const job of jobs) {
-      await writeFileAtomic(secretFile(dir, job.name), ciphertexts.get(job.name)!, 0o644);
-      repo.secrets[job.name]!.encryptedTo = recipientSetId(job.recipients);
-    }
-    return jobs.map((j) => j.name);
-  } finally {
-    for (const job of jobs) job.plaintext.fill(0);
+    await encryptEach(jobs, (name, ciphertext) => staged.add(secretFile(dir, name), ciphertext), opts);
+    await staged.commit();
+  } catch (err) {
+    await staged.abort();
+    throw err;
   }
+  for (const job of jobs) repo.secrets[job.name]!.encryptedTo = recipientSetId(job.recipients);
+  return names;
 }

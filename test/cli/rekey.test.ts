@@ -1,7 +1,7 @@
 // Rekey re-encrypts exactly the secrets whose recipient set changed, in worker
 // threads when there are many, and the real age binary agrees with the result.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -35,6 +35,18 @@ describe("secrets rekey", () => {
     const before = snapshotTree(join(repo, "secrets"));
 
     await run(["host", "rm", "web2"]);
+    // One blob no admin key opens, in the middle: the parallel rekey fails as a whole and changes no file.
+    const foreign = join(repo, "secrets", `${shared[17]}.age`);
+    const good = readFileSync(foreign);
+    const other = spawnSync("age", ["-e", "-R", join(work, "web1.pub")], { input: "x" }).stdout;
+    writeFileSync(foreign, other);
+    const withForeign = snapshotTree(join(repo, "secrets"));
+    const failed = await run(["secrets", "rekey"]);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain(`cannot decrypt secrets/${shared[17]}.age with the admin identity`);
+    expect(snapshotTree(join(repo, "secrets"))).toEqual(withForeign);
+    writeFileSync(foreign, good);
+
     const r = await run(["secrets", "rekey"]);
     expect(r.stderr).toContain(`re-encrypted ${shared.length} secrets`);
     const after = snapshotTree(join(repo, "secrets"));
