@@ -161,6 +161,23 @@ describe("two hosts: own ssh keys, clean reboot, power cut", () => {
   });
 });
 
+describe("a boot that ends degraded", () => {
+  it("names the failed units, unless the test allows it", async () => {
+    const h = await bootHost("degraded");
+    await h.writeFile("/etc/systemd/system/broken.service",
+      "[Service]\nType=oneshot\nExecStart=/bin/false\n[Install]\nWantedBy=multi-user.target\n");
+    await h.exec("systemctl enable broken.service");
+    await expect(h.reboot()).rejects.toThrow(/test host degraded booted degraded; failed units:\n.*broken\.service/);
+    await h.reboot({ allowDegraded: true });
+    expect(h.state).toBe("degraded");
+    await h.exec("systemctl disable broken.service && systemctl reset-failed");
+    await h.reboot();
+    expect(h.state).toBe("running");
+    remember(h);
+    await h.stop();
+  });
+});
+
 describe("many hosts", () => {
   it("boots 10 hosts at once, each with its own address, keys and machine id", async () => {
     const hosts = await Promise.all(Array.from({ length: 10 }, (_, i) => bootHost(`many${i}`)));

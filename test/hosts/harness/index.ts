@@ -15,6 +15,7 @@
 import { join } from "node:path";
 import { ensureBaseImage } from "./image.js";
 import { ensureOperatorKey } from "./keys.js";
+import { ensureKernelLimits } from "./limits.js";
 import { liveMachines, Machine, type BootOptions, type TestHost } from "./machine.js";
 import { projectRoot, runDir, runId } from "./paths.js";
 import { isAlive, procId } from "./proc.js";
@@ -23,6 +24,7 @@ import { ensureRunDir, leaseAddress, listRecords, machinesCgroup, reapMachine, r
 export type { BootOptions, ExecOptions, ExecResult, TestHost } from "./machine.js";
 export type { HostKeys } from "./keys.js";
 export { ensureBaseImage } from "./image.js";
+export { reapAll } from "./reap.js";
 export { reapStale, listRecords, mountsUnder, cgroupProcs, machinesCgroup } from "./registry.js";
 export { waitFor, type WaitOptions } from "./wait.js";
 export { runId, runDir, stateRoot, registryRoot } from "./paths.js";
@@ -33,6 +35,7 @@ export { runId, runDir, stateRoot, registryRoot } from "./paths.js";
  * `running`. Throws (and leaves nothing behind) when it does not get there.
  */
 export async function bootHost(name: string, opts: BootOptions = {}): Promise<TestHost> {
+  ensureKernelLimits();
   const baseImage = await ensureBaseImage();
   const run = runId();
   const dir = runDir(run);

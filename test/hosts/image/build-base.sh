@@ -32,6 +32,10 @@ MASKED_UNITS=(
   e2scrub_all.timer e2scrub_reap.service fstrim.timer apt-daily.timer apt-daily-upgrade.timer
   man-db.timer systemd-binfmt.service proc-sys-fs-binfmt_misc.automount proc-sys-fs-binfmt_misc.mount
   systemd-pstore.service systemd-hwdb-update.service
+  # No console to ask passwords on; each path unit costs an inotify instance, and root's
+  # instances are shared by every machine on the box (fs.inotify.max_user_instances).
+  systemd-ask-password-console.path systemd-ask-password-wall.path
+  systemd-ask-password-console.service systemd-ask-password-wall.service
 )
 
 log() { printf 'build-base: %s\n' "$*" >&2; }
@@ -83,13 +87,16 @@ if [[ -f "$image/$marker" ]]; then
   exit 0
 fi
 # Whatever a killed build left is garbage: we hold the lock, nobody else is building.
-rm -rf "$cache"/.building-* "$image"
+# --one-file-system: never descend into something still mounted there.
+rm -rf --one-file-system "$cache"/.building-* "$image"
 
 tmp="$cache/.building-$hash-$$"
-trap 'rm -rf "$tmp"' EXIT
+trap 'rm -rf --one-file-system "$tmp"' EXIT
 log "debootstrap $SUITE from $mirror into $tmp (about a minute)"
 include="$(IFS=,; echo "${PACKAGES[*]}")"
-if ! debootstrap --variant=minbase --include="$include" "$SUITE" "$tmp" "$mirror" >"$cache/.build.log" 2>&1; then
+# In a mount namespace of its own: the proc/sys mounts debootstrap makes inside the target
+# vanish with it, even when the build is killed.
+if ! unshare --mount --propagation private debootstrap --variant=minbase --include="$include" "$SUITE" "$tmp" "$mirror" >"$cache/.build.log" 2>&1; then
   tail -n 30 "$cache/.build.log" >&2
   die "debootstrap failed (full log: $cache/.build.log)"
 fi
@@ -121,7 +128,7 @@ exec /usr/local/bin/node /opt/nixseal/dist/${pair#*:}/bin.js "\$@"
 EOF
   chmod 0755 "$tmp/usr/local/bin/${pair%%:*}"
 done
-chroot "$tmp" apt-get clean
+unshare --mount --propagation private chroot "$tmp" apt-get clean
 rm -rf "$tmp"/var/lib/apt/lists/* "$tmp"/var/cache/apt/*.bin "$tmp"/var/log/*.log
 echo "$hash" >"$tmp/$marker"
 

@@ -1,0 +1,20 @@
+// Kernel limits shared by every machine on the box. All machines run as the box's root, so
+// they share root's inotify instances (systemd, journald, logind and dbus take about five
+// per machine); Debian's default of 128 runs out at about 20 machines, and systemd then
+// fails units at boot ("degraded"). Raised once, never lowered.
+import { readFileSync, writeFileSync } from "node:fs";
+
+const MINIMUMS: Record<string, number> = {
+  "/proc/sys/fs/inotify/max_user_instances": 1024,
+};
+
+let done = false;
+
+/** Raises the box's limits that test machines share to what many machines need. */
+export function ensureKernelLimits(): void {
+  if (done) return;
+  for (const [file, min] of Object.entries(MINIMUMS)) {
+    if (Number(readFileSync(file, "utf8").trim()) < min) writeFileSync(file, String(min));
+  }
+  done = true;
+}
