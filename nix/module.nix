@@ -109,7 +109,7 @@ let
 in
 {
   options.services.nixseal = {
-    enable = mkEnableOption "nixseal, which restores age-encrypted secrets onto a never-swapped tmpfs at boot";
+    enable = mkEnableOption "nixseal, which restores age-encrypted secrets into never-swapped memory at boot";
 
     package = mkOption {
       type = types.package;
