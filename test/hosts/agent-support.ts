@@ -1,0 +1,103 @@
+// Shared by the agent's machine tests: a secrets repo driven through the real CLI,
+// `nixseal bundle` for one host, shipped into the machine and imported there with
+// `nixseal-agent import` (the scriptable path, no deploy involved), and a test service
+// that records what it found at start.
+import { readdirSync, readFileSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TestHost } from "./harness/index.js";
+import { addHost, addSecret, newRepo, nixsealOk, type TestRepo } from "./fixtures/deploy-env.js";
+
+export interface AgentSecret {
+  name: string;
+  value: string;
+  owner: string;
+  group: string;
+  mode: string;
+}
+
+/** The script the test service runs as root before its start: sha256 and stat of every key. */
+const RECORD = `#!/bin/sh
+# keyreader: what the service found at start (hashes and modes, never values)
+boot=$(cat /proc/sys/kernel/random/boot_id)
+for k in "$@"; do
+  h=$(sha256sum < /run/keys/$k 2>/dev/null | cut -c1-64)
+  s=$(stat -L -c %U:%G:%a /run/keys/$k 2>/dev/null)
+  echo "$boot $k \${h:-missing} \${s:-missing} $(date +%s%N)"
+done >> /var/lib/keyreader/reads
+`;
+
+/** Creates users and groups inside the host. */
+export async function addAccounts(h: TestHost, users: string[], groups: string[] = []): Promise<void> {
+  const script = [
+    "set -e",
+    ...groups.map((g) => `getent group ${g} >/dev/null || groupadd --system ${g}`),
+    ...users.map((u) => `id -u ${u} >/dev/null 2>&1 || useradd --system --no-create-home --user-group --shell /usr/sbin/nologin ${u}`),
+  ].join("\n");
+  await h.exec(script);
+}
+
+/**
+ * A repo with these secrets for host h; `nixseal bundle` writes its bundle, which is
+ * copied into the host (ciphertext only) and imported by the agent, after
+ * `nixseal-agent install`.
+ */
+export async function installWithBundle(h: TestHost, secrets: AgentSecret[]): Promise<TestRepo> {
+  const repo = await newRepo();
+  await addHost(repo, h);
+  for (const s of secrets) await addSecret(repo, s.name, [h.name], s.value, s.owner, s.group, s.mode);
+  const out = join(await mkdtemp(join(tmpdir(), "nixseal-agent-bundle-")), "bundle");
+  await nixsealOk(repo, ["bundle", h.name, "--out", out]);
+  for (const f of readdirSync(out)) await h.writeFile(`/root/bundle/${f}`, readFileSync(join(out, f)), 0o600);
+  await h.exec("nixseal-agent install >/tmp/install.log 2>&1 || { cat /tmp/install.log >&2; exit 1; }", { timeoutMs: 90_000 });
+  await h.exec("nixseal-agent import /root/bundle");
+  return repo;
+}
+
+/**
+ * A oneshot test service running as `user`, ordered After= and Requires= on
+ * nixseal-secrets.target: before its start it records (as root) the hash and
+ * owner:group:mode of every key; then, as `user`, it reads its own key.
+ */
+export async function installKeyReader(h: TestHost, user: string, ownKey: string, allKeys: string[]): Promise<void> {
+  await h.writeFile("/usr/local/bin/keyreader-record", RECORD, 0o755);
+  await h.writeFile(
+    "/etc/systemd/system/keyreader.service",
+    `[Unit]
+Description=test service that needs its key at start
+Requires=nixseal-secrets.target
+After=nixseal-secrets.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+User=${user}
+StateDirectory=keyreader
+ExecStartPre=+/usr/local/bin/keyreader-record ${allKeys.join(" ")}
+ExecStart=/bin/sh -c 'sha256sum < /run/keys/${ownKey} | cut -c1-64 >> /var/lib/keyreader/own'
+
+[Install]
+WantedBy=multi-user.target
+`,
+  );
+  await h.exec("systemctl daemon-reload && systemctl enable keyreader.service");
+}
+
+/** The keyreader's records of one boot: key -> { hash, stat }. */
+export async function readsOfBoot(h: TestHost, bootId: string): Promise<Map<string, { hash: string; stat: string }>> {
+  const text = (await h.exec("cat /var/lib/keyreader/reads 2>/dev/null || true")).stdout;
+  const m = new Map<string, { hash: string; stat: string }>();
+  for (const line of text.split("\n")) {
+    const [boot, key, hash, stat] = line.split(" ");
+    if (boot === bootId && key && hash && stat) m.set(key, { hash, stat });
+  }
+  return m;
+}
+
+/** GET on the agent's unix socket from inside the host, with the host's node. */
+export async function agentGet(h: TestHost, path: string): Promise<{ status: number; body: string }> {
+  const js = `const http=require("http");http.get({socketPath:"/run/nixseal-agent/agent.sock",path:${JSON.stringify(path)}},r=>{let b="";r.on("data",d=>b+=d);r.on("end",()=>process.stdout.write(JSON.stringify({status:r.statusCode,body:b})))}).on("error",e=>{console.error(e.message);process.exit(1)})`;
+  const r = await h.execArgv(["/usr/local/bin/node", "-e", js]);
+  return JSON.parse(r.stdout.toString("utf8"));
+}
