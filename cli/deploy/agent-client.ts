@@ -4,7 +4,7 @@ import { request } from "node:http";
 import type { Duplex } from "node:stream";
 import type { NodeSSH } from "node-ssh";
 import { NixsealError } from "../../core/index.js";
-import { rawClient } from "./remote.js";
+import { rawClient, whileConnected } from "./remote.js";
 
 export const AGENT_SOCKET = "/run/nixseal-agent/agent.sock";
 
@@ -55,7 +55,7 @@ export class AgentClient {
   async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const stream = await this.openStream();
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const { status, text } = await whileConnected(this.ssh, new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = request(
         {
           method,
@@ -75,7 +75,7 @@ export class AgentClient {
         reject(new NixsealError("NIXSEAL_ERR_DEPLOY_AGENT", `host "${this.hostName}": agent ${method} ${path} failed: ${err.message}`, { cause: err })),
       );
       req.end(payload);
-    });
+    }), `agent ${method} ${path}`);
     stream.destroy();
     let json: unknown = undefined;
     try {

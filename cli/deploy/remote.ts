@@ -32,6 +32,20 @@ export function rawClient(ssh: NodeSSH): RawClient {
   return ssh.connection as unknown as RawClient;
 }
 
+/**
+ * Settles with p, or rejects as soon as the SSH connection closes: some ssh2/node-ssh
+ * operations (sftp transfers) never settle when the connection dies under them.
+ */
+export function whileConnected<T>(ssh: NodeSSH, p: Promise<T>, what: string): Promise<T> {
+  const client = ssh.connection as unknown as RawClient | null;
+  if (!client || !ssh.isConnected()) return Promise.reject(new NixsealError("NIXSEAL_ERR_DEPLOY_CONNECT", `ssh connection lost before ${what}`));
+  return new Promise<T>((resolve, reject) => {
+    const onClose = () => reject(new NixsealError("NIXSEAL_ERR_DEPLOY_CONNECT", `ssh connection lost during ${what}`));
+    client.on("close", onClose);
+    p.then(resolve, reject).finally(() => client.removeListener("close", onClose));
+  });
+}
+
 /** Opens an exec channel (a promise over ssh2's callback). */
 export function openExec(ssh: NodeSSH, cmd: string): Promise<RawChannel> {
   return new Promise((resolve, reject) => {

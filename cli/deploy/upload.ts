@@ -3,7 +3,7 @@
 import { randomBytes } from "node:crypto";
 import type { NodeSSH } from "node-ssh";
 import { NixsealError } from "../../core/index.js";
-import { runScript, tail } from "./remote.js";
+import { runScript, tail, whileConnected } from "./remote.js";
 
 export const STAGING_ROOT = "/var/lib/nixseal/staging";
 
@@ -47,7 +47,7 @@ export async function uploadDir(ssh: NodeSSH, hostName: string, local: string, r
   let count = 0;
   let ok: boolean;
   try {
-    ok = await ssh.putDirectory(local, remote, {
+    ok = await whileConnected(ssh, ssh.putDirectory(local, remote, {
       recursive: true,
       concurrency: 4,
       tick: (localFile: string, _remoteFile: string, error: Error | null) => {
@@ -57,8 +57,14 @@ export async function uploadDir(ssh: NodeSSH, hostName: string, local: string, r
           onFile?.(localFile);
         }
       },
-    });
+    }), `the upload to ${remote}`);
   } catch (err) {
+    if (err instanceof NixsealError && err.code === "NIXSEAL_ERR_DEPLOY_CONNECT") {
+      throw new NixsealError("NIXSEAL_ERR_DEPLOY_CONNECT", `host "${hostName}": ${err.message}`, {
+        cause: err,
+        hints: ["nothing was installed; check the connection and deploy again"],
+      });
+    }
     throw new NixsealError("NIXSEAL_ERR_DEPLOY_UPLOAD", `host "${hostName}": upload to ${remote} failed: ${(err as Error).message}`, {
       cause: err,
       hints: ["nothing was installed; check the connection and deploy again"],

@@ -3,7 +3,7 @@
 // and the report must say what happened. The rebuild is the nixos-rebuild stand-in.
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { copyFile, readFile, writeFile } from "node:fs/promises";
+import { copyFile, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bootHost, type TestHost } from "./harness/index.js";
@@ -110,7 +110,7 @@ describe("deploy faults leave the host on its previous config and secrets", () =
     await h.waitFor(async () => (await h.exec("flock -n /var/lib/nixseal/deploy.lock true", { check: false })).code === 0, 15_000, "deploy lock released");
     expect(hostFile(h, "/etc/nixos/configuration.nix")).toBe(goodConfig);
     expect((await h.exec("cat /run/keys/token")).stdout).toBe(goodToken);
-    await import("node:fs/promises").then((fs) => fs.rm(join(repo.dir, "hosts", h.name, "big.bin")));
+    await rm(join(repo.dir, "hosts", h.name, "big.bin"));
     // the leftover staging dir is cleared by the next deploy (here: the next test's)
   });
 
@@ -160,14 +160,11 @@ describe("deploy faults leave the host on its previous config and secrets", () =
 
   it("the host key changed: refused in the handshake, nothing uploaded", async () => {
     await nextChange("host key changed");
-    const file = join(repo.dir, "nixseal.json");
-    const original = await readFile(file, "utf8");
-    const other = join(repo.dir, "..", "impostor_ed25519");
-    await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", other]);
-    const impostor = (await readFile(`${other}.pub`, "utf8")).trim();
-    const json = JSON.parse(original);
-    json.hosts[h.name].hostKey = impostor;
-    await writeFile(file, JSON.stringify(json, null, 2) + "\n");
+    // the host gets a new ed25519 host key (reinstalled, or someone else answers there)
+    await h.exec("cp -a /etc/ssh/ssh_host_ed25519_key /root/saved_key && cp -a /etc/ssh/ssh_host_ed25519_key.pub /root/saved_key.pub");
+    await h.exec("rm /etc/ssh/ssh_host_ed25519_key* && ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key && systemctl restart ssh");
+    const sshUp = async () => (await h.exec("systemctl is-active ssh", { check: false })).code === 0;
+    await h.waitFor(sshUp, 20_000, "sshd with its new key");
     const holderBefore = hostFile(h, "/var/lib/nixseal/deploy.lock.holder");
     const stagingBefore = (await h.exec("ls -A /var/lib/nixseal/staging")).stdout;
     try {
@@ -183,7 +180,8 @@ describe("deploy faults leave the host on its previous config and secrets", () =
       expect((await h.exec("ls -A /var/lib/nixseal/staging")).stdout).toBe(stagingBefore);
       await expectPrevious();
     } finally {
-      await writeFile(file, original);
+      await h.exec("mv /root/saved_key /etc/ssh/ssh_host_ed25519_key && mv /root/saved_key.pub /etc/ssh/ssh_host_ed25519_key.pub && systemctl restart ssh");
+      await h.waitFor(sshUp, 20_000, "sshd with its old key");
     }
   });
 
