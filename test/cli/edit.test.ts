@@ -105,6 +105,11 @@ describe.skipIf(!existsSync(BIN))("secrets edit", () => {
     expect(ed.file.startsWith(shm + "/nixseal-edit-")).toBe(true);
     expect(statSync(join(ed.file, "..")).mode & 0o777).toBe(0o700);
     expect(readFileSync(ed.file, "utf8")).toBe(value);
+    // A second operator meanwhile: refused, told who holds the repo.
+    const other = await runNixseal(["secrets", "rotate", "api", "--generate", "8"], { cwd: repo, env: testEnv(repo) });
+    expect(other.code).toBe(1);
+    expect(other.stderr).toContain(`error: another nixseal is running on this repo (pid ${ed.child.pid}, since `);
+    expect(other.stderr).toContain(`hint: wait for it to finish, or remove ${join(repo, ".nixseal.lock")} if no nixseal is running`);
     ed.child.kill("SIGTERM");
     expect((await ed.exited).code).toBe(143);
     process.kill(ed.editorPid, "SIGKILL");
