@@ -88,6 +88,7 @@ describe("two hosts: own ssh keys, clean reboot, power cut", () => {
     expect(a.hostKeys.rsaPub).not.toBe(b.hostKeys.rsaPub);
     for (const [h, other] of [[a, b], [b, a]] as const) {
       expect((await h.ssh("hostname")).stdout.trim()).toBe(h.name);
+      expect((await h.exec("hostname")).stdout.trim()).toBe(h.name);
       // Either of its keys alone is enough: both are this machine's.
       expect((await h.ssh("true", { knownHostKeys: [h.hostKeys.rsaPub] })).code).toBe(0);
       expect((await h.ssh("true", { knownHostKeys: [h.hostKeys.ed25519Pub] })).code).toBe(0);

@@ -59,7 +59,7 @@ export interface TestHost {
   readonly bootTimesMs: readonly number[];
   /** How the last boot ended up: "running", or "degraded" when allowed. */
   readonly state: string;
-  /** Runs `cmd` with /bin/sh -c inside the machine (nsenter into its namespaces, as root). */
+  /** Runs `cmd` with /bin/sh -c inside the machine (nsenter into its mount, UTS, IPC and PID namespaces and root, as root). */
   exec(cmd: string, opts?: ExecOptions): Promise<ExecResult>;
   /** Runs argv inside the machine, no shell involved; output as bytes. */
   execArgv(argv: string[], opts?: ExecOptions): Promise<RawResult>;
@@ -289,7 +289,7 @@ export class Machine implements TestHost {
       const failed = await this.exec("systemctl --failed --plain --no-legend", { check: false });
       throw new Error(
         `test host ${this.name} booted degraded; failed units:\n${failed.stdout.trim()}\n` +
-          `hint: see them with: nsenter -t ${this.pid1} -m -p -r -w journalctl -b -u UNIT; ` +
+          `hint: see them with: nsenter -t ${this.pid1} -m -u -i -p -r -w journalctl -b -u UNIT; ` +
           "pass { allowDegraded: true } if the test expects a failing unit",
       );
     }
@@ -355,7 +355,7 @@ export class Machine implements TestHost {
   }
 
   async execArgv(argv: string[], opts: ExecOptions = {}): Promise<RawResult> {
-    const r = await run(["nsenter", "-t", String(this.pid1), "-m", "-p", "-r", "-w", "--", ...argv], {
+    const r = await run(["nsenter", "-t", String(this.pid1), "-m", "-u", "-i", "-p", "-r", "-w", "--", ...argv], {
       input: opts.input,
       timeoutMs: opts.timeoutMs ?? 120_000,
       env: { PATH: SYSTEM_PATH, LANG: "C.UTF-8", HOME: "/root", TERM: "dumb" },
