@@ -28,7 +28,7 @@ async function waitFor<T>(what: string, fn: () => T | undefined, timeoutMs = 15_
 
 /** Files under dirs whose bytes contain the needle (grep -rlF, errors ignored). */
 function grepDisk(needle: string, dirs: string[]): string[] {
-  const r = spawnSync("grep", ["-rlsF", "--binary-files=text", "--", needle, ...dirs], { encoding: "utf8", maxBuffer: 1 << 24 });
+  const r = spawnSync("grep", ["-rlsF", "-D", "skip", "--binary-files=text", "--", needle, ...dirs], { encoding: "utf8", maxBuffer: 1 << 24 });
   return r.stdout.split("\n").filter(Boolean);
 }
 

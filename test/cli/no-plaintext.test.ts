@@ -17,7 +17,7 @@ afterAll(() => {
 });
 
 function grepDisk(needle: string, dirs: string[]): string[] {
-  const r = spawnSync("grep", ["-rlsF", "--binary-files=text", "--", needle, ...dirs], { encoding: "utf8", maxBuffer: 1 << 24 });
+  const r = spawnSync("grep", ["-rlsF", "-D", "skip", "--binary-files=text", "--", needle, ...dirs], { encoding: "utf8", maxBuffer: 1 << 24 });
   return r.stdout.split("\n").filter(Boolean);
 }
 
