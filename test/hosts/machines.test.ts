@@ -119,6 +119,19 @@ describe("two hosts: own ssh keys, clean reboot, power cut", () => {
     expect((await a.exec("age --version")).stdout).toMatch(/^v?1\./);
   });
 
+  it("returns from exec when the command leaves a background process behind", async () => {
+    const t0 = Date.now();
+    const r = await a.exec("echo started; sleep 600 &");
+    expect(r.stdout).toBe("started\n");
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    await a.exec("pkill -x sleep");
+  });
+
+  it("rejects a host name that is not a hostname, before touching anything", async () => {
+    await expect(bootHost("../etc")).rejects.toThrow(/invalid host name "..\/etc"/);
+    await expect(bootHost("A")).rejects.toThrow(/invalid host name/);
+  });
+
   it("keeps /var/lib, empties /run and runs enabled units again after a reboot and a power cut", async () => {
     const unit = [
       "[Unit]",

@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { ensureBaseImage } from "./image.js";
 import { ensureOperatorKey } from "./keys.js";
 import { ensureKernelLimits } from "./limits.js";
-import { liveMachines, Machine, type BootOptions, type TestHost } from "./machine.js";
+import { checkHostName, liveMachines, Machine, type BootOptions, type TestHost } from "./machine.js";
 import { projectRoot, runDir, runId } from "./paths.js";
 import { isAlive, procId } from "./proc.js";
 import { ensureRunDir, leaseAddress, listRecords, machinesCgroup, reapMachine, releaseAddress } from "./registry.js";
@@ -35,6 +35,7 @@ export { runId, runDir, stateRoot, registryRoot } from "./paths.js";
  * `running`. Throws (and leaves nothing behind) when it does not get there.
  */
 export async function bootHost(name: string, opts: BootOptions = {}): Promise<TestHost> {
+  checkHostName(name);
   ensureKernelLimits();
   const baseImage = await ensureBaseImage();
   const run = runId();
@@ -42,6 +43,26 @@ export async function bootHost(name: string, opts: BootOptions = {}): Promise<Te
   ensureRunDir(dir);
   const operatorKeyPath = await ensureOperatorKey(dir);
   const id = `${run}.${name}`;
+  if (booting.has(id)) throw new Error(`test host "${name}" is already being booted by this process; pick another name`);
+  booting.add(id);
+  try {
+    return await bootNew(name, id, run, dir, baseImage, operatorKeyPath, opts);
+  } finally {
+    booting.delete(id);
+  }
+}
+
+const booting = new Set<string>();
+
+async function bootNew(
+  name: string,
+  id: string,
+  run: string,
+  dir: string,
+  baseImage: string,
+  operatorKeyPath: string,
+  opts: BootOptions,
+): Promise<TestHost> {
   const existing = listRecords().find((r) => r.id === id);
   if (existing) {
     if (isAlive(existing.owner)) {

@@ -118,6 +118,13 @@ exec unshare --cgroup -- /bin/sh -c 'mount -t cgroup2 cgroup2 "$1/sys/fs/cgroup"
 
 const HOST_NAME = /^[a-z][a-z0-9-]{0,30}$/;
 
+/** Throws unless `name` can be a hostname and a path component. */
+export function checkHostName(name: string): void {
+  if (!HOST_NAME.test(name)) {
+    throw new Error(`test hosts: invalid host name ${JSON.stringify(name)}: use [a-z][a-z0-9-]{0,30}`);
+  }
+}
+
 /** Everything needed to create a Machine; bootHost (index.ts) gathers it. */
 export interface MachineSetup {
   name: string;
@@ -157,9 +164,7 @@ export class Machine implements TestHost {
   private stopped = false;
 
   constructor(setup: MachineSetup) {
-    if (!HOST_NAME.test(setup.name)) {
-      throw new Error(`test hosts: invalid host name "${setup.name}": use [a-z][a-z0-9-]{0,30}`);
-    }
+    checkHostName(setup.name);
     this.setup = setup;
     this.name = setup.name;
     this.address = setup.address;

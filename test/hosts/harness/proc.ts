@@ -48,6 +48,14 @@ export function run(argv: string[], opts: RunOptions = {}): Promise<RawResult> {
       if (timer) clearTimeout(timer);
       reject(e);
     });
+    // A command may leave a background process holding our stdout/stderr open (`exec("d &")`):
+    // once the command itself exited, give the pipes a moment to drain, then stop waiting.
+    child.on("exit", () => {
+      setTimeout(() => {
+        child.stdout.destroy();
+        child.stderr.destroy();
+      }, 1000).unref();
+    });
     child.on("close", (code, signal) => {
       if (timer) clearTimeout(timer);
       const stderr = Buffer.concat(err);
