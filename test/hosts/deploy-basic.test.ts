@@ -38,6 +38,10 @@ describe("nixseal deploy (real sshd, real agent, nixos-rebuild stand-in)", () =>
   const everyValue = () => [...new Set([...Object.values(values), ...oldValues])];
   const oldValues: string[] = [];
 
+  const rotateDb = () => {
+    oldValues.push(values.db);
+    return (values.db = value("db-password-v2"));
+  };
   const rotate = () => {
     oldValues.push(values.web);
     return (values.web = value("web-token-v2"));
@@ -138,6 +142,31 @@ describe("nixseal deploy (real sshd, real agent, nixos-rebuild stand-in)", () =>
     // and forward again, for the ten-host step
     expect((await nixseal(repo, ["deploy", "dep1"])).code).toBe(0);
     expect(await keyValue(h, "web-token")).toBe(values.web);
+  });
+
+  it("is flake-aware, passes --upgrade through, and --secrets-only / --config-only touch only their half", async () => {
+    const h = hosts[0]!;
+    const config = await writeConfig(repo, "dep1", "flake config", { "flake.nix": "{ outputs = { self, nixpkgs }: { }; }\n" });
+    const runsBefore = standinRuns(h).length;
+    const c = await nixseal(repo, ["deploy", "dep1", "--config-only", "--upgrade"]);
+    outputs.push(c.stdout, c.stderr);
+    expect(c.code, c.stderr).toBe(0);
+    const runs = standinRuns(h);
+    expect(runs).toHaveLength(runsBefore + 1);
+    expect(runs.at(-1)!.args).toBe("switch --flake /etc/nixos#dep1 --upgrade");
+    expect(runs.at(-1)!.files.get("flake.nix")).toBeDefined();
+    expect(hostFile(h, "/etc/nixos/configuration.nix")).toBe(config);
+    const genBefore = (await h.exec("readlink /var/lib/nixseal/current")).stdout;
+
+    await writeConfig(repo, "dep1", "not shipped by --secrets-only");
+    await nixsealOk(repo, ["secrets", "rotate", "db-password"], { stdin: rotateDb() });
+    const s = await nixseal(repo, ["deploy", "dep1", "--secrets-only"]);
+    outputs.push(s.stdout, s.stderr);
+    expect(s.code, s.stderr).toBe(0);
+    expect(standinRuns(h)).toHaveLength(runsBefore + 1); // no rebuild
+    expect(hostFile(h, "/etc/nixos/configuration.nix")).toBe(config);
+    expect(await keyValue(h, "db-password")).toBe(values.db);
+    expect((await h.exec("readlink /var/lib/nixseal/current")).stdout).not.toBe(genBefore);
   });
 
   it("deploys ten hosts at once", async () => {
