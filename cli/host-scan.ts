@@ -1,6 +1,5 @@
 // `host add --scan`: connect to the target over SSH only far enough to see the
 // host key it offers (the handshake is aborted before any authentication).
-import { NodeSSH } from "node-ssh";
 import { NixsealError } from "../core/index.js";
 import type { Target } from "./repo/index.js";
 
@@ -12,6 +11,8 @@ import type { Target } from "./repo/index.js";
  */
 export async function scanHostKey(target: Target, timeoutMs = 10_000): Promise<string> {
   let offered: Buffer | undefined;
+  // Loaded here, not at startup: node-ssh costs ~140 ms to import and only --scan needs it.
+  const { NodeSSH } = await import("node-ssh");
   const ssh = new NodeSSH();
   try {
     await ssh.connect({
