@@ -5,6 +5,7 @@ import { registerBundle } from "./bundle.js";
 import { registerDeploy } from "./deploy.js";
 import { registerHost } from "./host.js";
 import { registerInit } from "./init.js";
+import { registerPush } from "./push.js";
 import { registerRollback } from "./rollback.js";
 import { registerSecrets } from "./secrets.js";
 import { registerStatus } from "./status.js";
@@ -27,6 +28,7 @@ export const commands: RegisterCommand[] = [
   registerDeploy,
   registerHost,
   registerInit,
+  registerPush,
   registerRollback,
   registerSecrets,
   registerStatus,
