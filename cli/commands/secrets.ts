@@ -327,7 +327,8 @@ Examples:
         if (opts.path === false) delete s.path;
         if (meta.restartUnits) s.restartUnits = meta.restartUnits;
         if (meta.reloadUnits) s.reloadUnits = meta.reloadUnits;
-        const done = changed || isStale(loaded.repo, name) ? await rekeySecrets(loaded, [name], admin ?? (await loadAdminIdentity(io, opts.identity))) : [];
+        // Only this command's host change re-encrypts; an older staleness is for "secrets rekey".
+        const done = changed ? await rekeySecrets(loaded, [name], admin ?? (await loadAdminIdentity(io, opts.identity))) : [];
         await saveRepo(loaded.dir, loaded.repo);
         return done.length > 0;
       });
