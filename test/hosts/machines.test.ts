@@ -2,6 +2,7 @@
 // cuts, booted in parallel, and nothing left behind, also when a test process dies.
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,6 +19,7 @@ import {
   type TestHost,
 } from "./harness/index.js";
 import { projectRoot } from "./harness/paths.js";
+import { wildcardListener } from "./harness/ssh-port.js";
 
 const bootTimes: number[] = [];
 const remember = (...hosts: TestHost[]) => hosts.forEach((h) => bootTimes.push(...h.bootTimesMs));
@@ -100,7 +102,7 @@ describe("two hosts: own ssh keys, clean reboot, power cut", () => {
       expect(wrong.stderr).toMatch(/host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/i);
       // sshd listens on the machine's own address only.
       const listen = (await h.exec("sshd -T | grep -i '^listenaddress'")).stdout.trim();
-      expect(listen).toBe(`listenaddress ${h.address}:22`);
+      expect(listen).toBe(`listenaddress ${h.address}:${h.port}`);
       // The image's keys were removed: the machine's are the ones the harness made.
       const onDisk = (await h.exec("cat /etc/ssh/ssh_host_ed25519_key.pub")).stdout;
       expect(onDisk.startsWith(h.hostKeys.ed25519Pub)).toBe(true);
@@ -172,6 +174,32 @@ describe("two hosts: own ssh keys, clean reboot, power cut", () => {
       expect((await h.ssh("hostname")).stdout.trim()).toBe(h.name);
     }
     remember(a, b);
+  });
+});
+
+describe("sshd port", () => {
+  it("moves machines off port 22 when the box listens on the wildcard address there", async () => {
+    // Linux refuses 127.0.1.N:P while *:P listens; detect that from /proc/net/tcp{,6}.
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, "0.0.0.0", r));
+    const port = (server.address() as AddressInfo).port;
+    expect(wildcardListener(port)).toBe(true);
+    await new Promise((r) => server.close(r));
+    expect(wildcardListener(port)).toBe(false);
+    const local = createServer();
+    await new Promise<void>((r) => local.listen(0, "127.0.0.1", r));
+    expect(wildcardListener((local.address() as AddressInfo).port)).toBe(false);
+    await new Promise((r) => local.close(r));
+  });
+
+  it("boots a host whose sshd listens on another port, pinned in known_hosts as [addr]:port", async () => {
+    const h = await bootHost("port2222", { sshPort: 2222 });
+    expect(h.port).toBe(2222);
+    expect(readFileSync(h.knownHostsPath, "utf8")).toContain(`[${h.address}]:2222 ssh-ed25519 `);
+    expect((await h.ssh("hostname")).stdout.trim()).toBe("port2222");
+    expect((await h.exec("sshd -T | grep -i '^listenaddress'")).stdout.trim()).toBe(`listenaddress ${h.address}:2222`);
+    remember(h);
+    await h.stop();
   });
 });
 

@@ -16,12 +16,13 @@ import { join } from "node:path";
 import { ensureBaseImage } from "./image.js";
 import { ensureOperatorKey } from "./keys.js";
 import { ensureKernelLimits } from "./limits.js";
-import { checkHostName, liveMachines, Machine, type BootOptions, type TestHost } from "./machine.js";
+import { chooseSshPort } from "./ssh-port.js";
+import { checkHostName, liveMachines, Machine, type HostOptions, type TestHost } from "./machine.js";
 import { projectRoot, runDir, runId } from "./paths.js";
 import { isAlive, procId } from "./proc.js";
 import { ensureRunDir, leaseAddress, listRecords, machinesCgroup, reapMachine, releaseAddress } from "./registry.js";
 
-export type { BootOptions, ExecOptions, ExecResult, TestHost } from "./machine.js";
+export type { BootOptions, HostOptions, ExecOptions, ExecResult, TestHost } from "./machine.js";
 export type { HostKeys } from "./keys.js";
 export { ensureBaseImage } from "./image.js";
 export { reapAll } from "./reap.js";
@@ -34,7 +35,7 @@ export { runId, runDir, stateRoot, registryRoot } from "./paths.js";
  * on the cached base image), host keys, machine id and 127.0.1.N; ready when systemd says
  * `running`. Throws (and leaves nothing behind) when it does not get there.
  */
-export async function bootHost(name: string, opts: BootOptions = {}): Promise<TestHost> {
+export async function bootHost(name: string, opts: HostOptions = {}): Promise<TestHost> {
   checkHostName(name);
   ensureKernelLimits();
   const baseImage = await ensureBaseImage();
@@ -61,7 +62,7 @@ async function bootNew(
   dir: string,
   baseImage: string,
   operatorKeyPath: string,
-  opts: BootOptions,
+  opts: HostOptions,
 ): Promise<TestHost> {
   const existing = listRecords().find((r) => r.id === id);
   if (existing) {
@@ -70,11 +71,13 @@ async function bootNew(
     }
     await reapMachine(existing);
   }
-  const address = await leaseAddress(id, procId(process.pid)!);
+  const sshPort = opts.sshPort ?? chooseSshPort();
+  const address = await leaseAddress(id, procId(process.pid)!, sshPort);
   const machine = new Machine({
     name,
     run,
     address,
+    sshPort,
     stateDir: join(dir, name),
     cgroup: join(machinesCgroup(), id),
     baseImage,

@@ -33,11 +33,18 @@ export interface BootOptions {
   timeoutMs?: number;
 }
 
+/** Options of bootHost: boot options plus what is fixed for the machine's life. */
+export interface HostOptions extends BootOptions {
+  /** sshd's port (default 22, or 2222 when the box itself listens on *:22). */
+  sshPort?: number;
+}
+
 /** A booted test machine. */
 export interface TestHost {
   readonly name: string;
   /** Its own loopback address; sshd listens there only. */
   readonly address: string;
+  /** sshd's port: 22, or 2222 when the box itself listens on *:22 (see test/README.md). */
   readonly port: number;
   /** Its own SSH host public keys, as authorized_keys-style lines ("ssh-ed25519 AAAA..."). */
   readonly hostKeys: HostKeys;
@@ -130,6 +137,7 @@ export interface MachineSetup {
   name: string;
   run: string;
   address: string;
+  sshPort: number;
   stateDir: string;
   cgroup: string;
   baseImage: string;
@@ -146,7 +154,7 @@ export const liveMachines = new Set<Machine>();
 export class Machine implements TestHost {
   readonly name: string;
   readonly address: string;
-  readonly port = 22;
+  readonly port: number;
   hostKeys!: HostKeys;
   readonly operatorKeyPath: string;
   readonly knownHostsPath: string;
@@ -168,6 +176,7 @@ export class Machine implements TestHost {
     this.setup = setup;
     this.name = setup.name;
     this.address = setup.address;
+    this.port = setup.sshPort;
     this.operatorKeyPath = setup.operatorKeyPath;
     this.stateDir = setup.stateDir;
     this.upperDir = join(setup.stateDir, "upper");
@@ -211,7 +220,7 @@ export class Machine implements TestHost {
     const up = this.upperDir;
     this.hostKeys = await makeHostKeys(up, this.name);
     mkdirSync(join(up, "etc/ssh/sshd_config.d"), { recursive: true, mode: 0o755 });
-    writeFileSync(join(up, "etc/ssh/sshd_config.d/20-listen.conf"), `ListenAddress ${this.address}\n`);
+    writeFileSync(join(up, "etc/ssh/sshd_config.d/20-listen.conf"), `ListenAddress ${this.address}:${this.port}\n`);
     writeFileSync(join(up, "etc/hostname"), `${this.name}\n`);
     writeFileSync(join(up, "etc/hosts"), `127.0.0.1 localhost\n${this.address} ${this.name}\n`);
     writeFileSync(join(up, "etc/machine-id"), `${randomBytes(16).toString("hex")}\n`, { mode: 0o444 });
@@ -219,7 +228,7 @@ export class Machine implements TestHost {
     writeFileSync(join(up, "root/.ssh/authorized_keys"), `${publicKeyLine(this.operatorKeyPath)}\n`, { mode: 0o600 });
     writeFileSync(
       this.knownHostsPath,
-      `${this.address} ${this.hostKeys.ed25519Pub}\n${this.address} ${this.hostKeys.rsaPub}\n`,
+      `${this.knownHostsName()} ${this.hostKeys.ed25519Pub}\n${this.knownHostsName()} ${this.hostKeys.rsaPub}\n`,
     );
   }
 
@@ -391,7 +400,7 @@ export class Machine implements TestHost {
     let known = this.knownHostsPath;
     if (opts.knownHostKeys) {
       known = join(this.stateDir, `known_hosts.${randomUUID()}`);
-      writeFileSync(known, opts.knownHostKeys.map((k) => `${this.address} ${k}\n`).join(""));
+      writeFileSync(known, opts.knownHostKeys.map((k) => `${this.knownHostsName()} ${k}\n`).join(""));
     }
     try {
       const r = text(await run([...this.sshArgs(known), cmd], {
@@ -406,6 +415,11 @@ export class Machine implements TestHost {
     } finally {
       if (known !== this.knownHostsPath) rmSync(known, { force: true });
     }
+  }
+
+  /** How known_hosts names this machine: "127.0.1.N", or "[127.0.1.N]:PORT" off port 22. */
+  knownHostsName(): string {
+    return this.port === 22 ? this.address : `[${this.address}]:${this.port}`;
   }
 
   async writeFile(path: string, data: string | Buffer, mode = 0o644): Promise<void> {

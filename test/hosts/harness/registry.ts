@@ -99,10 +99,10 @@ function* candidateAddresses(): Generator<string> {
   for (let n = 2; n <= 254; n++) yield `127.0.1.${n}`;
 }
 
-/** True when something already accepts connections on address:22. */
-function portTaken(address: string): Promise<boolean> {
+/** True when something already accepts connections on address:port. */
+function portTaken(address: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = connect({ host: address, port: 22 });
+    const s = connect({ host: address, port });
     const done = (v: boolean) => {
       s.destroy();
       resolve(v);
@@ -117,7 +117,7 @@ function portTaken(address: string): Promise<boolean> {
  * Leases a free 127.0.1.N for machine `id`. The lease is a file created with O_EXCL, so
  * parallel test files and parallel runs never get the same address.
  */
-export async function leaseAddress(id: string, owner: ProcId): Promise<string> {
+export async function leaseAddress(id: string, owner: ProcId, port: number): Promise<string> {
   mkdirSync(leasesDir(), { recursive: true, mode: 0o700 });
   for (const address of candidateAddresses()) {
     const file = join(leasesDir(), address);
@@ -129,7 +129,7 @@ export async function leaseAddress(id: string, owner: ProcId): Promise<string> {
     }
     writeSync(fd, JSON.stringify({ id, owner }));
     closeSync(fd);
-    if (await portTaken(address)) {
+    if (await portTaken(address, port)) {
       rmSync(file, { force: true }); // a listener we do not know: leave that address alone
       continue;
     }
