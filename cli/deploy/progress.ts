@@ -56,8 +56,14 @@ export async function runAll<J extends { name: string }>(io: CliIo, mode: ViewMo
         concurrent: Math.max(1, parallel),
         exitOnError: false,
         collectErrors: false,
-        rendererOptions: { collapseErrors: false, formatOutput: "truncate" },
-        processOutput: new ProcessOutput(io.stderr as NodeJS.WriteStream, io.stderr as NodeJS.WriteStream),
+        renderer: "default",
+        // the mode was already chosen from io.stderr; the view goes to stderr, stdout stays for data
+        fallbackRendererCondition: false,
+        rendererOptions: {
+          collapseErrors: false,
+          formatOutput: "truncate",
+          processOutput: new ProcessOutput(io.stderr as NodeJS.WriteStream, io.stderr as NodeJS.WriteStream),
+        },
       } as never,
     );
     await list.run().catch(() => undefined);
