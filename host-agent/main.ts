@@ -22,6 +22,7 @@ const USAGE = `usage: nixseal-agent COMMAND [--config FILE] [--state-dir DIR] [-
   install [--agent PATH] [--no-start]
                        write the systemd units, daemon-reload, enable and start them
   check MANIFEST|DIR   validate a manifest or a bundle dir (no decryption)
+  pull --server URL    fetch this host's latest bundle from a nixseal server, import it
 
 config: /etc/nixseal/agent.json (optional), see docs/agent.md; the --*-dir and
 --identity options override it (e.g. import into a mounted image's /var/lib)
@@ -95,6 +96,7 @@ function one(a: Args, what: string): string {
  */
 export async function main(argv: string[], io: AgentIo): Promise<number> {
   try {
+    if (argv[0] === "pull") return await (await import("./pull.js")).runPull(argv.slice(1), io);
     const a = parseArgs(argv);
     if (a.help || a.command === undefined || a.command === "help") {
       (a.command === undefined && !a.help ? io.stderr : io.stdout).write(USAGE);
