@@ -20,6 +20,9 @@ export default defineConfig({
           // Builds the base image once, removes machines of killed runs before and this
           // run's leftovers after (test/hosts/harness/global-setup.ts).
           globalSetup: ["test/hosts/harness/global-setup.ts"],
+          // Worker processes, not threads: a machine dies with the process that booted it
+          // (parent-death signal), which for a thread would be the thread's end.
+          pool: "forks",
           testTimeout: 600_000,
           hookTimeout: 600_000,
           fileParallelism: false,

@@ -249,12 +249,9 @@ export async function reapMachine(rec: MachineRecord): Promise<void> {
  * @returns the ids of the machines it removed
  */
 export async function reapStale(opts: { run?: string } = {}): Promise<string[]> {
-  const reaped: string[] = [];
-  for (const rec of listRecords()) {
-    if (isAlive(rec.owner) && rec.run !== opts.run) continue;
-    await reapMachine(rec);
-    reaped.push(rec.id);
-  }
+  const doomed = listRecords().filter((rec) => !isAlive(rec.owner) || rec.run === opts.run);
+  await Promise.all(doomed.map((rec) => reapMachine(rec)));
+  const reaped = doomed.map((rec) => rec.id);
   const live = listRecords();
   // Leases of owners that are gone and that no record names.
   let leases: string[] = [];
