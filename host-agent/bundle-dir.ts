@@ -13,6 +13,9 @@ import { NixsealError } from "../core/errors.js";
 import type { BundleManifest, BundleSecret } from "../core/schema/bundle.js";
 import { errors, type AgentError } from "./errors.js";
 
+/** Where uploads for the sandboxed API go (deploy uses it; readable by the service). */
+export const SANDBOX_UPLOADS = "/var/lib/nixseal/staging";
+
 /** = core's BUNDLE_MANIFEST (a value import from the schema module would load zod). */
 export const MANIFEST = "manifest.json";
 /** The seal of a stored generation's manifest: its sha256 in hex. */
@@ -87,7 +90,14 @@ export async function readManifest(dir: string): Promise<BundleManifest> {
       manifest = validate(bundleManifestSchema, parseJsonText(bytes.toString("utf8"), MANIFEST), MANIFEST);
     }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw errors.bundleInvalid([dir, "manifest.json is missing"], { cause: err });
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw errors.bundleInvalid([dir, "manifest.json is missing"], { cause: err });
+    if (code === "EACCES" || code === "EPERM") {
+      throw errors.bundleInvalid([dir, "manifest.json cannot be read (permission denied)"], {
+        cause: err,
+        hints: [`the agent service is sandboxed: /root, /home and /tmp are hidden from it; upload bundles under ${SANDBOX_UPLOADS}/ (nixseal-agent import run from a root shell reads any directory)`],
+      });
+    }
     if (err instanceof NixsealError && err.code !== "NIXSEAL_ERR_INVALID_FILE") throw err;
     throw errors.bundleInvalid([dir, err instanceof Error ? err.message : String(err)], { cause: err });
   }

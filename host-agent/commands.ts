@@ -41,6 +41,7 @@ function summarize(io: AgentIo, verb: string, out: InstallOutcome, config: Agent
   if (out.units.restarted.length) say(io, `restarted: ${out.units.restarted.join(", ")}`);
   if (out.units.reloaded.length) say(io, `reloaded: ${out.units.reloaded.join(", ")}`);
   if (out.units.error) say(io, `warning: ${out.units.error}`);
+  for (const w of out.warnings) say(io, `warning: ${w}`);
   return reportFailures(io, out.results) ? 1 : 0;
 }
 

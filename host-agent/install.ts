@@ -4,7 +4,8 @@
 // generation or the new one, whole, behind /run/keys.
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import type { BundleSecret } from "../core/index.js";
+import { NixsealError } from "../core/errors.js";
+import type { BundleSecret } from "../core/schema/bundle.js";
 import { loadAccounts } from "./accounts.js";
 import { readManifest, type BundleDir } from "./bundle-dir.js";
 import type { AgentConfig } from "./config.js";
@@ -32,6 +33,8 @@ export interface InstallOutcome {
   changed: string[];
   units: UnitActions;
   pruned: number[];
+  /** Problems that did not stop the switch (a /run/keys link that could not be made). */
+  warnings: string[];
 }
 
 async function oldSecrets(stateDir: string): Promise<BundleSecret[]> {
@@ -75,7 +78,14 @@ export async function installGeneration(config: AgentConfig, gen: number, bundle
   const okNames = results.filter((r) => r.ok).map((r) => r.name);
   linkKeysBeforeFlip(config.keysDir, config.runDir, okNames, byName);
   flipCurrent(config.runDir, name);
-  linkKeysAfterFlip(config.keysDir, config.runDir, okNames);
+  const warnings: string[] = [];
+  try {
+    linkKeysAfterFlip(config.keysDir, config.runDir, okNames);
+  } catch (err) {
+    // the generation is live behind runDir/current; only the NixOps path is missing
+    const why = err instanceof NixsealError ? err.message : ((err as NodeJS.ErrnoException).code ?? "failed");
+    warnings.push(`cannot link ${config.keysDir} to ${join(config.runDir, "current")}: ${why} (systemd-tmpfiles --create /etc/tmpfiles.d/nixseal.conf makes it)`);
+  }
   const live = new Set(okNames);
   linkPaths(config.runDir, bundle.manifest.secrets.filter((s) => live.has(s.name)), before, byName);
   if (opts.flipState) {
@@ -90,5 +100,5 @@ export async function installGeneration(config: AgentConfig, gen: number, bundle
   const changedNew = bundle.manifest.secrets.filter((s) => byName.get(s.name)?.ok && byName.get(s.name)?.changed);
   const changed = [...changedNew, ...removed];
   const units = opts.restart && config.restartUnits ? await restartChangedUnits(changed) : { restarted: [], reloaded: [] };
-  return { generation: gen, runGeneration: name, results, changed: changed.map((s) => s.name), units, pruned };
+  return { generation: gen, runGeneration: name, results, changed: changed.map((s) => s.name), units, pruned, warnings };
 }

@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, symlinkSync, unlinkSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import type { BundleSecret } from "../core/index.js";
+import type { BundleSecret } from "../core/schema/bundle.js";
 import { errors } from "./errors.js";
 import { CURRENT, type SecretResult } from "./materialize.js";
 

@@ -1,6 +1,6 @@
 // After a switch: restart or reload the units that changed secrets name, each unit
 // once, through systemctl (try-restart leaves stopped units stopped).
-import type { BundleSecret } from "../core/index.js";
+import type { BundleSecret } from "../core/schema/bundle.js";
 
 export interface UnitActions {
   restarted: string[];

@@ -10,6 +10,7 @@ function activationReply(out: InstallOutcome) {
     changed: out.changed,
     units: out.units,
     pruned: out.pruned,
+    warnings: out.warnings,
     secrets: out.results.map(({ name, ok, changed, code, error }) => ({ name, ok, changed, ...(ok ? {} : { code, error }) })),
   };
 }

@@ -95,9 +95,14 @@ export async function readsOfBoot(h: TestHost, bootId: string): Promise<Map<stri
   return m;
 }
 
-/** GET on the agent's unix socket from inside the host, with the host's node. */
-export async function agentGet(h: TestHost, path: string): Promise<{ status: number; body: string }> {
-  const js = `const http=require("http");http.get({socketPath:"/run/nixseal-agent/agent.sock",path:${JSON.stringify(path)}},r=>{let b="";r.on("data",d=>b+=d);r.on("end",()=>process.stdout.write(JSON.stringify({status:r.statusCode,body:b})))}).on("error",e=>{console.error(e.message);process.exit(1)})`;
-  const r = await h.execArgv(["/usr/local/bin/node", "-e", js]);
+/** A request to the agent's unix socket from inside the host, with the host's node (body on stdin). */
+export async function agentCall(h: TestHost, method: "GET" | "POST", path: string, body?: unknown): Promise<{ status: number; body: string }> {
+  const js = `const http=require("http");let input="";process.stdin.on("data",d=>input+=d).on("end",()=>{const q=http.request({socketPath:"/run/nixseal-agent/agent.sock",method:${JSON.stringify(method)},path:${JSON.stringify(path)},headers:input?{"content-type":"application/json"}:{}},r=>{let b="";r.on("data",d=>b+=d);r.on("end",()=>process.stdout.write(JSON.stringify({status:r.statusCode,body:b})))});q.on("error",e=>{console.error(e.message);process.exit(1)});q.end(input)})`;
+  const r = await h.execArgv(["/usr/local/bin/node", "-e", js], { input: body === undefined ? "" : JSON.stringify(body) });
   return JSON.parse(r.stdout.toString("utf8"));
+}
+
+/** GET on the agent's socket. */
+export function agentGet(h: TestHost, path: string): Promise<{ status: number; body: string }> {
+  return agentCall(h, "GET", path);
 }
