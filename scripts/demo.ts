@@ -51,6 +51,14 @@ async function main(): Promise<void> {
     cleanup: () => rm(base, { recursive: true, force: true }),
   };
   let host: TestHost | undefined;
+  // Ctrl-C: still stop the machine and remove the temp repo
+  process.once("SIGINT", () => {
+    process.stderr.write("\ndemo: interrupted, tearing down\n");
+    void Promise.resolve(host?.stop())
+      .catch(() => undefined)
+      .then(() => repo.cleanup())
+      .finally(() => process.exit(130));
+  });
   try {
     process.stdout.write(bold("nixseal demo: secrets that survive an unattended reboot, deployed with the config\n"));
 

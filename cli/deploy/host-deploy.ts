@@ -22,6 +22,8 @@ export interface HostJob {
   bundleDir?: string;
   /** The bundle's manifest id. */
   bundleId?: string;
+  /** No config to ship (a host without a config dir of its own, e.g. not NixOS): secrets only. */
+  noConfig?: boolean;
 }
 
 /** Flags that shape every host's deploy. */
@@ -69,6 +71,7 @@ export async function deployHost(job: HostJob, flags: DeployFlags, sink: Progres
   let configInstalled = false;
   let secretsActivated = false;
   let rebuildStarted = false;
+  const doConfig = flags.config && !job.noConfig;
   try {
     ssh = await step("connect", () => connectJob(job, flags));
     const conn = ssh;
@@ -77,12 +80,12 @@ export async function deployHost(job: HostJob, flags: DeployFlags, sink: Progres
       () => takeLock(conn, job.name, flags.waitSeconds, (holder) => sink.warn(job.name, `waiting up to ${flags.waitSeconds}s for the deploy lock held by ${holder}`)),
       (l) => (l.waited ? "waited for another deploy" : undefined),
     );
-    const listing = flags.config ? await localConfigListing(job.configDir) : undefined;
+    const listing = doConfig ? await localConfigListing(job.configDir) : undefined;
     staging = await step("upload", async () => {
       const s = await prepareStaging(conn, job.name);
       let files = 0;
       const onFile = (p: string) => flags.onUploadedFile?.(job.name, p);
-      if (flags.config) files += await uploadDir(conn, job.name, job.configDir, s.config, onFile);
+      if (doConfig) files += await uploadDir(conn, job.name, job.configDir, s.config, onFile);
       if (flags.secrets && job.bundleDir) files += await uploadDir(conn, job.name, job.bundleDir, s.bundle, onFile);
       return Object.assign(s, { files });
     }, (s) => `${(s as Staging & { files: number }).files} files`);
@@ -95,7 +98,7 @@ export async function deployHost(job: HostJob, flags: DeployFlags, sink: Progres
       result.generation = generation;
       if (generation === before.current) sink.output(job.name, `secrets unchanged (generation ${generation} is already active)`);
     }
-    if (flags.config && listing) {
+    if (doConfig && listing) {
       await step("config", () => installConfig(conn, job.name, staging!.config), () => `${listing.size} files`);
       configInstalled = true;
       result.config = { files: listing.size, hash: listingHash(listing) };
@@ -104,7 +107,7 @@ export async function deployHost(job: HostJob, flags: DeployFlags, sink: Progres
       await step("activate", () => agentActivate(agent, generation!), () => `generation ${generation}`);
       secretsActivated = true;
     }
-    if (flags.config) {
+    if (doConfig) {
       const flake = listing?.has("flake.nix") ?? false;
       result.rebuild = describeRebuild({ hostName: job.name, command: job.host.rebuild, upgrade: flags.upgrade }, flake);
       rebuildStarted = true;

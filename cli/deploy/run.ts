@@ -2,10 +2,11 @@
 // bundles, run each host's work in a pool, print the summary, set the exit code.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { existsSync } from "node:fs";
+import { join, relative } from "node:path";
 import { NixsealError, type Repo } from "../../core/index.js";
 import type { CliIo } from "../io.js";
-import { printJson } from "../output.js";
+import { printJson, printWarning } from "../output.js";
 import { hostConfigDir, hostsOf, openRepo, secretsForHost, type LoadedRepo } from "../repo/index.js";
 import { AgentClient } from "./agent-client.js";
 import { agentRollback, agentStatus } from "./agent-api.js";
@@ -40,6 +41,15 @@ export function selectHosts(repo: Repo, names: string[]): string[] {
     }
   }
   return [...new Set(names)];
+}
+
+/**
+ * A host whose default config dir (hosts/NAME) does not exist has no NixOS config in
+ * this repo (a plain systemd host): deploy ships its secrets only. An explicitly set
+ * configDir that is missing stays an error.
+ */
+function withoutConfig(job: Pick<HostJob, "host" | "configDir">): boolean {
+  return job.host.configDir === undefined && !existsSync(job.configDir);
 }
 
 /** The secrets the repo wants on a host. */
@@ -90,6 +100,10 @@ export async function runDeploy(
     const jobs: (HostJob & { bundle?: Awaited<ReturnType<typeof writeHostBundle>> })[] = [];
     for (const name of names) {
       const job: HostJob & { bundle?: Awaited<ReturnType<typeof writeHostBundle>> } = { name, host: loaded.repo.hosts[name]!, configDir: hostConfigDir(loaded.dir, loaded.repo, name) };
+      if (flags.config && flags.secrets && withoutConfig(job)) {
+        job.noConfig = true;
+        printWarning(io, `host "${name}" has no config dir (${relative(loaded.dir, job.configDir)}/): deploying its secrets only`);
+      }
       if (flags.secrets) {
         job.bundleDir = join(work, name);
         job.bundle = await writeHostBundle(loaded, name, job.bundleDir);
@@ -107,8 +121,8 @@ export async function runDeploy(
           try {
             const view = await recordStep(steps, sink, job.name, "plan", () => readHostView(ssh, job.name));
             const secrets = flags.secrets ? diffSecrets(wantedSecrets(loaded, job.name, job.bundle), view.agent.status) : undefined;
-            const config = flags.config ? await diffConfig(job.configDir, view.config) : undefined;
-            const rebuild = flags.config ? describeRebuild({ hostName: job.name, command: job.host.rebuild, upgrade: flags.upgrade }, view.config.has("flake.nix")) : undefined;
+            const config = flags.config && !job.noConfig ? await diffConfig(job.configDir, view.config) : undefined;
+            const rebuild = flags.config && !job.noConfig ? describeRebuild({ hostName: job.name, command: job.host.rebuild, upgrade: flags.upgrade }, view.config.has("flake.nix")) : undefined;
             const lines = describeDiff(job.name, secrets, config, view.agent);
             if (rebuild) lines.push(`${job.name}:   would run: ${rebuild}`);
             if (!opts.json) for (const l of lines) io.stdout.write(l + "\n");
@@ -144,7 +158,7 @@ export async function runStatus(io: CliIo, opts: RunOptions): Promise<number> {
       try {
         const view = await recordStep(steps, sink, job.name, "status", () => readHostView(ssh, job.name));
         const secrets = view.agent.status ? diffSecrets(wantedSecrets(loaded, job.name), view.agent.status) : undefined;
-        const config = await diffConfig(job.configDir, view.config);
+        const config = withoutConfig(job) ? undefined : await diffConfig(job.configDir, view.config);
         lines.set(job.name, describeDiff(job.name, secrets, config, view.agent));
         const drift = hasDrift(secrets, config) || !view.agent.ok;
         return {

@@ -4,7 +4,7 @@
 import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bootHost, type TestHost } from "./harness/index.js";
-import { addHost, NIXSEAL_BIN, newRepo, nixseal, STANDIN, summary, writeConfig, type TestRepo } from "./fixtures/deploy-env.js";
+import { addHost, addSecret, hostFile, NIXSEAL_BIN, newRepo, nixseal, prepareHost, STANDIN, standinRuns, summary, writeConfig, type TestRepo } from "./fixtures/deploy-env.js";
 
 describe("deploy progress: live view, plain lines, JSON", () => {
   let repo: TestRepo;
@@ -69,5 +69,25 @@ describe("deploy progress: live view, plain lines, JSON", () => {
       ["view1", true, "deployed"],
       ["view2", false, "rolled-back"],
     ]);
+  });
+
+  it("a host with no hosts/NAME/ dir (a plain systemd host) gets its secrets only, with a warning", async () => {
+    const plainHost = await bootHost("view3");
+    hosts.push(plainHost);
+    await prepareHost(plainHost, ["svc"]);
+    await addHost(repo, plainHost);
+    await addSecret(repo, "plain-token", ["view3"], `plain-${Date.now()}-value`, "svc");
+    const r = await nixseal(repo, ["deploy", "view3"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/warning: host "view3" has no config dir \(hosts\/view3\/\): deploying its secrets only/);
+    expect(r.stderr).not.toMatch(/view3: rebuild/);
+    expect(hostFile(plainHost, "/etc/nixos/configuration.nix")).toBeUndefined();
+    expect(standinRuns(plainHost)).toEqual([]);
+    expect((await plainHost.exec("stat -L -c '%U %a' /run/keys/plain-token")).stdout.trim()).toBe("svc 400");
+    // --config-only has nothing to ship there: a clear error
+    const c = await nixseal(repo, ["deploy", "view3", "--config-only"]);
+    expect(c.code).toBe(1);
+    expect(c.stderr).toMatch(/config dir .*hosts\/view3 does not exist/);
+    expect(c.stderr).toMatch(/hint: .*--secrets-only/);
   });
 });
