@@ -1,0 +1,208 @@
+// The whole path through a real server on 127.0.0.1: a repo made with the real CLI,
+// `nixseal push` (main() in-process) to buildServer() listening on a random loopback
+// port, then `nixseal-agent pull` into an agent state dir with its plaintext on a real
+// tmpfs (root, as the agent tests). The secret materialises; the server's storage, its
+// log and every reply are grepped for the values (never there). A server that tampers
+// with a bundle, and one that is not there, change nothing on the host.
+import { randomBytes } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import type { FastifyInstance } from "fastify";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { main as agentMain } from "../../host-agent/main.js";
+import { buildServer } from "../../server/app.js";
+import { runNixseal, snapshotTree, testEnv, type RunResult } from "../cli/harness.js";
+import { grepTree, logSink, makeEnv, snapshotState, type AgentEnv } from "./support.js";
+
+const work = mkdtempSync(join(tmpdir(), "nixseal-push-pull-"));
+const repo = join(work, "repo");
+const storage = join(work, "storage");
+const tokenFile = join(work, "operator.token");
+const TOKEN = randomBytes(24).toString("hex");
+const fresh = () => `plain-${randomBytes(12).toString("hex")}`;
+const values: string[] = [];
+const outputs: string[] = [];
+const log = logSink();
+let env: AgentEnv;
+let server: FastifyInstance;
+let url: string;
+
+async function nixseal(argv: string[], stdin?: string): Promise<RunResult> {
+  const r = await runNixseal(argv, { cwd: repo, env: testEnv(repo), stdin });
+  outputs.push(r.stdout, r.stderr);
+  return r;
+}
+
+async function agent(argv: string[]): Promise<RunResult> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on("data", (c: Buffer) => out.push(c));
+  stderr.on("data", (c: Buffer) => err.push(c));
+  const code = await agentMain(argv, { stdout, stderr });
+  const r = { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+  outputs.push(r.stdout, r.stderr);
+  return r;
+}
+
+const dirs = () => ["--state-dir", env.config.stateDir, "--run-dir", env.config.runDir, "--keys-dir", env.config.keysDir, "--identity", env.hostKey, "--config", join(work, "agent.json")];
+const pull = (serverUrl = url) => agent(["pull", "--server", serverUrl, "--host", "testhost", ...dirs()]);
+const live = (name: string) => readFileSync(join(env.config.runDir, "current", name), "utf8");
+const generations = () => readdirSync(join(env.config.stateDir, "generations")).sort();
+
+beforeAll(async () => {
+  env = makeEnv();
+  // restartUnits off: the test host's systemd is not ours to restart units in.
+  writeFileSync(join(work, "agent.json"), JSON.stringify({ restartUnits: false }));
+  mkdirSync(repo);
+  writeFileSync(tokenFile, TOKEN + "\n", { mode: 0o600 });
+  server = await buildServer({ storageDir: storage, operatorToken: TOKEN, logger: { level: "info", stream: log.stream } as never });
+  await server.listen({ host: "127.0.0.1", port: 0 });
+  url = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`;
+  expect((await nixseal(["init"])).code).toBe(0);
+  expect((await nixseal(["host", "add", "testhost", "--target", "root@127.0.0.1", "--key", env.hostPub])).code).toBe(0);
+  for (const name of ["db", "api"]) {
+    const v = fresh();
+    values.push(v);
+    expect((await nixseal(["secrets", "add", name, "--host", "testhost"], v)).code).toBe(0);
+  }
+});
+
+afterAll(async () => {
+  await server?.close();
+  env?.cleanup();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe("nixseal push, nixseal-agent pull", () => {
+  it("push refuses a wrong token and stores nothing", async () => {
+    const bad = join(work, "bad.token");
+    writeFileSync(bad, "x".repeat(32), { mode: 0o600 });
+    const r = await nixseal(["push", "testhost", "--server", url, "--token-file", bad]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^nixseal: error: http:\/\/127\.0\.0\.1:\d+: the bearer token is not valid for pushing a bundle$/m);
+    expect(r.stderr).toMatch(/^nixseal: hint: send Authorization: Bearer TOKEN/m);
+    expect(snapshotTree(join(storage, "hosts")).size).toBe(0);
+    const loose = join(work, "loose.token");
+    writeFileSync(loose, TOKEN, { mode: 0o644 });
+    const l = await nixseal(["push", "testhost", "--server", url, "--token-file", loose]);
+    expect(l.code).toBe(1);
+    expect(l.stderr).toMatch(/readable by others/);
+  });
+
+  it("pushes the host's bundle; the agent pulls it and the secrets materialise", async () => {
+    const p = await nixseal(["push", "testhost", "--server", url, "--token-file", tokenFile]);
+    expect(p.stderr).toMatch(/^nixseal: pushed testhost: bundle [0-9a-f]{16} \(2 secrets\)$/m);
+    expect(p.code).toBe(0);
+    const r = await pull();
+    expect(r.stderr).toMatch(/pulled bundle [0-9a-f]{16} from http:\/\/127\.0\.0\.1:\d+: generation 1, 2 of 2 secrets/);
+    expect(r.code).toBe(0);
+    expect(live("db")).toBe(values[0]);
+    expect(live("api")).toBe(values[1]);
+  });
+
+  it("pulling the same bundle again changes nothing", async () => {
+    const before = generations();
+    const r = await pull();
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/is already generation 1 \(current\); nothing to do/);
+    expect(generations()).toEqual(before);
+  });
+
+  it("a rotated secret, pushed again, arrives as the next generation", async () => {
+    const v = fresh();
+    values.push(v);
+    expect((await nixseal(["secrets", "rotate", "db"], v)).code).toBe(0);
+    const p = await nixseal(["push", "--server", url, "--token-file", tokenFile, "--json"]);
+    expect(p.code).toBe(0);
+    expect(JSON.parse(p.stdout)).toMatchObject({ command: "push", ok: true, hosts: [{ host: "testhost", ok: true, created: true }] });
+    const r = await pull();
+    expect(r.code).toBe(0);
+    expect(live("db")).toBe(v);
+    expect(generations()).toEqual(["1", "2"]);
+  });
+
+  it("a server that tampers with the bundle or serves another host's changes nothing", async () => {
+    const latest = (await (await fetch(`${url}/v1/hosts/testhost/bundles/latest`)).json()) as { manifest: { host: string }; files: Record<string, string> };
+    const spoilers: Array<[string, (b: typeof latest) => void]> = [
+      [
+        "does not match its sha256",
+        (b) => {
+          const [name, text] = Object.entries(b.files)[0]!;
+          const bytes = Buffer.from(text, "base64");
+          bytes[bytes.length - 1] ^= 1;
+          b.files[name] = bytes.toString("base64");
+        },
+      ],
+      ["it is for host other", (b) => (b.manifest.host = "other")],
+      ["not named in manifest.json", (b) => (b.files["extra.age"] = Object.values(b.files)[0]!)],
+    ];
+    for (const [why, spoil] of spoilers) {
+      const body = structuredClone(latest);
+      spoil(body);
+      const evil: Server = createServer((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body)));
+      await new Promise<void>((resolve) => evil.listen(0, "127.0.0.1", resolve));
+      try {
+        const before = snapshotState(env.config.stateDir);
+        const liveBefore = live("db");
+        const r = await pull(`http://127.0.0.1:${(evil.address() as AddressInfo).port}`);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("fails verification");
+        expect(r.stderr).toContain(why);
+        expect(r.stderr).toMatch(/hint: nothing was changed on this host/);
+        expect(snapshotState(env.config.stateDir)).toEqual(before);
+        expect(live("db")).toBe(liveBefore);
+      } finally {
+        await new Promise((resolve) => evil.close(resolve));
+      }
+    }
+  });
+
+  it("a server that is not there: a clear error, nothing changed", async () => {
+    const gone = createServer();
+    await new Promise<void>((resolve) => gone.listen(0, "127.0.0.1", resolve));
+    const port = (gone.address() as AddressInfo).port;
+    await new Promise((resolve) => gone.close(resolve));
+    const before = snapshotState(env.config.stateDir);
+    const r = await pull(`http://127.0.0.1:${port}`);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`error: cannot reach http://127\\.0\\.0\\.1:${port}: ECONNREFUSED`));
+    expect(snapshotState(env.config.stateDir)).toEqual(before);
+    const p = await nixseal(["push", "--server", `http://127.0.0.1:${port}`, "--token-file", tokenFile]);
+    expect(p.code).toBe(1);
+    expect(p.stderr).toMatch(/cannot reach .*ECONNREFUSED/);
+  });
+
+  it("a host the server has no bundle for: the server's error and hint", async () => {
+    const r = await agent(["pull", "--server", url, "--host", "nobody", ...dirs()]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error: http:\/\/127\.0\.0\.1:\d+: host nobody has no bundle on this server/);
+    expect(r.stderr).toMatch(/hint: push one: nixseal push HOST --server URL/);
+  });
+
+  it("no value in the server's storage or log, in any reply, or left in the agent's state dir", async () => {
+    const replies = [await (await fetch(`${url}/v1/hosts/testhost/bundles/latest`)).text()];
+    const id = (JSON.parse(replies[0]!) as { id: string }).id;
+    replies.push(await (await fetch(`${url}/v1/hosts/testhost/bundles/${id}`)).text(), await (await fetch(`${url}/v1/health`)).text());
+    // The probe works: a value written in the storage dir is found.
+    writeFileSync(join(storage, "probe"), `x${values[0]}x`);
+    expect(grepTree(storage, values[0]!)).toEqual([join(storage, "probe")]);
+    rmSync(join(storage, "probe"));
+    expect(values).toHaveLength(3);
+    for (const v of values) {
+      expect(grepTree(storage, v)).toEqual([]);
+      expect(grepTree(env.config.stateDir, v)).toEqual([]);
+      for (const r of replies) expect(r).not.toContain(v);
+      for (const o of outputs) expect(o).not.toContain(v);
+      expect(log.text()).not.toContain(v);
+    }
+    expect(log.text()).not.toContain(TOKEN);
+    for (const o of outputs) expect(o).not.toContain(TOKEN);
+    expect(log.text()).toContain('"msg":"bundle stored"');
+  });
+});
