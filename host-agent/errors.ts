@@ -2,8 +2,18 @@
 // code, an HTTP status and a printf message). Every entry is a NixsealError, so the
 // CLI printer, the API error handler and docs/errors.md speak the same codes.
 // Messages name files, generations and secret names; never a value or a key.
-import createError from "@fastify/error";
+//
+// @fastify/error (with node:http under it) is required on the first error, not at
+// import: a boot restore where every secret is fine never pays its ~8 ms.
+import { createRequire } from "node:module";
 import { NixsealError } from "../core/errors.js";
+
+type CreateError = typeof import("@fastify/error").default;
+let createError: CreateError | undefined;
+function fastifyCreateError(): CreateError {
+  createError ??= createRequire(import.meta.url)("@fastify/error") as CreateError;
+  return createError;
+}
 
 /** A catalogue error: a NixsealError that also carries its HTTP status. */
 export type AgentError = NixsealError & { statusCode: number };
@@ -11,8 +21,9 @@ export type AgentError = NixsealError & { statusCode: number };
 type Make = (args: Array<string | number>, opts?: { cause?: unknown; hints?: string[] }) => AgentError;
 
 function entry(code: string, message: string, statusCode: number, hints: string[] = []): Make & { code: string } {
-  const Ctor = createError(code, message, statusCode, NixsealError as unknown as ErrorConstructor);
+  let Ctor: ReturnType<CreateError> | undefined;
   const make = (args: Array<string | number>, opts: { cause?: unknown; hints?: string[] } = {}): AgentError => {
+    Ctor ??= fastifyCreateError()(code, message, statusCode, NixsealError as unknown as ErrorConstructor);
     const err = (opts.cause === undefined ? new Ctor(...args) : new Ctor(...args, { cause: opts.cause })) as unknown as AgentError;
     // @fastify/error does not run the base constructor: fill NixsealError's fields.
     Object.assign(err, { name: "NixsealError", hints: opts.hints ?? hints, exitCode: 1 });
