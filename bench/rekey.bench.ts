@@ -99,7 +99,7 @@ export async function run(): Promise<BenchResult[]> {
       {
         name: "rekey",
         subject: `nixseal secrets rekey --all, fresh process, mean of a run before (${firstMs.toFixed(0)} ms) and after (${secondMs.toFixed(0)} ms) the baseline: ${nSecrets} secrets x (${nHosts} ssh-ed25519 hosts + 1 age admin), ${availableParallelism()} cores${scaled}`,
-        baseline: `the age CLI loop of agenix -r (age -d | age -e -R, ${nHosts + 1} recipients, per secret)`,
+        baseline: `the age CLI loop of agenix -r (age -d | age -e -R, ${nHosts + 1} recipients, per secret; without agenix's per-secret nix-instantiate)`,
         subjectMs,
         baselineMs,
         target: 8,
