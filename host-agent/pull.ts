@@ -143,7 +143,7 @@ export async function runPull(argv: string[], io: AgentIo): Promise<number> {
       },
     }).values;
   } catch (err) {
-    throw usage((err as Error).message.split("\n")[0]!);
+    throw usage((err as Error).message.split("\n")[0]!.replace(/^./, (c) => c.toLowerCase()));
   }
   if (v.help) {
     io.stdout.write(USAGE);
