@@ -46,8 +46,13 @@ export async function pickAuth(hostName: string, sshKey: string | undefined, env
     });
   }
   if (keyFile) {
-    auth.keyFile = keyFile;
-    auth.privateKey = await readFile(keyFile, "utf8");
+    const text = await readFile(keyFile, "utf8");
+    // With an agent, a passphrase-protected key file is left to the agent (it holds it
+    // unlocked, or the login fails with a clear message); without one it is reported.
+    if (!(auth.agent && isEncryptedKey(text))) {
+      auth.keyFile = keyFile;
+      auth.privateKey = text;
+    }
   }
   if (!auth.agent && !auth.privateKey) {
     throw new NixsealError("NIXSEAL_ERR_DEPLOY_AUTH", `host "${hostName}": no ssh-agent and no ssh key to log in with`, {
@@ -125,4 +130,16 @@ export async function connectHost(opts: ConnectOptions): Promise<NodeSSH> {
   // without a listener here, ssh2's late socket errors (ECONNRESET) would crash the process.
   (ssh.connection as unknown as { on(e: string, f: () => void): void } | null)?.on("error", () => undefined);
   return ssh;
+}
+
+/** Whether an OpenSSH (openssh-key-v1) or PEM private key is passphrase-protected. */
+export function isEncryptedKey(text: string): boolean {
+  if (/Proc-Type:\s*4,ENCRYPTED|BEGIN ENCRYPTED PRIVATE KEY/.test(text)) return true;
+  const m = /-----BEGIN OPENSSH PRIVATE KEY-----([\s\S]*?)-----END OPENSSH PRIVATE KEY-----/.exec(text);
+  if (!m) return false;
+  const raw = Buffer.from(m[1]!.replace(/\s+/g, ""), "base64");
+  const magic = "openssh-key-v1\0";
+  if (raw.subarray(0, magic.length).toString("latin1") !== magic || raw.length < magic.length + 4) return false;
+  const len = raw.readUInt32BE(magic.length);
+  return raw.subarray(magic.length + 4, magic.length + 4 + len).toString("latin1") !== "none";
 }

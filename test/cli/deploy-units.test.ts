@@ -12,6 +12,7 @@ import { fingerprintOf, parsePinnedHostKey } from "../../cli/deploy/host-key.js"
 import { summaryLine } from "../../cli/deploy/progress.js";
 import { describeRebuild } from "../../cli/deploy/rebuild.js";
 import { shellQuote } from "../../cli/deploy/remote.js";
+import { isEncryptedKey } from "../../cli/deploy/ssh.js";
 import { parseTarget } from "../../cli/deploy/target.js";
 
 function keygen(type: "ed25519" | "rsa"): { pub: string; fingerprint: string } {
@@ -126,5 +127,20 @@ describe("summary line", () => {
       restored: { config: "restored", secrets: "restored", rebuild: "ok" },
     });
     expect(line).toBe('web1: FAILED: host "web1": rebuild failed (exit 1) [config restored, secrets restored, rebuild on previous config ok]');
+  });
+});
+
+describe("isEncryptedKey", () => {
+  it("tells passphrase-protected OpenSSH keys from plain ones", () => {
+    const dir = mkdtempSync(join(tmpdir(), "nixseal-deploy-unit-"));
+    try {
+      execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "plain")]);
+      execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "pw words", "-f", join(dir, "locked")]);
+      expect(isEncryptedKey(readFileSync(join(dir, "plain"), "utf8"))).toBe(false);
+      expect(isEncryptedKey(readFileSync(join(dir, "locked"), "utf8"))).toBe(true);
+      expect(isEncryptedKey("-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n")).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -3,7 +3,7 @@
 // remote lock (refuse, wait, and released by the kernel when the deployer is killed),
 // and the agent channel (stream-local forwarding) when no agent listens.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -60,6 +60,31 @@ describe("deploy's SSH layer (real sshd)", () => {
     const refused = (await connect(h.hostKeys.ed25519Pub, join(dir, "id")).catch((e: unknown) => e)) as NixsealError;
     expect(refused.code).toBe("NIXSEAL_ERR_DEPLOY_AUTH");
     expect(refused.message).toMatch(/ssh login as root refused/);
+  });
+
+  it("logs in through ssh-agent when SSH_AUTH_SOCK is set (no key file anywhere)", async () => {
+    const sock = join(tmp, "agent.sock");
+    const agent = spawn("ssh-agent", ["-D", "-a", sock], { stdio: "ignore" });
+    try {
+      await h.waitFor(() => existsSync(sock), 10_000, "ssh-agent socket");
+      await new Promise<void>((resolve, reject) =>
+        spawn("ssh-add", ["-q", h.operatorKeyPath], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: "ignore" }).on("close", (c) => (c === 0 ? resolve() : reject(new Error(`ssh-add ${c}`)))),
+      );
+      const ssh = await connectHost({ hostName: h.name, target: target(), hostKey: h.hostKeys.ed25519Pub, env: { HOME: tmp, SSH_AUTH_SOCK: sock } });
+      expect((await ssh.execCommand("id -u")).stdout.trim()).toBe("0");
+      ssh.dispose();
+    } finally {
+      agent.kill("SIGTERM");
+    }
+  });
+
+  it("a passphrase-protected key file: says to load it into ssh-agent", async () => {
+    const dir = mkdtempSync(join(tmp, "pp-"));
+    await new Promise((r) => spawn("ssh-keygen", ["-q", "-t", "ed25519", "-N", "correct horse", "-f", join(dir, "id")]).on("close", r));
+    const err = (await connect(h.hostKeys.ed25519Pub, join(dir, "id")).catch((e: unknown) => e)) as NixsealError;
+    expect(err.code).toBe("NIXSEAL_ERR_DEPLOY_AUTH");
+    expect(err.message).toMatch(/passphrase-protected/);
+    expect(err.hints.join(" ")).toMatch(/ssh-add/);
   });
 
   it("the lock: a second taker is refused with the holder named, or waits and then gets it", async () => {
