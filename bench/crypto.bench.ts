@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decrypt, encrypt, parseIdentityFile, parseRecipient, type Identity, type Recipient } from "../core/age/index.js";
 import { BASEPOINT, x25519, x25519PrivateKey, x25519PublicKey } from "../core/age/primitives.js";
-import { timeMedian, type BenchResult } from "./report.js";
+import { median, timeMedian, type BenchResult } from "./report.js";
 
 const OPS = 100;
 // Node start in this sandbox pays ~84 ms for NODE_EXTRA_CA_CERTS; real hosts do not.
@@ -32,6 +32,20 @@ function ageLoop(args: (i: number) => string[], inputs: (Uint8Array | string)[])
     if (r.status !== 0) throw new Error(`age failed: ${r.stderr.toString()}`);
   }
   return performance.now() - t0;
+}
+
+/**
+ * Times both sides in alternating rounds and returns each side's median: the
+ * box is shared, and load drifts over a run.
+ */
+async function alternate(rounds: number, subject: () => unknown, baseline: () => number): Promise<{ subjectMs: number; baselineMs: number }> {
+  const s: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    s.push(await timeMedian(3, subject));
+    b.push(baseline());
+  }
+  return { subjectMs: median(s), baselineMs: median(b) };
 }
 
 /** Runs the crypto benchmarks. */
@@ -86,17 +100,23 @@ async function runIn(dir: string): Promise<BenchResult[]> {
     const r: Recipient = await parseRecipient(t.line);
     const ids: Identity[] = await parseIdentityFile(readFileSync(t.keyPath), t.keyPath);
     const inputs = Array.from({ length: OPS }, secret);
-    const wrapMs = await timeMedian(5, () => {
-      for (const p of inputs) encrypt(p, [r]);
-    });
-    const ageWrapMs = ageLoop(() => t.ageArgs, inputs);
-    results.push({ name: `${t.name} wrap`, subject: `${OPS} files encrypted in-process`, baseline: `age CLI, one spawn per file`, subjectMs: wrapMs, baselineMs: ageWrapMs });
+    const wrap = await alternate(
+      3,
+      () => {
+        for (const p of inputs) encrypt(p, [r]);
+      },
+      () => ageLoop(() => t.ageArgs, inputs),
+    );
+    results.push({ name: `${t.name} wrap`, subject: `${OPS} files encrypted in-process`, baseline: `age CLI, one spawn per file`, ...wrap });
     const files = inputs.map((p) => encrypt(p, [r]));
-    const unwrapMs = await timeMedian(5, () => {
-      for (const f of files) decrypt(f, ids);
-    });
-    const ageUnwrapMs = ageLoop(() => ["-d", "-i", t.keyPath], files);
-    results.push({ name: `${t.name} unwrap`, subject: `${OPS} files decrypted in-process`, baseline: `age -d, one spawn per file`, subjectMs: unwrapMs, baselineMs: ageUnwrapMs });
+    const unwrap = await alternate(
+      3,
+      () => {
+        for (const f of files) decrypt(f, ids);
+      },
+      () => ageLoop(() => ["-d", "-i", t.keyPath], files),
+    );
+    results.push({ name: `${t.name} unwrap`, subject: `${OPS} files decrypted in-process`, baseline: `age -d, one spawn per file`, ...unwrap });
   }
 
   // X25519 wrap: ours vs age-encryption's Encrypter (both in-process).
@@ -135,31 +155,37 @@ const rs = await parseRecipientsFile(readFileSync(dir + "/hosts.txt", "utf8"), "
 for (let i = 0; i < 100; i++) writeFileSync(dir + "/out" + i + ".age", encrypt(readFileSync(dir + "/secret" + i), rs));
 `,
     );
-    const oursMs = await timeMedian(5, () => {
-      const r = spawnSync(process.execPath, [script], { env: childEnv });
-      if (r.status !== 0) throw new Error(r.stderr.toString());
-    });
+    const ageAll = () => ageLoop((i) => ["-R", hostsFile, "-o", join(dir, `age${i}.age`), join(dir, `secret${i}`)], secrets.map(() => ""));
+    const fresh = await alternate(
+      5,
+      () => {
+        const r = spawnSync(process.execPath, [script], { env: childEnv });
+        if (r.status !== 0) throw new Error(r.stderr.toString());
+      },
+      ageAll,
+    );
     // Each output opens with the last host's key under age: the work was real.
     const check = spawnSync("age", ["-d", "-i", hosts[19]!.path, join(dir, "out99.age")], { env: childEnv });
     if (check.status !== 0 || !check.stdout.equals(secrets[99]!)) throw new Error("bench output does not decrypt with age");
-    const ageMs = await timeMedian(3, () => ageLoop((i) => ["-R", hostsFile, "-o", join(dir, `age${i}.age`), join(dir, `secret${i}`)], secrets.map(() => "")));
     const rs = await Promise.all(hosts.map((h) => parseRecipient(h.pub)));
-    const inProcessMs = await timeMedian(5, () => {
-      for (const s of secrets) encrypt(s, rs);
-    });
+    const inProcess = await alternate(
+      3,
+      () => {
+        for (const s of secrets) encrypt(s, rs);
+      },
+      ageAll,
+    );
     results.push({
       name: "encrypt 100 secrets to 20 ssh-ed25519 hosts (in-process)",
       subject: "2000 wraps + 100 payloads in a running process (what a batch inside the CLI costs)",
       baseline: "age -R hosts.txt per secret (agenix loop)",
-      subjectMs: inProcessMs,
-      baselineMs: ageMs,
+      ...inProcess,
     });
     results.push({
       name: "encrypt 100 secrets to 20 ssh-ed25519 hosts",
       subject: "one fresh nixseal process (Node start, imports, libsodium, 2000 wraps, writes)",
       baseline: "age -R hosts.txt per secret (agenix loop)",
-      subjectMs: oursMs,
-      baselineMs: ageMs,
+      ...fresh,
     });
   }
   return results;
