@@ -43,6 +43,7 @@ export async function takeLock(ssh: NodeSSH, hostName: string, waitSeconds: numb
   const ch = await openExec(ssh, cmd);
   let out = "";
   let waited = false;
+  let err = "";
   const closed = new Promise<void>((resolve) => ch.on("close", () => resolve()));
   const outcome = await new Promise<"locked" | "busy" | "timeout" | "dropped">((resolve) => {
     ch.on("data", (d: Buffer) => {
@@ -55,11 +56,17 @@ export async function takeLock(ssh: NodeSSH, hostName: string, waitSeconds: numb
         onWaiting?.(holderOf(out, "NIXSEAL-WAITING"));
       }
     });
-    ch.stderr.on("data", () => {});
+    ch.stderr.on("data", (d: Buffer) => (err += d.toString("utf8")));
     void closed.then(() => resolve("dropped"));
   });
   if (outcome === "locked") return lockHandle(ch, closed, waited);
-  if (outcome === "dropped") throw new NixsealError("NIXSEAL_ERR_DEPLOY_CONNECT", `host "${hostName}": ssh connection dropped while taking the deploy lock`);
+  if (outcome === "dropped") {
+    if (!ssh.isConnected()) throw new NixsealError("NIXSEAL_ERR_DEPLOY_CONNECT", `host "${hostName}": ssh connection dropped while taking the deploy lock`);
+    const why = err.trim().split("\n").pop() || "the lock command ended early";
+    throw new NixsealError("NIXSEAL_ERR_DEPLOY_LOCK_FAILED", `host "${hostName}": cannot take the deploy lock ${LOCK_FILE}: ${why}`, {
+      hints: ["deploy logs in as root (target root@ADDRESS) and needs flock(1) (util-linux) on the host"],
+    });
+  }
   // the script prints the holder after the marker and exits: read until the channel closes
   await waitFor(closed, 5000);
   ch.close();

@@ -109,6 +109,16 @@ describe("deploy's SSH layer (real sshd)", () => {
     b.dispose();
   });
 
+  it("a login that cannot take the lock (not root) says why, instead of a vague drop", async () => {
+    await h.exec("id deployer >/dev/null 2>&1 || useradd -m deployer; install -d -o deployer -m 0700 /home/deployer/.ssh; install -o deployer -m 0600 /root/.ssh/authorized_keys /home/deployer/.ssh/authorized_keys; install -d -m 0755 /var/lib/nixseal");
+    const ssh = await connectHost({ hostName: h.name, target: { ...target(), user: "deployer" }, hostKey: h.hostKeys.ed25519Pub, sshKey: h.operatorKeyPath, env: env() });
+    const err = (await takeLock(ssh, h.name, 0).catch((e: unknown) => e)) as NixsealError;
+    expect(err.code).toBe("NIXSEAL_ERR_DEPLOY_LOCK_FAILED");
+    expect(err.message).toMatch(/cannot take the deploy lock \/var\/lib\/nixseal\/deploy\.lock: .*(Permission denied|Operation not permitted)/);
+    expect(err.hints.join(" ")).toMatch(/as root/);
+    ssh.dispose();
+  });
+
   it("the lock is released by the kernel when the deployer is killed", async () => {
     const script = `
       const { connectHost } = await import(${JSON.stringify(pathToFileURL(join(process.cwd(), "dist/cli/deploy/ssh.js")).href)});
