@@ -12,7 +12,6 @@ import {
   mkdirSync,
   openSync,
   readlinkSync,
-  readSync,
   rmSync,
   statfsSync,
   writeSync,
@@ -21,7 +20,7 @@ import { join } from "node:path";
 import { decrypt, type Identity } from "../core/age/index.js";
 import { NixsealError } from "../core/errors.js";
 import type { Accounts } from "./accounts.js";
-import type { BundleEntry } from "./bundle-dir.js";
+import { readRegularFile, type BundleEntry } from "./bundle-dir.js";
 import { errors, type AgentError } from "./errors.js";
 
 /** What happened to one secret in one run. */
@@ -35,8 +34,9 @@ export interface SecretResult {
   hints?: string[];
 }
 
-const TMPFS_MAGIC = 0x01021994;
-const RAMFS_MAGIC = 0x858458f6;
+/** statfs f_type of the memory filesystems plaintext may live on. */
+export const TMPFS_MAGIC = 0x01021994;
+export const RAMFS_MAGIC = 0x858458f6;
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 /** The symlink name of the live generation inside runDir. */
@@ -99,32 +99,20 @@ function writeWhole(fd: number, data: Uint8Array): void {
 
 function sameAsBefore(oldDir: string | undefined, name: string, plaintext: Uint8Array, uid: number, gid: number, mode: number): boolean {
   if (oldDir === undefined) return false;
-  const file = join(oldDir, name);
   try {
+    const file = join(oldDir, name);
     const st = lstatSync(file);
     if (!st.isFile() || st.uid !== uid || st.gid !== gid || (st.mode & 0o7777) !== mode || st.size !== plaintext.length) return false;
-    const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
-    try {
-      const buf = Buffer.alloc(plaintext.length);
-      let off = 0;
-      while (off < buf.length) {
-        const n = readSync(fd, buf, off, buf.length - off, off);
-        if (n === 0) return false;
-        off += n;
-      }
-      const same = Buffer.compare(buf, plaintext) === 0;
-      buf.fill(0);
-      return same;
-    } finally {
-      closeSync(fd);
-    }
+    const old = readRegularFile(file);
+    const same = old.equals(plaintext);
+    old.fill(0);
+    return same;
   } catch {
     return false;
   }
 }
 
-function failure(name: string, err: unknown): SecretResult {
-  const e = err instanceof NixsealError ? err : errors.internal([]);
+function failure(name: string, e: NixsealError): SecretResult {
   return { name, ok: false, changed: false, code: e.code, error: e.message, hints: e.hints };
 }
 

@@ -2,10 +2,12 @@
 // latest bundle from a nixseal server, verify it (reply shape, manifest schema, host,
 // id, exactly the files the manifest names, sha256 of every file), then hand it to the
 // same import path as `nixseal-agent import DIR` (stage: decrypt all in memory, owners;
-// then activate). The server is not trusted: it can withhold or replay an older
-// bundle, but cannot make this host accept ciphertext the manifest does not name.
-// Nothing is done when the latest bundle is already the current generation.
-import { createHash } from "node:crypto";
+// then activate). The server is not trusted: with --trust-key the manifest must carry
+// a valid Ed25519 signature by one of the operator's keys, so the server can withhold
+// bundles but not forge or alter one; a bundle that lowers a secret's version (a replay
+// of an older bundle) is refused unless --allow-downgrade. --trust-server skips the
+// signature check, explicitly. Nothing is done when the latest bundle is already current.
+import { createHash, createPublicKey, verify } from "node:crypto";
 import { mkdirSync, statSync, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
@@ -13,21 +15,29 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { NixsealError } from "../core/errors.js";
 import { withTempDir } from "../core/fs.js";
+import { parseSshPublicKey, type SshPublicKey } from "../core/keys/ssh-public.js";
 import type { BundleManifest } from "../core/schema/bundle.js";
 import { readManifest } from "./bundle-dir.js";
 import { loadConfig, type AgentConfig } from "./config.js";
 import { generationDir, linkedGeneration } from "./generations.js";
 import type { AgentIo } from "./main.js";
 
-const USAGE = `usage: nixseal-agent pull --server URL [--host NAME] [--token-file FILE]
+const USAGE = `usage: nixseal-agent pull --server URL (--trust-key FILE... | --trust-server)
+                          [--host NAME] [--token-file FILE] [--allow-downgrade]
                           [--config FILE] [--state-dir DIR] [--run-dir DIR]
                           [--keys-dir DIR] [--identity KEYFILE]...
 
-Fetches this host's latest bundle from a nixseal server, verifies every file's
-sha256, stores it as a new generation and activates it (as import does).
+Fetches this host's latest bundle from a nixseal server, checks the operator's
+signature (--trust-key: ssh-ed25519 public keys, as given to nixseal push
+--sign-key) and every file's sha256, stores it as a new generation and activates
+it (as import does). --trust-server accepts unsigned bundles: the server (and
+anyone between) could then choose what this host installs.
 --host defaults to the short host name; --token-file holds the host's read token
 when the server requires one. See docs/server.md.
 `;
+
+/** = cli/commands/push.ts SIGNATURE_CONTEXT: the signature covers this line, then JSON.stringify(manifest). */
+const SIGNATURE_CONTEXT = "nixseal-bundle-signature/v1\n";
 
 function usage(message: string): NixsealError {
   return new NixsealError("NIXSEAL_ERR_AGENT_USAGE", message, { hints: ["run nixseal-agent pull --help"], exitCode: 2 });
@@ -44,6 +54,45 @@ interface Reply {
   host: string;
   manifest: unknown;
   files: Record<string, string>;
+  signature?: { key?: unknown; sig?: unknown };
+}
+
+/** Reads the trusted signing keys: ssh-ed25519 public key lines (comments and blanks skipped). */
+function readTrustKeys(files: string[]): SshPublicKey[] {
+  const keys: SshPublicKey[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      throw usage(`cannot read the trusted key file ${file}`);
+    }
+    text.split("\n").forEach((line, i) => {
+      if (line.trim() === "" || line.trim().startsWith("#")) return;
+      const key = parseSshPublicKey(line.trim(), `${file}:${i + 1}`);
+      if (key.type !== "ssh-ed25519") throw usage(`${file}:${i + 1}: bundles are signed with ssh-ed25519 keys, not ${key.type}`);
+      keys.push(key);
+    });
+  }
+  if (keys.length === 0) throw usage(`no ssh-ed25519 key in ${files.join(", ")}`);
+  return keys;
+}
+
+/** Checks the reply's signature over its manifest against the trusted keys. */
+function checkSignature(origin: string, reply: Reply, trusted: SshPublicKey[]): void {
+  const sig = reply.signature;
+  if (typeof sig?.key !== "string" || typeof sig.sig !== "string") throw invalid(origin, "it is not signed (push with nixseal push --sign-key)");
+  let signer: SshPublicKey;
+  try {
+    signer = parseSshPublicKey(sig.key);
+  } catch {
+    throw invalid(origin, "its signing key is not an ssh public key");
+  }
+  if (!trusted.some((t) => Buffer.from(t.wire).equals(Buffer.from(signer.wire)))) throw invalid(origin, "it is signed by a key not given with --trust-key");
+  const publicKey = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: Buffer.from((signer as { key: Uint8Array }).key).toString("base64url") }, format: "jwk" });
+  if (!verify(null, Buffer.from(SIGNATURE_CONTEXT + JSON.stringify(reply.manifest)), publicKey, Buffer.from(sig.sig, "base64"))) {
+    throw invalid(origin, "its signature does not match its manifest");
+  }
 }
 
 /** GET path from server; the server's own errors keep their code. */
@@ -70,14 +119,16 @@ async function getJson(server: URL, path: string, token: string | undefined): Pr
 }
 
 /**
- * Verifies a bundle reply for host without trusting the server.
+ * Verifies a bundle reply for host: the operator's signature (unless the server is
+ * trusted), the manifest's schema, host and id, exactly its files, every sha256.
  *
  * @returns the manifest and each file's bytes
  * @throws NixsealError NIXSEAL_ERR_PULL_VERIFY
  */
-export async function verifyReply(origin: string, host: string, reply: unknown): Promise<{ manifest: BundleManifest; files: Map<string, Buffer> }> {
+export async function verifyReply(origin: string, host: string, reply: unknown, trusted: SshPublicKey[] | "server"): Promise<{ manifest: BundleManifest; files: Map<string, Buffer> }> {
   const r = reply as Partial<Reply> | null;
   if (typeof r !== "object" || r === null || typeof r.files !== "object" || r.files === null || typeof r.id !== "string") throw invalid(origin, "the reply is not a bundle");
+  if (trusted !== "server") checkSignature(origin, r as Reply, trusted);
   const [{ bundleManifestSchema }, { validate }] = await Promise.all([import("../core/schema/bundle.js"), import("../core/schema/parse.js")]);
   let manifest: BundleManifest;
   try {
@@ -100,15 +151,21 @@ export async function verifyReply(origin: string, host: string, reply: unknown):
   return { manifest, files };
 }
 
-/** The id of the bundle the current generation was made from, if any. */
-async function currentBundleId(config: AgentConfig): Promise<{ generation: number; id: string } | undefined> {
+/** The manifest of the current generation, if any. */
+async function currentManifest(config: AgentConfig): Promise<{ generation: number; manifest: BundleManifest } | undefined> {
   const generation = linkedGeneration(config.stateDir, "current");
   if (generation === undefined) return undefined;
   try {
-    return { generation, id: (await readManifest(generationDir(config.stateDir, generation))).id };
+    return { generation, manifest: await readManifest(generationDir(config.stateDir, generation)) };
   } catch {
     return undefined; // a damaged current generation: pulling a whole one is the fix
   }
+}
+
+/** Secrets whose version the new manifest lowers: a replayed older bundle. */
+function downgrades(current: BundleManifest, next: BundleManifest): string[] {
+  const now = new Map(current.secrets.map((s) => [s.name, s.version]));
+  return next.secrets.filter((s) => s.version < (now.get(s.name) ?? 0)).map((s) => `${s.name} (${now.get(s.name)} -> ${s.version})`);
 }
 
 function readToken(file: string): string {
@@ -139,6 +196,9 @@ export async function runPull(argv: string[], io: AgentIo): Promise<number> {
         "run-dir": { type: "string" },
         "keys-dir": { type: "string" },
         identity: { type: "string", multiple: true },
+        "trust-key": { type: "string", multiple: true },
+        "trust-server": { type: "boolean" },
+        "allow-downgrade": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -150,6 +210,7 @@ export async function runPull(argv: string[], io: AgentIo): Promise<number> {
     return 0;
   }
   if (!v.server) throw usage("pull needs --server URL");
+  if (!v["trust-key"] === !v["trust-server"]) throw usage("pull needs either --trust-key FILE (the operator's signing key) or --trust-server");
   let server: URL;
   try {
     server = new URL(v.server);
@@ -171,14 +232,21 @@ export async function runPull(argv: string[], io: AgentIo): Promise<number> {
   const host = v.host ?? hostname().split(".")[0]!.toLowerCase();
   if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(host)) throw usage(`"${host}" is not a host name; pass --host NAME`);
   const token = v["token-file"] ? readToken(v["token-file"]) : undefined;
+  const trusted = v["trust-key"] ? readTrustKeys(v["trust-key"]) : "server";
 
   const reply = await getJson(server, `v1/hosts/${host}/bundles/latest`, token);
-  const { manifest, files } = await verifyReply(server.origin, host, reply);
+  const { manifest, files } = await verifyReply(server.origin, host, reply, trusted);
   const say = (line: string) => io.stderr.write(`nixseal-agent: ${line}\n`);
-  const current = await currentBundleId(config);
-  if (current?.id === manifest.id) {
+  const current = await currentManifest(config);
+  if (current?.manifest.id === manifest.id) {
     say(`bundle ${manifest.id.slice(0, 16)} from ${server.origin} is already generation ${current.generation} (current); nothing to do`);
     return 0;
+  }
+  const lowered = current && !v["allow-downgrade"] ? downgrades(current.manifest, manifest) : [];
+  if (lowered.length) {
+    throw new NixsealError("NIXSEAL_ERR_PULL_DOWNGRADE", `the bundle from ${server.origin} has older versions than generation ${current!.generation}: ${lowered.join(", ")}`, {
+      hints: ["nothing was changed; if the operator meant it, run nixseal-agent pull --allow-downgrade once (or rotate the secret, which raises its version)"],
+    });
   }
   mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
   // The download is ciphertext only; kept beside the generations and removed afterwards.

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { readManifest } from "./bundle-dir.js";
 import type { AgentConfig } from "./config.js";
 import { generationDir, linkedGeneration, listGenerations } from "./generations.js";
-import { CURRENT, currentRunName } from "./materialize.js";
+import { CURRENT, currentRunName, RAMFS_MAGIC, TMPFS_MAGIC } from "./materialize.js";
 import { readStateFile, type LastRun } from "./state-file.js";
 
 export interface SecretStatus {
@@ -59,7 +59,7 @@ function fsInfo(runDir: string): StatusReport["memoryFs"] {
   let type: StatusReport["memoryFs"]["type"];
   try {
     const t = statfsSync(runDir).type;
-    type = t === 0x01021994 ? "tmpfs" : t === 0x858458f6 ? "ramfs" : "other";
+    type = t === TMPFS_MAGIC ? "tmpfs" : t === RAMFS_MAGIC ? "ramfs" : "other";
   } catch {
     return { type: "missing", noswap: false };
   }
