@@ -135,4 +135,13 @@ echo "$hash" >"$tmp/$marker"
 mv -T "$tmp" "$image"
 trap - EXIT
 log "image ready: $image"
+
+# Images of older recipes: removed once no machine has them mounted (a machine's overlay
+# shows in its own processes' mountinfo) and they are an hour old, so a run that started
+# with the previous recipe is not pulled from under its feet.
+while IFS= read -r old; do
+  if grep -qs -- "lowerdir=$old[,: ]" /proc/[0-9]*/mountinfo; then continue; fi
+  log "removing the image of an older recipe: $old"
+  rm -rf --one-file-system "$old"
+done < <(find "$cache" -mindepth 1 -maxdepth 1 -type d -name 'base-*' ! -path "$image" -mmin +60)
 echo "$image"
