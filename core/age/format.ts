@@ -28,8 +28,17 @@ export function encryptFile(plaintext: Uint8Array, recipients: readonly Recipien
   for (const r of recipients) stanzas.push(...r.wrapFileKey(fileKey));
   const header = serializeHeaderWithoutMac(stanzas);
   const mac = headerMac(fileKey, header);
-  const bin = Buffer.concat([Buffer.from(`${header} ${encodeB64(mac)}\n`, "latin1"), encryptPayload(fileKey, plaintext)]);
-  return opts.armor ? Buffer.from(armor(bin), "latin1") : bin;
+  const head = Buffer.from(`${header} ${encodeB64(mac)}\n`, "latin1");
+  const payload = encryptPayload(fileKey, plaintext);
+  // Its own allocation (not Node's shared pool), so a worker can transfer its buffer.
+  const bin = Buffer.allocUnsafeSlow(head.length + payload.length);
+  bin.set(head, 0);
+  bin.set(payload, head.length);
+  if (!opts.armor) return bin;
+  const text = armor(bin);
+  const out = Buffer.allocUnsafeSlow(text.length);
+  out.write(text, "latin1");
+  return out;
 }
 
 /**

@@ -52,7 +52,8 @@ export function decryptPayload(fileKey: Uint8Array, payload: Uint8Array): Uint8A
   const lastLength = body.length - (count - 1) * SEALED_CHUNK;
   if (lastLength < TAG_SIZE) throw payloadError("the last chunk is too short (truncated or trailing bytes)");
   if (lastLength === TAG_SIZE && count > 1) throw payloadError("the last chunk is empty");
-  const out = Buffer.allocUnsafe(body.length - count * TAG_SIZE);
+  // Its own allocation (not Node's shared pool): callers zero it or transfer its buffer.
+  const out = Buffer.allocUnsafeSlow(body.length - count * TAG_SIZE);
   for (let i = 0; i < count; i++) {
     const last = i === count - 1;
     const sealed = body.subarray(i * SEALED_CHUNK, last ? body.length : (i + 1) * SEALED_CHUNK);
@@ -61,6 +62,7 @@ export function decryptPayload(fileKey: Uint8Array, payload: Uint8Array): Uint8A
       throw payloadError(last ? `chunk ${i + 1} of ${count} does not open as the final chunk (truncated, extended or tampered)` : `chunk ${i + 1} of ${count} does not authenticate`);
     }
     out.set(pt, i * CHUNK_SIZE);
+    pt.fill(0); // the intermediate copy of this chunk's plaintext
   }
   return out;
 }

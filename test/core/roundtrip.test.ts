@@ -136,3 +136,18 @@ describe("key helpers", () => {
     expect(canonicalRecipient(` ${recipient} `)).toBe(recipient);
   });
 });
+
+describe("buffers handed to callers", () => {
+  it("encrypt and decrypt results own their ArrayBuffer (transferable, safe to zero)", async () => {
+    const { recipient, identity } = generateAgeIdentity();
+    const file = encrypt(Buffer.from("small"), [await parseRecipient(recipient)]);
+    expect(file.byteOffset).toBe(0);
+    expect(file.buffer.byteLength).toBe(file.length);
+    const armored = encrypt(Buffer.from("small"), [await parseRecipient(recipient)], { armor: true });
+    expect(armored.buffer.byteLength).toBe(armored.length);
+    const out = decrypt(file, await parseIdentityFile(identity, "x"));
+    expect(out.byteOffset).toBe(0);
+    expect(out.buffer.byteLength).toBe(out.length);
+    expect(Buffer.from(out).toString()).toBe("small");
+  });
+});
