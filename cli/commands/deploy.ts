@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { NixsealError } from "../../core/index.js";
-import { runDeploy } from "../deploy/run.js";
+import { runDeploy } from "../deploy/deploy-run.js";
 import type { CommandContext } from "./index.js";
 
 /** Parses a non-negative integer option. */

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { runRollback } from "../deploy/run.js";
+import { runRollback } from "../deploy/rollback-run.js";
 import { intOption } from "./deploy.js";
 import type { CommandContext } from "./index.js";
 

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { runStatus } from "../deploy/run.js";
+import { runStatus } from "../deploy/status-run.js";
 import { intOption } from "./deploy.js";
 import type { CommandContext } from "./index.js";
 

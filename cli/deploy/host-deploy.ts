@@ -118,7 +118,7 @@ export async function deployHost(job: HostJob, flags: DeployFlags, sink: Progres
   } catch (err) {
     result.error = errorInfo(err);
     if (ssh && ssh.isConnected() && (configInstalled || secretsActivated)) {
-      result.restored = await putBack(ssh, job, flags, sink, step, { configInstalled, secretsActivated, rebuildStarted });
+      result.restored = await putBack(ssh, job, sink, step, { configInstalled, secretsActivated, rebuildStarted });
       const r = result.restored;
       result.outcome = r.config !== "failed" && r.secrets !== "failed" && r.rebuild !== "failed" ? "rolled-back" : "failed";
       if (r.rebuild === "failed") result.error.hints.push(`/etc/nixos is back to the previous config but its rebuild failed: run the rebuild on the host by hand`);
@@ -141,7 +141,6 @@ export async function deployHost(job: HostJob, flags: DeployFlags, sink: Progres
 async function putBack(
   ssh: NodeSSH,
   job: HostJob,
-  flags: DeployFlags,
   sink: ProgressSink,
   step: <T>(name: Parameters<typeof recordStep>[3], fn: () => Promise<T>) => Promise<T>,
   done: { configInstalled: boolean; secretsActivated: boolean; rebuildStarted: boolean },

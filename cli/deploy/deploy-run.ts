@@ -1,0 +1,85 @@
+// nixseal deploy: bundles built up front, then each host's deploy (or its dry-run plan)
+// in a pool with the progress view.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { NixsealError } from "../../core/index.js";
+import type { CliIo } from "../io.js";
+import { printWarning } from "../output.js";
+import { hostConfigDir, openRepo } from "../repo/index.js";
+import { writeHostBundle } from "./bundle.js";
+import { describeDiff, diffConfig, diffSecrets, hasDrift, readHostView } from "./compare.js";
+import { connectJob, deployHost, errorInfo, type DeployFlags, type HostJob } from "./host-deploy.js";
+import { finish, selectHosts, wantedSecrets, withoutConfig, type RunOptions } from "./hosts.js";
+import { runAll, viewMode } from "./progress.js";
+import { describeRebuild } from "./rebuild.js";
+import { recordStep, type StepRecord } from "./steps.js";
+
+/** nixseal deploy. */
+export async function runDeploy(
+  io: CliIo,
+  opts: RunOptions & { dryRun: boolean; secretsOnly: boolean; configOnly: boolean; upgrade: boolean },
+  seams: Pick<DeployFlags, "onUploadedFile"> = {},
+): Promise<number> {
+  if (opts.secretsOnly && opts.configOnly) {
+    throw new NixsealError("NIXSEAL_ERR_USAGE", "--secrets-only and --config-only exclude each other", { hints: ["pick one, or neither to deploy both"] });
+  }
+  const loaded = await openRepo(io.cwd);
+  const names = selectHosts(loaded.repo, opts.hosts);
+  const flags: DeployFlags = {
+    secrets: !opts.configOnly,
+    config: !opts.secretsOnly,
+    upgrade: opts.upgrade,
+    waitSeconds: opts.waitSeconds,
+    sshKey: opts.sshKey,
+    env: io.env,
+    ...seams,
+  };
+  const work = await mkdtemp(join(tmpdir(), "nixseal-deploy-"));
+  try {
+    // Bundles hold ciphertext only; built up front so a repo problem stops before any host is touched.
+    const jobs: (HostJob & { bundle?: Awaited<ReturnType<typeof writeHostBundle>> })[] = [];
+    for (const name of names) {
+      const job: HostJob & { bundle?: Awaited<ReturnType<typeof writeHostBundle>> } = { name, host: loaded.repo.hosts[name]!, configDir: hostConfigDir(loaded.dir, loaded.repo, name) };
+      if (flags.config && flags.secrets && withoutConfig(job)) {
+        job.noConfig = true;
+        printWarning(io, `host "${name}" has no config dir (${relative(loaded.dir, job.configDir)}/): deploying its secrets only`);
+      }
+      if (flags.secrets) {
+        job.bundleDir = join(work, name);
+        job.bundle = await writeHostBundle(loaded, name, job.bundleDir);
+        job.bundleId = job.bundle.id;
+      }
+      jobs.push(job);
+    }
+    const mode = viewMode(io, opts.json);
+    if (opts.dryRun) {
+      const results = await runAll(io, mode, jobs, opts.parallel, async (job, sink) => {
+        const steps: StepRecord[] = [];
+        const t0 = performance.now();
+        try {
+          const ssh = await recordStep(steps, sink, job.name, "connect", () => connectJob(job, flags));
+          try {
+            const view = await recordStep(steps, sink, job.name, "plan", () => readHostView(ssh, job.name));
+            const secrets = flags.secrets ? diffSecrets(wantedSecrets(loaded, job.name, job.bundle), view.agent.status) : undefined;
+            const config = flags.config && !job.noConfig ? await diffConfig(job.configDir, view.config) : undefined;
+            const rebuild = flags.config && !job.noConfig ? describeRebuild({ hostName: job.name, command: job.host.rebuild, upgrade: flags.upgrade }, view.config.has("flake.nix")) : undefined;
+            const lines = describeDiff(job.name, secrets, config, view.agent);
+            if (rebuild) lines.push(`${job.name}:   would run: ${rebuild}`);
+            if (!opts.json) for (const l of lines) io.stdout.write(l + "\n");
+            return { host: job.name, ok: true, outcome: hasDrift(secrets, config) ? "would-change" : "up-to-date", steps, plan: { secrets, config, rebuild, agent: { ok: view.agent.ok, generation: view.agent.status?.current ?? null, error: view.agent.error } }, ms: Math.round(performance.now() - t0) };
+          } finally {
+            ssh.dispose();
+          }
+        } catch (err) {
+          return { host: job.name, ok: false, outcome: "failed", steps, error: errorInfo(err), ms: Math.round(performance.now() - t0) };
+        }
+      });
+      return finish(io, "deploy --dry-run", results, opts.json);
+    }
+    const results = await runAll(io, mode, jobs, opts.parallel, (job, sink) => deployHost(job, flags, sink));
+    return finish(io, "deploy", results, opts.json);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}

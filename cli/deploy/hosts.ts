@@ -1,0 +1,67 @@
+// What deploy, status and rollback share: picking hosts from the repo, what the repo
+// wants on each, and the closing summary with the exit code.
+import { existsSync } from "node:fs";
+import { NixsealError, type Repo } from "../../core/index.js";
+import type { CliIo } from "../io.js";
+import { printJson } from "../output.js";
+import { hostsOf, secretsForHost, type LoadedRepo } from "../repo/index.js";
+import type { WantedSecret } from "./compare.js";
+import type { HostJob } from "./host-deploy.js";
+import { summaryLine } from "./progress.js";
+import type { HostResult } from "./steps.js";
+
+/** Options shared by deploy, status and rollback. */
+export interface RunOptions {
+  hosts: string[];
+  parallel: number;
+  json: boolean;
+  sshKey?: string;
+  waitSeconds: number;
+}
+
+/** The named hosts (all when none), each checked against the repo. */
+export function selectHosts(repo: Repo, names: string[]): string[] {
+  const all = hostsOf(repo);
+  if (names.length === 0) {
+    if (all.length === 0) throw new NixsealError("NIXSEAL_ERR_DEPLOY_NO_HOSTS", "the repo has no hosts", { hints: ['add one with "nixseal host add NAME --target root@ADDRESS --scan"'] });
+    return all;
+  }
+  for (const n of names) {
+    if (!repo.hosts[n]) {
+      throw new NixsealError("NIXSEAL_ERR_UNKNOWN_HOST", `unknown host "${n}"`, { hints: ['"nixseal host list" shows the registered hosts'] });
+    }
+  }
+  return [...new Set(names)];
+}
+
+/**
+ * A host whose default config dir (hosts/NAME) does not exist has no NixOS config in
+ * this repo (a plain systemd host): deploy ships its secrets only. An explicitly set
+ * configDir that is missing stays an error.
+ */
+export function withoutConfig(job: Pick<HostJob, "host" | "configDir">): boolean {
+  return job.host.configDir === undefined && !existsSync(job.configDir);
+}
+
+/** The secrets the repo wants on a host. */
+export function wantedSecrets(loaded: LoadedRepo, host: string, bundle?: { secrets: { name: string; sha256: string }[] }): WantedSecret[] {
+  const sha = new Map((bundle?.secrets ?? []).map((s) => [s.name, s.sha256]));
+  return secretsForHost(loaded.repo, host).map((name) => {
+    const s = loaded.repo.secrets[name]!;
+    return { name, version: s.version, sha256: sha.get(name), owner: s.owner, group: s.group, mode: s.mode };
+  });
+}
+
+/** Prints the summary (or the JSON) and returns the exit code: 1 when any host failed. */
+export function finish(io: CliIo, command: string, results: HostResult[], json: boolean): number {
+  const failed = results.filter((r) => !r.ok);
+  if (json) printJson(io, { command, ok: failed.length === 0, hosts: results });
+  else {
+    io.stderr.write(`nixseal: ${command}: ${results.length - failed.length} of ${results.length} host(s) ok\n`);
+    for (const r of failed) {
+      io.stderr.write(`nixseal: error: ${summaryLine(r)}\n`);
+      for (const h of r.error?.hints ?? []) io.stderr.write(`nixseal: hint: ${h}\n`);
+    }
+  }
+  return failed.length ? 1 : 0;
+}
