@@ -19,6 +19,7 @@ import {
 import { join } from "node:path";
 import { decrypt, type Identity } from "../core/age/index.js";
 import { NixsealError } from "../core/errors.js";
+import type { BundleSecret } from "../core/schema/bundle.js";
 import type { Accounts } from "./accounts.js";
 import { readRegularFile, type BundleEntry } from "./bundle-dir.js";
 import { errors, type AgentError } from "./errors.js";
@@ -143,10 +144,7 @@ export function materialize(opts: MaterializeOptions): { name: string; results: 
       const s = entry.secret;
       try {
         if (entry.error || !entry.blob) throw entry.error ?? errors.internal([]);
-        const uid = opts.accounts.uid(s.owner);
-        if (uid === undefined) throw errors.unknownOwner([s.name, s.owner]);
-        const gid = opts.accounts.gid(s.group);
-        if (gid === undefined) throw errors.unknownGroup([s.name, s.group]);
+        const { uid, gid } = resolveOwner(s, opts.accounts);
         const mode = parseInt(s.mode, 8);
         const plaintext = decryptSecret(s.name, entry.blob, opts.identities);
         try {
@@ -179,8 +177,21 @@ export function materialize(opts: MaterializeOptions): { name: string; results: 
   return { name, results };
 }
 
+/**
+ * The numeric owner and group of a secret.
+ *
+ * @throws AgentError unknownOwner, unknownGroup
+ */
+export function resolveOwner(s: Pick<BundleSecret, "name" | "owner" | "group">, accounts: Accounts): { uid: number; gid: number } {
+  const uid = accounts.uid(s.owner);
+  if (uid === undefined) throw errors.unknownOwner([s.name, s.owner]);
+  const gid = accounts.gid(s.group);
+  if (gid === undefined) throw errors.unknownGroup([s.name, s.group]);
+  return { uid, gid };
+}
+
 /** Decrypts one secret whole; a wrong key or a truncated/forged blob is one clean error. */
-function decryptSecret(name: string, blob: Uint8Array, identities: Identity[]): Uint8Array {
+export function decryptSecret(name: string, blob: Uint8Array, identities: Identity[]): Uint8Array {
   try {
     return decrypt(blob, identities);
   } catch (err) {

@@ -10,8 +10,7 @@ import { findGenerationById, generationDir, linkedGeneration, storeGeneration } 
 import { loadHostIdentities } from "./host-keys.js";
 import { installGeneration, type InstallOutcome } from "./install.js";
 import { acquireLock } from "./lock.js";
-import { checkRunDir } from "./materialize.js";
-import { decrypt } from "../core/age/index.js";
+import { checkRunDir, decryptSecret, resolveOwner } from "./materialize.js";
 import { NixsealError } from "../core/errors.js";
 import { recordRun, type LastRun } from "./state-file.js";
 
@@ -42,13 +41,8 @@ export async function stage(config: AgentConfig, dir: string): Promise<StageOutc
   const identities = await loadHostIdentities(config.identityPaths);
   const accounts = loadAccounts();
   for (const { secret, blob } of entries) {
-    if (accounts.uid(secret.owner) === undefined) throw errors.unknownOwner([secret.name, secret.owner]);
-    if (accounts.gid(secret.group) === undefined) throw errors.unknownGroup([secret.name, secret.group]);
-    try {
-      decrypt(blob, identities).fill(0);
-    } catch (err) {
-      throw errors.decrypt([secret.name, err instanceof NixsealError ? err.message : "not a valid age file"], { cause: err });
-    }
+    resolveOwner(secret, accounts);
+    decryptSecret(secret.name, blob, identities).fill(0);
   }
   const secrets = bundle.manifest.secrets.map(({ name, version, sha256, owner, group, mode }) => ({ name, version, sha256, owner, group, mode }));
   return withLock(config, async () => {

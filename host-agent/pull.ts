@@ -88,8 +88,10 @@ function checkSignature(origin: string, reply: Reply, trusted: SshPublicKey[]): 
   } catch {
     throw invalid(origin, "its signing key is not an ssh public key");
   }
-  if (!trusted.some((t) => Buffer.from(t.wire).equals(Buffer.from(signer.wire)))) throw invalid(origin, "it is signed by a key not given with --trust-key");
-  const publicKey = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: Buffer.from((signer as { key: Uint8Array }).key).toString("base64url") }, format: "jwk" });
+  if (signer.type !== "ssh-ed25519" || !trusted.some((t) => Buffer.from(t.wire).equals(Buffer.from(signer.wire)))) {
+    throw invalid(origin, "it is signed by a key not given with --trust-key");
+  }
+  const publicKey = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(signer.key).toString("base64url") }, format: "jwk" });
   if (!verify(null, Buffer.from(SIGNATURE_CONTEXT + JSON.stringify(reply.manifest)), publicKey, Buffer.from(sig.sig, "base64"))) {
     throw invalid(origin, "its signature does not match its manifest");
   }
