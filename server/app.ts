@@ -2,7 +2,8 @@
 // never decrypts: it holds no keys, only tokens. Tests drive it with inject().
 //
 //   GET  /v1/health                       liveness
-//   PUT  /v1/hosts/:host/bundles          operator token; store a bundle, answer its id
+//   PUT  /v1/hosts/:host/bundles          operator token; store a bundle (and the operator's
+//                                         signature over it, which agents check), answer its id
 //   GET  /v1/hosts/:host/bundles/latest   the host's latest bundle
 //   GET  /v1/hosts/:host/bundles/:id      one bundle by id
 //
@@ -39,10 +40,12 @@ export interface BundleReply {
   pushedAt: string;
   manifest: StoredBundle["manifest"];
   files: Record<string, string>;
+  signature?: StoredBundle["signature"];
 }
 
 function replyOf(b: StoredBundle): BundleReply {
-  return { id: b.id, host: b.host, pushedAt: b.pushedAt, manifest: b.manifest, files: Object.fromEntries([...b.files].map(([k, v]) => [k, v.toString("base64")])) };
+  const files = Object.fromEntries([...b.files].map(([k, v]) => [k, v.toString("base64")]));
+  return { id: b.id, host: b.host, pushedAt: b.pushedAt, manifest: b.manifest, files, ...(b.signature ? { signature: b.signature } : {}) };
 }
 
 const BUNDLE_ID = /^[0-9a-f]{64}$/;
@@ -78,6 +81,7 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
   const hostTokens = opts.hostTokens ? new Map(Object.entries(opts.hostTokens).map(([h, t]) => [h, new Token(t)])) : undefined;
 
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit });
+  app.removeContentTypeParser("text/plain"); // JSON only: anything else is a 415
   app.setErrorHandler((err: FastifyError, req, reply) => {
     let e: NixsealError & { statusCode?: number };
     if (err.validation) e = serverErrors.badRequest(err.message);
@@ -119,6 +123,12 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
           properties: {
             manifest: { type: "object" },
             files: { type: "object", additionalProperties: { type: "string" } },
+            signature: {
+              type: "object",
+              additionalProperties: false,
+              required: ["key", "sig"],
+              properties: { key: { type: "string", pattern: "^ssh-ed25519 [A-Za-z0-9+/=]+$", maxLength: 200 }, sig: { type: "string", pattern: "^[A-Za-z0-9+/]{86}==$" } },
+            },
           },
         },
       },
@@ -126,8 +136,8 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     async (req, reply: FastifyReply) => {
       const host = hostParam(req);
       const { manifest, files } = checkPushedBundle(host, req.body);
-      const saved = await store.saveBundle(manifest, files);
-      req.log.info({ host, id: saved.id, created: saved.created, secrets: manifest.secrets.length }, "bundle stored");
+      const saved = await store.saveBundle(manifest, files, req.body.signature);
+      req.log.info({ host, id: saved.id, created: saved.created, secrets: manifest.secrets.length, signed: Boolean(req.body.signature) }, "bundle stored");
       return reply.code(saved.created ? 201 : 200).send({ id: saved.id, host, created: saved.created, pushedAt: saved.pushedAt });
     },
   );

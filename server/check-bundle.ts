@@ -6,10 +6,19 @@ import { createHash } from "node:crypto";
 import { BUNDLE_MANIFEST, NixsealError, bundleManifestSchema, parseHeader, validate, type BundleManifest } from "../core/index.js";
 import { serverErrors } from "./errors.js";
 
-/** The PUT body: the manifest as JSON and every file it names as base64. */
+/** The operator's detached signature over the manifest (checked by agents, not here). */
+export interface BundleSignature {
+  /** `ssh-ed25519 AAAA…`: the signing public key. */
+  key: string;
+  /** Base64 Ed25519 signature. */
+  sig: string;
+}
+
+/** The PUT body: the manifest as JSON, every file it names as base64, an optional signature. */
 export interface PushBody {
   manifest: unknown;
   files: Record<string, string>;
+  signature?: BundleSignature;
 }
 
 /** Strict base64: only canonical encodings are accepted (re-encoding gives the same text). */
@@ -21,7 +30,8 @@ function decodeBase64(text: string): Buffer | undefined {
 /**
  * Checks a pushed bundle for host.
  *
- * @returns the validated manifest and the decoded files, by file name
+ * @returns the manifest (as sent: key order kept, so a signature over it still verifies)
+ * and the decoded files, by file name
  * @throws ServerError NIXSEAL_ERR_SERVER_BAD_BUNDLE naming the first problem
  */
 export function checkPushedBundle(host: string, body: PushBody): { manifest: BundleManifest; files: Map<string, Buffer> } {
@@ -55,5 +65,6 @@ export function checkPushedBundle(host: string, body: PushBody): { manifest: Bun
   for (const name of Object.keys(body.files)) {
     if (!files.has(name)) throw reject(`${name} is not named in ${BUNDLE_MANIFEST}`);
   }
-  return { manifest, files };
+  // The schema is strict, so the object as sent holds nothing the validated one does not.
+  return { manifest: body.manifest as BundleManifest, files };
 }

@@ -154,8 +154,9 @@ export async function main(argv: string[], io: ServerIo): Promise<number> {
       await app.listen({ path: settings.listen.path });
       // The reverse proxy in front usually runs as another user of the same group.
       await chmod(settings.listen.path, 0o660);
+      io.stderr.write(`nixseal-server: listening on ${settings.listen.path}\n`);
     } else {
-      await app.listen(settings.listen);
+      io.stderr.write(`nixseal-server: listening on ${await app.listen(settings.listen)}\n`);
     }
     await new Promise<void>((resolve) => {
       const stop = () => void app.close().then(() => resolve());

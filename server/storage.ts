@@ -14,6 +14,7 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic, type BundleManifest } from "../core/index.js";
+import type { BundleSignature } from "./check-bundle.js";
 import { serverErrors } from "./errors.js";
 
 /** A bundle as stored and served: the manifest plus the bytes of every file it names. */
@@ -25,6 +26,8 @@ export interface StoredBundle {
   manifest: BundleManifest;
   /** File name (as in the manifest) to its ciphertext. */
   files: Map<string, Buffer>;
+  /** The operator's signature over the manifest, when the push carried one. */
+  signature?: BundleSignature;
 }
 
 interface BundleRecord {
@@ -32,6 +35,7 @@ interface BundleRecord {
   host: string;
   manifest: string;
   pushedAt: string;
+  signature?: BundleSignature;
 }
 
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -118,31 +122,25 @@ export class BundleStore {
 
   /**
    * Stores a validated bundle and makes it the host's latest. The same content pushed
-   * again (only createdAt differs) is not stored twice; it becomes the latest again.
+   * again (only createdAt differs) keeps its blobs; the record then names the newer
+   * manifest and signature, so a signature always matches the manifest it is served with.
    *
    * @returns the bundle id and whether it was new
    * @throws ServerError NIXSEAL_ERR_SERVER_BUNDLE_CONFLICT when the id is taken by other content
    */
-  async saveBundle(manifest: BundleManifest, files: Map<string, Buffer>): Promise<{ id: string; created: boolean; pushedAt: string }> {
+  async saveBundle(manifest: BundleManifest, files: Map<string, Buffer>, signature?: BundleSignature): Promise<{ id: string; created: boolean; pushedAt: string }> {
     return this.serialized(manifest.host, async () => {
       const { host, id } = manifest;
       const existing = await this.readBundle(host, id);
-      let created = false;
-      let pushedAt: string;
-      if (existing) {
-        if (!sameContent(existing.manifest, manifest)) throw serverErrors.bundleConflict(host, id);
-        pushedAt = existing.pushedAt;
-      } else {
-        for (const s of manifest.secrets) await this.putBlob(files.get(s.file)!);
-        const manifestSha = await this.putBlob(Buffer.from(JSON.stringify(manifest, null, 2) + "\n"));
-        pushedAt = new Date().toISOString();
-        const record: BundleRecord = { id, host, manifest: manifestSha, pushedAt };
-        await mkdir(join(this.hostDir(host), "bundles"), { recursive: true, mode: 0o700 });
-        await writeFileAtomic(this.recordPath(host, id), JSON.stringify(record) + "\n", 0o600);
-        created = true;
-      }
+      if (existing && !sameContent(existing.manifest, manifest)) throw serverErrors.bundleConflict(host, id);
+      for (const s of manifest.secrets) await this.putBlob(files.get(s.file)!);
+      const manifestSha = await this.putBlob(Buffer.from(JSON.stringify(manifest, null, 2) + "\n"));
+      const pushedAt = new Date().toISOString();
+      const record: BundleRecord = { id, host, manifest: manifestSha, pushedAt, ...(signature ? { signature } : {}) };
+      await mkdir(join(this.hostDir(host), "bundles"), { recursive: true, mode: 0o700 });
+      await writeFileAtomic(this.recordPath(host, id), JSON.stringify(record) + "\n", 0o600);
       await writeFileAtomic(join(this.hostDir(host), "latest"), id + "\n", 0o600);
-      return { id, created, pushedAt };
+      return { id, created: existing === undefined, pushedAt };
     });
   }
 
@@ -175,7 +173,7 @@ export class BundleStore {
       const blob = await this.getBlob(s.sha256);
       files.set(s.file, blob);
     }
-    return { id, host, pushedAt: record.pushedAt, manifest, files };
+    return { id, host, pushedAt: record.pushedAt, manifest, files, ...(record.signature ? { signature: record.signature } : {}) };
   }
 
   private serialized<T>(host: string, fn: () => Promise<T>): Promise<T> {

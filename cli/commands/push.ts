@@ -1,14 +1,18 @@
 // `nixseal push [HOST…] --server URL`: each host's bundle (manifest + .age files, as
 // `nixseal bundle` writes it: ciphertext only) uploaded to a nixseal server, where the
 // host's agent pulls it (`nixseal-agent pull`). The operator token comes from a file,
-// never from argv. See docs/server.md.
+// never from argv. With --sign-key the manifest is signed (Ed25519, the operator's SSH
+// key), so agents that pin that key accept nothing the server made up. See docs/server.md.
+import { createPrivateKey, sign } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
-import { NixsealError, withTempDir } from "../../core/index.js";
+import { NixsealError, parseSshPrivateKey, withTempDir, type BundleManifest } from "../../core/index.js";
 import { buildHostBundle } from "../bundle/index.js";
-import { selectHosts } from "../deploy/run.js";
+import { selectHosts } from "../deploy/hosts.js";
+import type { CliIo } from "../io.js";
 import { printError, printInfo, printJson, printWarning } from "../output.js";
+import { passphraseSource } from "../identity/passphrase.js";
 import { openRepo } from "../repo/index.js";
 import type { CommandContext } from "./index.js";
 
@@ -48,8 +52,34 @@ async function readToken(file: string): Promise<string> {
   throw new NixsealError("NIXSEAL_ERR_SERVER_TOKEN_FILE", `${file} must hold one token on one line`, { hints: ["write the token the server was started with (--token-file) into it"] });
 }
 
+/**
+ * What a signature covers: this context line, then the manifest exactly as JSON.stringify
+ * writes it (the server keeps its key order). nixseal-agent pull checks the same bytes.
+ */
+export const SIGNATURE_CONTEXT = "nixseal-bundle-signature/v1\n";
+
+type Signer = (manifest: BundleManifest) => { key: string; sig: string };
+
+/** An Ed25519 signer from an OpenSSH ssh-ed25519 private key (passphrase asked when needed). */
+async function loadSigner(io: CliIo, file: string): Promise<Signer> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    throw new NixsealError("NIXSEAL_ERR_NOT_FOUND", `cannot read the signing key ${file}`, { cause: err, hints: ["pass --sign-key with your ssh-ed25519 private key, e.g. ~/.ssh/id_ed25519"] });
+  }
+  const key = await parseSshPrivateKey(text, file, passphraseSource(io, file));
+  if (key.type !== "ssh-ed25519") {
+    throw new NixsealError("NIXSEAL_ERR_SERVER_SIGN_KEY", `${file} is an ${key.type} key; bundles are signed with ssh-ed25519 keys`, { hints: ["make one: ssh-keygen -t ed25519"] });
+  }
+  const b64url = (b: Uint8Array) => Buffer.from(b).toString("base64url");
+  const privateKey = createPrivateKey({ key: { kty: "OKP", crv: "Ed25519", d: b64url(key.seed), x: b64url(key.publicKey.key) }, format: "jwk" });
+  const line = `ssh-ed25519 ${Buffer.from(key.publicKey.wire).toString("base64")}`;
+  return (manifest) => ({ key: line, sig: sign(null, Buffer.from(SIGNATURE_CONTEXT + JSON.stringify(manifest)), privateKey).toString("base64") });
+}
+
 /** Uploads one host's bundle; returns the server's answer. */
-async function pushHost(server: URL, token: string, host: string, build: (dir: string) => ReturnType<typeof buildHostBundle>) {
+async function pushHost(server: URL, token: string, host: string, build: (dir: string) => ReturnType<typeof buildHostBundle>, signer?: Signer) {
   return withTempDir(async (tmp) => {
     const dir = join(tmp, "bundle");
     const { manifest } = await build(dir);
@@ -61,7 +91,7 @@ async function pushHost(server: URL, token: string, host: string, build: (dir: s
       res = await fetch(url, {
         method: "PUT",
         headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-        body: JSON.stringify({ manifest, files }),
+        body: JSON.stringify({ manifest, files, ...(signer ? { signature: signer(manifest) } : {}) }),
       });
     } catch (err) {
       const code = ((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message) || "error";
@@ -95,9 +125,10 @@ export function registerPush(program: Command, ctx: CommandContext): void {
     .argument("[hosts...]", "hosts to push (default: all)")
     .requiredOption("--server <url>", "the server's base URL, e.g. https://secrets.example.org")
     .option("--token-file <file>", "file holding the server's operator token (default: $NIXSEAL_SERVER_TOKEN_FILE)")
+    .option("--sign-key <file>", "sign each manifest with this ssh-ed25519 private key (hosts pull with --trust-key KEY.pub)")
     .option("--json", "print a JSON summary on stdout")
-    .addHelpText("after", "\nOn each host: nixseal-agent pull --server URL. Exit 1 if any host failed. See docs/server.md.")
-    .action(async (hosts: string[], o: { server: string; tokenFile?: string; json?: boolean }) => {
+    .addHelpText("after", "\nOn each host: nixseal-agent pull --server URL --trust-key KEY.pub. Exit 1 if any host failed. See docs/server.md.")
+    .action(async (hosts: string[], o: { server: string; tokenFile?: string; signKey?: string; json?: boolean }) => {
       const server = serverUrl(o.server);
       const tokenFile = o.tokenFile ?? ctx.io.env.NIXSEAL_SERVER_TOKEN_FILE;
       if (!tokenFile) {
@@ -105,12 +136,13 @@ export function registerPush(program: Command, ctx: CommandContext): void {
       }
       const token = await readToken(resolve(ctx.io.cwd, tokenFile));
       if (server.protocol === "http:" && !isLoopback(server)) printWarning(ctx.io, `${server.origin} is plain http: the token and the ciphertext travel unencrypted`);
+      const signer = o.signKey ? await loadSigner(ctx.io, resolve(ctx.io.cwd, o.signKey)) : undefined;
       const loaded = await openRepo(ctx.io.cwd);
       const results = [];
       let failed = 0;
       for (const host of selectHosts(loaded.repo, hosts)) {
         try {
-          const r = await pushHost(server, token, host, (dir) => buildHostBundle(loaded, host, dir));
+          const r = await pushHost(server, token, host, (dir) => buildHostBundle(loaded, host, dir), signer);
           results.push({ ...r, ok: true });
           if (!o.json) printInfo(ctx.io, `pushed ${host}: bundle ${r.id.slice(0, 16)} (${r.secrets} secrets)${r.created ? "" : ", already on the server"}`);
         } catch (err) {

@@ -32,7 +32,7 @@ function start(args: string[], ready: RegExp): Promise<{ log: () => string; exit
   const c = spawn(process.execPath, [SERVER, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   child = c;
   let out = "";
-  const exited = new Promise<number | null>((resolve) => c.on("exit", (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => c.on("close", (code) => resolve(code)));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server not ready after 15 s:\n${out}`)), 15_000);
     const onData = (d: Buffer) => {
@@ -96,19 +96,21 @@ describe("nixseal-server command line", () => {
   });
 
   it("listens on 127.0.0.1, answers health, exits 0 on SIGTERM", async () => {
-    const s = await start(["--storage", join(work, "store-tcp"), "--token-file", tokenFile, "--port", "0"], /Server listening at http:\/\/127\.0\.0\.1:(\d+)/);
-    const port = Number(/Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(s.log())![1]);
+    const s = await start(["--storage", join(work, "store-tcp"), "--token-file", tokenFile, "--port", "0"], /nixseal-server: listening on http:\/\/127\.0\.0\.1:(\d+)\n/);
+    const port = Number(/nixseal-server: listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(s.log())![1]);
     const r = await get({ port, path: "/v1/health" });
     expect(r).toEqual({ status: 200, body: '{"ok":true}' });
     expect(statSync(join(work, "store-tcp", "blobs")).mode & 0o777).toBe(0o700);
     child!.kill("SIGTERM");
     expect(await s.exited).toBe(0);
+    // Fastify's own JSON log lines went to stdout; no token in any of it.
+    expect(s.log()).toMatch(/"msg":"Server listening at http:\/\/127\.0\.0\.1:\d+"/);
     expect(s.log()).not.toContain(TOKEN);
   });
 
   it("listens on a unix socket (mode 0660) instead", async () => {
     const sock = join(work, "server.sock");
-    const s = await start(["--storage", join(work, "store-unix"), "--token-file", tokenFile, "--socket", sock], /Server listening at/);
+    const s = await start(["--storage", join(work, "store-unix"), "--token-file", tokenFile, "--socket", sock], /nixseal-server: listening on \//);
     expect(statSync(sock).mode & 0o777).toBe(0o660);
     const r = await get({ socketPath: sock, path: "/v1/hosts/web1/bundles/latest" });
     expect(r.status).toBe(404);

@@ -1,16 +1,17 @@
 // The whole path through a real server on 127.0.0.1: a repo made with the real CLI,
 // `nixseal push` (main() in-process) to buildServer() listening on a random loopback
 // port, then `nixseal-agent pull` into an agent state dir with its plaintext on a real
-// tmpfs (root, as the agent tests). The secret materialises; the server's storage, its
-// log and every reply are grepped for the values (never there). A server that tampers
-// with a bundle, and one that is not there, change nothing on the host.
-import { randomBytes } from "node:crypto";
+// tmpfs (root, as the agent tests). Bundles are signed with the operator's ssh-ed25519
+// key and the agent pins it. The secret materialises; the server's storage, its log and
+// every reply are grepped for the values (never there). A server that tampers with,
+// forges or replays a bundle, and one that is not there, change nothing on the host.
+import { createPrivateKey, generateKeyPairSync, randomBytes, sign } from "node:crypto";
+import { spawnSync } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main as agentMain } from "../../host-agent/main.js";
@@ -22,6 +23,7 @@ const work = mkdtempSync(join(tmpdir(), "nixseal-push-pull-"));
 const repo = join(work, "repo");
 const storage = join(work, "storage");
 const tokenFile = join(work, "operator.token");
+const signKey = join(work, "operator_ed25519");
 const TOKEN = randomBytes(24).toString("hex");
 const fresh = () => `plain-${randomBytes(12).toString("hex")}`;
 const values: string[] = [];
@@ -38,20 +40,35 @@ async function nixseal(argv: string[], stdin?: string): Promise<RunResult> {
 }
 
 async function agent(argv: string[]): Promise<RunResult> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on("data", (c: Buffer) => out.push(c));
-  stderr.on("data", (c: Buffer) => err.push(c));
-  const code = await agentMain(argv, { stdout, stderr });
-  const r = { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+  const [out, err] = [logSink(), logSink()];
+  const code = await agentMain(argv, { stdout: out.stream, stderr: err.stream });
+  const r = { code, stdout: out.text(), stderr: err.text() };
   outputs.push(r.stdout, r.stderr);
   return r;
 }
 
 const dirs = () => ["--state-dir", env.config.stateDir, "--run-dir", env.config.runDir, "--keys-dir", env.config.keysDir, "--identity", env.hostKey, "--config", join(work, "agent.json")];
-const pull = (serverUrl = url) => agent(["pull", "--server", serverUrl, "--host", "testhost", ...dirs()]);
+const pull = (serverUrl = url, ...flags: string[]) => agent(["pull", "--server", serverUrl, "--host", "testhost", ...(flags.length ? flags : ["--trust-key", `${signKey}.pub`]), ...dirs()]);
+const push = (...args: string[]) => nixseal(["push", "--server", url, "--token-file", tokenFile, ...args]);
+
+/** A loopback server that answers every request with this JSON (a compromised nixseal server). */
+async function withEvilServer<T>(body: unknown, fn: (url: string) => Promise<T>): Promise<T> {
+  const evil: Server = createServer((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body)));
+  await new Promise<void>((resolve) => evil.listen(0, "127.0.0.1", resolve));
+  try {
+    return await fn(`http://127.0.0.1:${(evil.address() as AddressInfo).port}`);
+  } finally {
+    await new Promise((resolve) => evil.close(resolve));
+  }
+}
+
+interface Reply {
+  id: string;
+  manifest: { host: string; secrets: Array<{ mode: string; version: number }> };
+  files: Record<string, string>;
+  signature?: { key: string; sig: string };
+}
+const fetchJson = async (path: string) => (await (await fetch(`${url}${path}`)).json()) as Reply;
 const live = (name: string) => readFileSync(join(env.config.runDir, "current", name), "utf8");
 const generations = () => readdirSync(join(env.config.stateDir, "generations")).sort();
 
@@ -61,6 +78,7 @@ beforeAll(async () => {
   writeFileSync(join(work, "agent.json"), JSON.stringify({ restartUnits: false }));
   mkdirSync(repo);
   writeFileSync(tokenFile, TOKEN + "\n", { mode: 0o600 });
+  spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "operator", "-f", signKey]);
   server = await buildServer({ storageDir: storage, operatorToken: TOKEN, logger: { level: "info", stream: log.stream } as never });
   await server.listen({ host: "127.0.0.1", port: 0 });
   url = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`;
@@ -95,8 +113,8 @@ describe("nixseal push, nixseal-agent pull", () => {
     expect(l.stderr).toMatch(/readable by others/);
   });
 
-  it("pushes the host's bundle; the agent pulls it and the secrets materialise", async () => {
-    const p = await nixseal(["push", "testhost", "--server", url, "--token-file", tokenFile]);
+  it("pushes the host's signed bundle; the agent pulls it and the secrets materialise", async () => {
+    const p = await push("testhost", "--sign-key", signKey);
     expect(p.stderr).toMatch(/^nixseal: pushed testhost: bundle [0-9a-f]{16} \(2 secrets\)$/m);
     expect(p.code).toBe(0);
     const r = await pull();
@@ -118,7 +136,7 @@ describe("nixseal push, nixseal-agent pull", () => {
     const v = fresh();
     values.push(v);
     expect((await nixseal(["secrets", "rotate", "db"], v)).code).toBe(0);
-    const p = await nixseal(["push", "--server", url, "--token-file", tokenFile, "--json"]);
+    const p = await push("--sign-key", signKey, "--json");
     expect(p.code).toBe(0);
     expect(JSON.parse(p.stdout)).toMatchObject({ command: "push", ok: true, hosts: [{ host: "testhost", ok: true, created: true }] });
     const r = await pull();
@@ -127,9 +145,15 @@ describe("nixseal push, nixseal-agent pull", () => {
     expect(generations()).toEqual(["1", "2"]);
   });
 
-  it("a server that tampers with the bundle or serves another host's changes nothing", async () => {
-    const latest = (await (await fetch(`${url}/v1/hosts/testhost/bundles/latest`)).json()) as { manifest: { host: string }; files: Record<string, string> };
-    const spoilers: Array<[string, (b: typeof latest) => void]> = [
+  it("a server that alters, forges, re-signs or replays a bundle changes nothing", async () => {
+    const latest = await fetchJson("/v1/hosts/testhost/bundles/latest");
+    const gen1 = JSON.parse(readFileSync(join(env.config.stateDir, "generations", "1", "manifest.json"), "utf8")) as { id: string };
+    const older = await fetchJson(`/v1/hosts/testhost/bundles/${gen1.id}`);
+    const attacker = generateKeyPairSync("ed25519");
+    const x = Buffer.from(attacker.publicKey.export({ format: "jwk" }).x!, "base64url");
+    const u32 = (n: number) => Buffer.from([0, 0, 0, n]);
+    const attackerLine = `ssh-ed25519 ${Buffer.concat([u32(11), Buffer.from("ssh-ed25519"), u32(32), x]).toString("base64")}`;
+    const cases: Array<[string, (b: Reply) => Reply]> = [
       [
         "does not match its sha256",
         (b) => {
@@ -137,30 +161,63 @@ describe("nixseal push, nixseal-agent pull", () => {
           const bytes = Buffer.from(text, "base64");
           bytes[bytes.length - 1] ^= 1;
           b.files[name] = bytes.toString("base64");
+          return b;
         },
       ],
-      ["it is for host other", (b) => (b.manifest.host = "other")],
-      ["not named in manifest.json", (b) => (b.files["extra.age"] = Object.values(b.files)[0]!)],
+      ["not named in manifest.json", (b) => ((b.files["extra.age"] = Object.values(b.files)[0]!), b)],
+      ["its signature does not match its manifest", (b) => ((b.manifest.secrets[0]!.mode = "0444"), b)],
+      ["its signature does not match its manifest", (b) => ((b.manifest.host = "other"), b)],
+      ["it is not signed", (b) => (delete b.signature, b)],
+      [
+        "it is signed by a key not given with --trust-key",
+        (b) => {
+          b.manifest.secrets[0]!.mode = "0444";
+          const sig = sign(null, Buffer.from("nixseal-bundle-signature/v1\n" + JSON.stringify(b.manifest)), createPrivateKey(attacker.privateKey.export({ format: "pem", type: "pkcs8" })));
+          b.signature = { key: attackerLine, sig: sig.toString("base64") };
+          return b;
+        },
+      ],
+      ["has older versions than generation 2: db (2 -> 1)", () => structuredClone(older)],
     ];
-    for (const [why, spoil] of spoilers) {
-      const body = structuredClone(latest);
-      spoil(body);
-      const evil: Server = createServer((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body)));
-      await new Promise<void>((resolve) => evil.listen(0, "127.0.0.1", resolve));
-      try {
+    for (const [why, spoil] of cases) {
+      await withEvilServer(spoil(structuredClone(latest)), async (evilUrl) => {
         const before = snapshotState(env.config.stateDir);
         const liveBefore = live("db");
-        const r = await pull(`http://127.0.0.1:${(evil.address() as AddressInfo).port}`);
-        expect(r.code).toBe(1);
-        expect(r.stderr).toContain("fails verification");
+        const r = await pull(evilUrl);
         expect(r.stderr).toContain(why);
-        expect(r.stderr).toMatch(/hint: nothing was changed on this host/);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(/hint: nothing was changed/);
         expect(snapshotState(env.config.stateDir)).toEqual(before);
         expect(live("db")).toBe(liveBefore);
-      } finally {
-        await new Promise((resolve) => evil.close(resolve));
-      }
+      });
     }
+  });
+
+  it("an intended downgrade goes through with --allow-downgrade; the next pull brings the latest back", async () => {
+    const gen1 = JSON.parse(readFileSync(join(env.config.stateDir, "generations", "1", "manifest.json"), "utf8")) as { id: string };
+    const older = await fetchJson(`/v1/hosts/testhost/bundles/${gen1.id}`);
+    const r = await withEvilServer(older, (evilUrl) => pull(evilUrl, "--trust-key", `${signKey}.pub`, "--allow-downgrade"));
+    expect(r.code).toBe(0);
+    expect(live("db")).toBe(values[0]);
+    expect((await pull()).code).toBe(0);
+    expect(live("db")).toBe(values[2]);
+  });
+
+  it("an unsigned push is refused by a pinned agent and accepted with --trust-server", async () => {
+    const v = fresh();
+    values.push(v);
+    expect((await nixseal(["secrets", "rotate", "api"], v)).code).toBe(0);
+    expect((await push("testhost")).code).toBe(0);
+    const refused = await pull();
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("it is not signed (push with nixseal push --sign-key)");
+    expect(live("api")).toBe(values[1]);
+    const usage = await agent(["pull", "--server", url, "--host", "testhost", ...dirs()]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain("pull needs either --trust-key FILE (the operator's signing key) or --trust-server");
+    const r = await pull(url, "--trust-server");
+    expect(r.code).toBe(0);
+    expect(live("api")).toBe(v);
   });
 
   it("a server that is not there: a clear error, nothing changed", async () => {
@@ -179,7 +236,7 @@ describe("nixseal push, nixseal-agent pull", () => {
   });
 
   it("a host the server has no bundle for: the server's error and hint", async () => {
-    const r = await agent(["pull", "--server", url, "--host", "nobody", ...dirs()]);
+    const r = await agent(["pull", "--server", url, "--host", "nobody", "--trust-key", `${signKey}.pub`, ...dirs()]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/error: http:\/\/127\.0\.0\.1:\d+: host nobody has no bundle on this server/);
     expect(r.stderr).toMatch(/hint: push one: nixseal push HOST --server URL/);
@@ -187,13 +244,17 @@ describe("nixseal push, nixseal-agent pull", () => {
 
   it("no value in the server's storage or log, in any reply, or left in the agent's state dir", async () => {
     const replies = [await (await fetch(`${url}/v1/hosts/testhost/bundles/latest`)).text()];
+    for (const g of generations()) {
+      const id = (JSON.parse(readFileSync(join(env.config.stateDir, "generations", g, "manifest.json"), "utf8")) as { id: string }).id;
+      replies.push(await (await fetch(`${url}/v1/hosts/testhost/bundles/${id}`)).text());
+    }
     const id = (JSON.parse(replies[0]!) as { id: string }).id;
     replies.push(await (await fetch(`${url}/v1/hosts/testhost/bundles/${id}`)).text(), await (await fetch(`${url}/v1/health`)).text());
     // The probe works: a value written in the storage dir is found.
     writeFileSync(join(storage, "probe"), `x${values[0]}x`);
     expect(grepTree(storage, values[0]!)).toEqual([join(storage, "probe")]);
     rmSync(join(storage, "probe"));
-    expect(values).toHaveLength(3);
+    expect(values).toHaveLength(4);
     for (const v of values) {
       expect(grepTree(storage, v)).toEqual([]);
       expect(grepTree(env.config.stateDir, v)).toEqual([]);

@@ -16,7 +16,7 @@ export function pushBodyOf(dir: string): { manifest: BundleManifest; files: Reco
   return { manifest, files };
 }
 
-/** A pino destination that keeps every log line. */
+/** A stream that keeps everything written to it (a pino destination, an io stream). */
 export function logSink(): { stream: Writable; text: () => string } {
   const chunks: string[] = [];
   const stream = new Writable({
