@@ -21,18 +21,27 @@ import {
 import { projectRoot } from "./harness/paths.js";
 import { wildcardListener } from "./harness/ssh-port.js";
 
+// Boot-to-ready of every boot (spawn to `running`), and bootHost() wall time (host keys,
+// disk set-up and first boot), for the issue's "< 15 s per host once the image is cached".
 const bootTimes: number[] = [];
+const bootHostTimes: number[] = [];
 const remember = (...hosts: TestHost[]) => hosts.forEach((h) => bootTimes.push(...h.bootTimesMs));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const stats = (xs: number[]) =>
+  `median ${median(xs)} ms over ${xs.length} (min ${Math.min(...xs)} ms, max ${Math.max(...xs)} ms)`;
+
+/** bootHost, timed. */
+async function boot(name: string, opts?: Parameters<typeof bootHost>[1]): Promise<TestHost> {
+  const t0 = performance.now();
+  const h = await bootHost(name, opts);
+  bootHostTimes.push(Math.round(performance.now() - t0));
+  return h;
+}
 
 afterAll(async () => {
   await stopAll();
-  if (bootTimes.length) {
-    console.log(
-      `test hosts: boot-to-ready median ${median(bootTimes)} ms over ${bootTimes.length} boots ` +
-        `(min ${Math.min(...bootTimes)} ms, max ${Math.max(...bootTimes)} ms)`,
-    );
-  }
+  if (bootTimes.length) console.log(`test hosts: boot to ready ${stats(bootTimes)} boots`);
+  if (bootHostTimes.length) console.log(`test hosts: bootHost() incl. keys and disk ${stats(bootHostTimes)} hosts`);
 });
 
 /** What a run left on the box: records, state, mounts, cgroups, leases, processes. */
@@ -80,7 +89,7 @@ describe("two hosts: own ssh keys, clean reboot, power cut", () => {
   let a: TestHost;
   let b: TestHost;
   beforeAll(async () => {
-    [a, b] = await Promise.all([bootHost("a"), bootHost("b")]);
+    [a, b] = await Promise.all([boot("a"), boot("b")]);
   });
 
   it("each answers ssh with its own host key, and the other host's key is refused", async () => {
@@ -193,7 +202,7 @@ describe("sshd port", () => {
   });
 
   it("boots a host whose sshd listens on another port, pinned in known_hosts as [addr]:port", async () => {
-    const h = await bootHost("port2222", { sshPort: 2222 });
+    const h = await boot("port2222", { sshPort: 2222 });
     expect(h.port).toBe(2222);
     expect(readFileSync(h.knownHostsPath, "utf8")).toContain(`[${h.address}]:2222 ssh-ed25519 `);
     expect((await h.ssh("hostname")).stdout.trim()).toBe("port2222");
@@ -205,7 +214,7 @@ describe("sshd port", () => {
 
 describe("a boot that ends degraded", () => {
   it("names the failed units, unless the test allows it", async () => {
-    const h = await bootHost("degraded");
+    const h = await boot("degraded");
     await h.writeFile("/etc/systemd/system/broken.service",
       "[Service]\nType=oneshot\nExecStart=/bin/false\n[Install]\nWantedBy=multi-user.target\n");
     await h.exec("systemctl enable broken.service");
@@ -222,7 +231,7 @@ describe("a boot that ends degraded", () => {
 
 describe("many hosts", () => {
   it("boots 10 hosts at once, each with its own address, keys and machine id", async () => {
-    const hosts = await Promise.all(Array.from({ length: 10 }, (_, i) => bootHost(`many${i}`)));
+    const hosts = await Promise.all(Array.from({ length: 10 }, (_, i) => boot(`many${i}`)));
     remember(...hosts);
     expect(new Set(hosts.map((h) => h.address)).size).toBe(10);
     expect(new Set(hosts.map((h) => h.hostKeys.ed25519Pub)).size).toBe(10);
@@ -234,6 +243,14 @@ describe("many hosts", () => {
     await Promise.all(hosts.map((h) => h.stop()));
     for (const pid of pids) expect(existsSync(`/proc/${pid}`)).toBe(false);
     for (const h of hosts) expect(existsSync(h.stateDir)).toBe(false);
+  });
+});
+
+describe("boot time", () => {
+  it("boots to ready in under 15 s per host (median of this file's boots), image cached", () => {
+    expect(bootTimes.length).toBeGreaterThanOrEqual(10);
+    expect(median(bootTimes)).toBeLessThan(15_000);
+    expect(median(bootHostTimes)).toBeLessThan(15_000);
   });
 });
 
@@ -283,7 +300,6 @@ describe("teardown leaves nothing", () => {
     await exited;
     // The parent-death signal chain ends the machine without anyone's help.
     await waitFor(() => !existsSync(`/proc/${info.pid1}`), { timeoutMs: 15_000, what: "the orphan machine to die" });
-    expect(leftovers(run, [info.stateDir]).records).toHaveLength(1); // the registry still knows it
     await reapStale();
     expect(leftovers(run, [info.stateDir])).toEqual(NOTHING);
   });
@@ -295,8 +311,8 @@ describe("teardown leaves nothing", () => {
     await exited;
     expect(readFileSync(`/proc/${info.pid1}/comm`, "utf8").trim()).toBe("systemd");
     expect(leftovers(run).procs.length).toBeGreaterThan(1);
-    const reaped = await reapStale();
-    expect(reaped).toContain(`${run}.orphan`);
+    // (A parallel run's globalSetup may be the one that reaps it: either way it must go.)
+    await reapStale();
     await waitFor(() => !existsSync(`/proc/${info.pid1}`), { timeoutMs: 5_000, what: "PID 1 to be reaped" });
     expect(leftovers(run, [info.stateDir])).toEqual(NOTHING);
   });

@@ -17,6 +17,7 @@ import { ensureBaseImage } from "./image.js";
 import { ensureOperatorKey } from "./keys.js";
 import { ensureKernelLimits } from "./limits.js";
 import { chooseSshPort } from "./ssh-port.js";
+import { trace } from "./trace.js";
 import { checkHostName, liveMachines, Machine, type HostOptions, type TestHost } from "./machine.js";
 import { projectRoot, runDir, runId } from "./paths.js";
 import { isAlive, procId } from "./proc.js";
@@ -37,12 +38,15 @@ export { runId, runDir, stateRoot, registryRoot } from "./paths.js";
  */
 export async function bootHost(name: string, opts: HostOptions = {}): Promise<TestHost> {
   checkHostName(name);
+  trace(name, "bootHost called");
   ensureKernelLimits();
   const baseImage = await ensureBaseImage();
+  trace(name, "base image ready");
   const run = runId();
   const dir = runDir(run);
   ensureRunDir(dir);
   const operatorKeyPath = await ensureOperatorKey(dir);
+  trace(name, "operator key ready");
   const id = `${run}.${name}`;
   if (booting.has(id)) throw new Error(`test host "${name}" is already being booted by this process; pick another name`);
   booting.add(id);
@@ -73,6 +77,7 @@ async function bootNew(
   }
   const sshPort = opts.sshPort ?? chooseSshPort();
   const address = await leaseAddress(id, procId(process.pid)!, sshPort);
+  trace(name, `leased ${address}`);
   const machine = new Machine({
     name,
     run,

@@ -1,13 +1,14 @@
 // One test machine: an overlay disk over the cached base image, systemd as PID 1 of its
 // own PID, mount, UTS (hostname), IPC and cgroup namespaces, sshd on its own 127.0.1.N (the box's network
 // namespace is shared). See test/README.md for the layout and how to debug one.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { closeSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeHostKeys, publicKeyLine, type HostKeys } from "./keys.js";
 import { childrenOf, isAlive, procId, run, signalIfSame, SYSTEM_PATH, type ProcId, type RawResult } from "./proc.js";
 import { reapMachine, removeCgroup, saveRecord, type MachineRecord } from "./registry.js";
+import { trace } from "./trace.js";
 import { StopWaiting, waitFor, type WaitOptions } from "./wait.js";
 
 /** What `exec` and `ssh` return. */
@@ -165,7 +166,6 @@ export class Machine implements TestHost {
   state = "";
   private readonly setup: MachineSetup;
   private readonly record: MachineRecord;
-  private child: ChildProcess | undefined;
   private childExit: Promise<void> = Promise.resolve();
   private pid1Id: ProcId | undefined;
   private bootCount = 0;
@@ -219,6 +219,7 @@ export class Machine implements TestHost {
   private async provision(): Promise<void> {
     const up = this.upperDir;
     this.hostKeys = await makeHostKeys(up, this.name);
+    trace(this.name, "host keys made");
     mkdirSync(join(up, "etc/ssh/sshd_config.d"), { recursive: true, mode: 0o755 });
     writeFileSync(join(up, "etc/ssh/sshd_config.d/20-listen.conf"), `ListenAddress ${this.address}:${this.port}\n`);
     writeFileSync(join(up, "etc/hostname"), `${this.name}\n`);
@@ -255,7 +256,6 @@ export class Machine implements TestHost {
     });
     closeSync(log);
     child.unref(); // a forgotten machine must not keep the test process alive
-    this.child = child;
     let exited = false;
     this.childExit = new Promise((resolve) => {
       child.once("exit", () => {
@@ -277,6 +277,7 @@ export class Machine implements TestHost {
         if (exited) throw fail("ended during boot");
         return child.pid === undefined ? undefined : procId(child.pid);
       }, { timeoutMs: left(), what: `test host ${this.name}'s boot process` });
+      trace(this.name, "boot process started");
       this.record.boot = unshare;
       saveRecord(this.record);
       // PID 1 is unshare's child; it becomes systemd after the boot script's last exec.
@@ -287,6 +288,7 @@ export class Machine implements TestHost {
         const comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
         return comm === "systemd" ? procId(pid) : undefined;
       }, { timeoutMs: left(), what: `test host ${this.name}'s systemd to start` });
+      trace(this.name, "systemd started");
       this.record.pid1 = this.pid1Id;
       saveRecord(this.record);
       this.state = await waitFor(async () => {
@@ -299,6 +301,7 @@ export class Machine implements TestHost {
       if (e instanceof StopWaiting) throw new Error(e.message);
       throw new Error(`${(e as Error).message}\nboot log (${logPath}):\n${bootLog()}`);
     }
+    trace(this.name, `ready: ${this.state}`);
     if (this.state === "degraded" && !opts.allowDegraded) {
       const failed = await this.exec("systemctl --failed --plain --no-legend", { check: false });
       throw new Error(
