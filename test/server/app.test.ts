@@ -110,6 +110,23 @@ describe("server routes", () => {
     expect((await put("web1", b2)).statusCode).toBe(200);
   });
 
+  it("keeps the operator's signature with the manifest it covers and serves both", async () => {
+    const signature = { key: `ssh-ed25519 ${Buffer.alloc(51, 1).toString("base64")}`, sig: Buffer.alloc(64, 2).toString("base64") };
+    const signed = { ...clone(b2), signature };
+    signed.manifest.createdAt = new Date(Date.now() + 9000).toISOString();
+    expect((await put("web1", signed)).statusCode).toBe(200);
+    const got = (await call("GET", "/v1/hosts/web1/bundles/latest")).json();
+    expect(got.signature).toEqual(signature);
+    expect(got.manifest).toEqual(signed.manifest);
+    for (const bad of [{ key: "ssh-rsa AAAA", sig: signature.sig }, { key: signature.key, sig: "short" }, { key: signature.key }]) {
+      const r = await put("web1", { ...clone(b2), signature: bad });
+      expect([r.statusCode, r.json().code]).toEqual([400, "NIXSEAL_ERR_SERVER_BAD_REQUEST"]);
+    }
+    // An unsigned push of the same content replaces the record: no stale signature is served.
+    expect((await put("web1", b2)).statusCode).toBe(200);
+    expect((await call("GET", "/v1/hosts/web1/bundles/latest")).json().signature).toBeUndefined();
+  });
+
   it("another bundle under a taken id: 409 CONFLICT, the stored one stays", async () => {
     const forged = clone(b1);
     forged.manifest.secrets[0]!.mode = "0444";
