@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildServer } from "../../server/app.js";
+import { serverErrors } from "../../server/errors.js";
 import { snapshotTree } from "../cli/harness.js";
 import { logSink, makeHostKey, pushBodyOf, writeBundle } from "./support.js";
 
@@ -287,5 +288,21 @@ describe("what the server lets out", () => {
     }
     expect(logs).not.toContain(fileText.slice(0, 40));
     expect(logs).not.toContain("authorization");
+  });
+});
+
+describe("the error catalogue", () => {
+  it("every code is unique, NIXSEAL_ERR_SERVER_*, and has a row under ## Server in docs/errors.md", () => {
+    const doc = readFileSync(join(import.meta.dirname, "..", "..", "docs", "errors.md"), "utf8");
+    const section = doc.slice(doc.indexOf("\n## Server\n"));
+    expect(section.length).toBeGreaterThan(100);
+    const codes = Object.values(serverErrors).map((e) => e.code);
+    expect(new Set(codes).size).toBe(codes.length);
+    for (const e of Object.values(serverErrors)) {
+      expect(e.code).toMatch(/^NIXSEAL_ERR_SERVER_[A-Z_]+$/);
+      // The HTTP column: usage errors are exit codes of the command line, not replies.
+      const status = e.code === "NIXSEAL_ERR_SERVER_USAGE" ? "(exit 2)" : String(e.statusCode);
+      expect(section).toContain(`| ${e.code} | ${status}`);
+    }
   });
 });

@@ -98,6 +98,24 @@ afterAll(async () => {
 });
 
 describe("nixseal push, nixseal-agent pull", () => {
+  it("push checks --server and the token file before building anything", async () => {
+    const cases: Array<[string[], number, RegExp]> = [
+      [["--server", "ftp://127.0.0.1/", "--token-file", tokenFile], 2, /--server must be an http:\/\/ or https:\/\/ URL/],
+      [["--server", `http://user:${TOKEN}@127.0.0.1/`, "--token-file", tokenFile], 2, /without credentials/],
+      [["--server", "not a url", "--token-file", tokenFile], 2, /--server "not a url" is not a URL/],
+      [["--server", url], 2, /pushing needs the server's operator token[\s\S]*hint: pass --token-file FILE or set NIXSEAL_SERVER_TOKEN_FILE/],
+      [["--server", url, "--token-file", join(work, "missing")], 1, /cannot read the token file/],
+      [["--server", url, "--token-file", tokenFile, "nohost"], 1, /unknown host "nohost"/],
+    ];
+    for (const [args, code, message] of cases) {
+      const r = await nixseal(["push", ...args]);
+      expect(r.stderr).toMatch(message);
+      expect(r.code).toBe(code);
+      expect(r.stderr).not.toContain(TOKEN);
+    }
+    expect(snapshotTree(join(storage, "hosts")).size).toBe(0);
+  });
+
   it("push refuses a wrong token and stores nothing", async () => {
     const bad = join(work, "bad.token");
     writeFileSync(bad, "x".repeat(32), { mode: 0o600 });
