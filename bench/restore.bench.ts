@@ -68,33 +68,38 @@ for f in "$src"/*.age; do
   chown nobody:nogroup "$out/$name"
 done`;
 
+function restoreOnce(p: { flags: string[]; runDir: string }, n: number): number {
+  clearDir(p.runDir); // a boot: the tmpfs starts empty
+  const ms = time(() => {
+    const r = spawnSync(process.execPath, [AGENT, "restore", ...p.flags], { env: childEnv, encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`nixseal-agent restore failed: ${r.stderr}`);
+  });
+  const restored = readdirSync(join(p.runDir, "current")).length;
+  if (restored !== n) throw new Error(`restore put ${restored} of ${n} files in place`);
+  return ms;
+}
+
+function agenixOnce(p: { key: string; bundle: string; baselineDir: string }, n: number): number {
+  clearDir(p.baselineDir);
+  const ms = time(() => {
+    const r = spawnSync("bash", ["-c", AGENIX_LOOP, "agenix", p.key, p.bundle, p.baselineDir], { env: childEnv, encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`agenix-style loop failed: ${r.stderr}`);
+  });
+  const done = readdirSync(p.baselineDir).length;
+  if (done !== n) throw new Error(`agenix-style loop put ${done} of ${n} files in place`);
+  return ms;
+}
+
 async function one(n: number, runs: number, baselineRuns: number, target: number): Promise<BenchResult> {
   const root = mkdtempSync(join(tmpdir(), "nixseal-bench-restore-"));
   try {
     const p = await prepare(root, n);
+    // Subject and baseline runs alternate, so a busy machine weighs on both alike.
     const subject: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      clearDir(p.runDir); // a boot: the tmpfs starts empty
-      subject.push(
-        time(() => {
-          const r = spawnSync(process.execPath, [AGENT, "restore", ...p.flags], { env: childEnv, encoding: "utf8" });
-          if (r.status !== 0) throw new Error(`nixseal-agent restore failed: ${r.stderr}`);
-        }),
-      );
-      const restored = readdirSync(join(p.runDir, "current")).length;
-      if (restored !== n) throw new Error(`restore put ${restored} of ${n} files in place`);
-    }
     const baseline: number[] = [];
-    for (let i = 0; i < baselineRuns; i++) {
-      clearDir(p.baselineDir);
-      baseline.push(
-        time(() => {
-          const r = spawnSync("bash", ["-c", AGENIX_LOOP, "agenix", p.key, p.bundle, p.baselineDir], { env: childEnv, encoding: "utf8" });
-          if (r.status !== 0) throw new Error(`agenix-style loop failed: ${r.stderr}`);
-        }),
-      );
-      const done = readdirSync(p.baselineDir).length;
-      if (done !== n) throw new Error(`agenix-style loop put ${done} of ${n} files in place`);
+    for (let i = 0; i < Math.max(runs, baselineRuns); i++) {
+      if (i < runs) subject.push(restoreOnce(p, n));
+      if (i < baselineRuns) baseline.push(agenixOnce(p, n));
     }
     return {
       name: `restore ${n} secrets at boot`,
@@ -112,5 +117,5 @@ async function one(n: number, runs: number, baselineRuns: number, target: number
 
 /** Restore 100 and 1000 secrets. */
 export async function run(): Promise<BenchResult[]> {
-  return [await one(100, 7, 3, 10), await one(1000, 5, 1, 30)];
+  return [await one(100, 9, 5, 10), await one(1000, 5, 2, 30)];
 }
