@@ -118,7 +118,7 @@ describe("two hosts: own ssh keys, clean reboot, power cut", () => {
     }
   });
 
-  it("has Node and the project read-only inside, with the nixseal wrappers", async () => {
+  it("has Node and the project read-only inside, the nixseal wrappers, and age", async () => {
     expect((await a.exec("node -e 'process.stdout.write(process.version)'")).stdout).toBe(process.version);
     const pkg = JSON.parse((await a.readFile("/opt/nixseal/package.json")).toString("utf8")) as { name: string };
     expect(pkg.name).toBe("nixseal");
@@ -128,6 +128,8 @@ describe("two hosts: own ssh keys, clean reboot, power cut", () => {
     expect((await a.exec("cat /usr/local/bin/nixseal-agent")).stdout).toContain("/opt/nixseal/dist/host-agent/bin.js");
     expect((await a.exec("cat /usr/local/bin/nixseal")).stdout).toContain("/opt/nixseal/dist/cli/bin.js");
     expect((await a.exec("age --version")).stdout).toMatch(/^v?1\./);
+    // A hung stop fails a clean reboot in 15 s, well inside the harness's reboot timeout.
+    expect((await a.exec("systemctl show --property=DefaultTimeoutStopUSec")).stdout.trim()).toBe("DefaultTimeoutStopUSec=15s");
   });
 
   it("returns from exec when the command leaves a background process behind", async () => {

@@ -117,6 +117,13 @@ KbdInteractiveAuthentication no
 PermitRootLogin prohibit-password
 UseDNS no
 EOF
+# A unit that ignores SIGTERM would hold a clean reboot for systemd's default 90 s; tests
+# want a hung stop to show up as a failure long before the harness's 60 s reboot timeout.
+mkdir -p "$tmp/etc/systemd/system.conf.d"
+cat >"$tmp/etc/systemd/system.conf.d/10-nixseal-testhost.conf" <<'EOF'
+[Manager]
+DefaultTimeoutStopSec=15s
+EOF
 # Mount points for what the harness binds in read-only: the box's node and the project.
 mkdir -p "$tmp/opt/nixseal" "$tmp/usr/local/bin"
 : >"$tmp/usr/local/bin/node"
