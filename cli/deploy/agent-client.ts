@@ -8,6 +8,14 @@ import { rawClient, whileConnected } from "./remote.js";
 
 export const AGENT_SOCKET = "/run/nixseal-agent/agent.sock";
 
+/** How a refused request reads in a report. */
+const ACTIONS: Record<string, string> = {
+  "/stage": "stage the bundle",
+  "/activate": "activate the new secrets",
+  "/rollback": "roll secrets back",
+  "/status": "report its status",
+};
+
 /** A small client for the agent API on one host. */
 export class AgentClient {
   private readonly ssh: NodeSSH;
@@ -85,7 +93,7 @@ export class AgentClient {
     }
     if (status < 200 || status >= 300) {
       const e = (json ?? {}) as { code?: string; message?: string; hints?: string[] };
-      throw new NixsealError(e.code ?? "NIXSEAL_ERR_DEPLOY_AGENT", `host "${this.hostName}": agent refused ${method} ${path}: ${e.message ?? `HTTP ${status}`}`, {
+      throw new NixsealError(e.code ?? "NIXSEAL_ERR_DEPLOY_AGENT", `host "${this.hostName}": the agent refused to ${ACTIONS[path] ?? `${method} ${path}`}: ${e.message ?? `HTTP ${status}`}`, {
         hints: e.hints ?? [],
       });
     }

@@ -131,7 +131,7 @@ describe("deploy faults leave the host on its previous config and secrets", () =
       expect(r.code).toBe(1);
       const host = summary(r).hosts[0]!;
       expect(host.restored).toMatchObject({ config: "untouched", secrets: "untouched" });
-      expect(host.error?.message).toMatch(/stage/);
+      expect(host.error?.message).toMatch(/the agent refused to stage the bundle/);
       expect(host.error?.message).toMatch(/token/);
       expect(host.error?.message).toMatch(/decrypt/i);
       await expectPrevious();
@@ -150,7 +150,7 @@ describe("deploy faults leave the host on its previous config and secrets", () =
       expect(r.code).toBe(1);
       const host = summary(r).hosts[0]!;
       expect(host.restored).toMatchObject({ config: "untouched", secrets: "untouched" });
-      expect(host.error?.message).toMatch(/nosuchuser/);
+      expect(host.error?.message).toMatch(/the agent refused to stage the bundle: .*nosuchuser/);
       await expectPrevious();
       expect((await h.exec("test -e /run/keys/orphan", { check: false })).code).not.toBe(0);
     } finally {
