@@ -122,7 +122,7 @@ export async function runCommand(name: string, args: CommandArgs, io: AgentIo): 
       if (!agent || !agent.startsWith("/")) throw new NixsealError("NIXSEAL_ERR_AGENT_USAGE", "cannot tell where nixseal-agent is", { hints: ["pass --agent /absolute/path/to/nixseal-agent"], exitCode: 2 });
       const files = await installUnits({ agent, config: args.config ?? DEFAULT_CONFIG_PATH, readWritePaths: config.readWritePaths, systemctl: !args.noStart });
       for (const f of files) say(io, `wrote ${f}`);
-      if (!args.noStart) say(io, "enabled and started run-nixseal.mount, nixseal-secrets.target, nixseal-agent.service");
+      if (!args.noStart) say(io, "enabled and started run-nixseal.mount, nixseal-secrets.target and nixseal-agent.service");
       return 0;
     }
   }

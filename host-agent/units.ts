@@ -105,7 +105,8 @@ function run(cmd: string, args: string[]): void {
 
 /**
  * Writes the rendered units and the tmpfiles rule, then daemon-reload, enable and
- * start them (the target pulls in the restore service).
+ * start them (the target pulls in the restore service; the API service is restarted,
+ * so running install again after an upgrade serves the new code).
  *
  * @returns the files written
  */
@@ -127,7 +128,8 @@ export async function installUnits(opts: InstallUnitsOptions): Promise<string[]>
     run("systemd-tmpfiles", ["--create", join(tmpfilesDir, "nixseal.conf")]);
     const names = Object.keys(spec.units);
     run("systemctl", ["enable", ...names]);
-    run("systemctl", ["start", "run-nixseal.mount", "nixseal-secrets.target", "nixseal-agent.service"]);
+    run("systemctl", ["start", "run-nixseal.mount", "nixseal-secrets.target"]);
+    run("systemctl", ["restart", "nixseal-agent.service"]); // an upgraded package serves at once
   }
   return written;
 }
