@@ -97,24 +97,53 @@ function checkSignature(origin: string, reply: Reply, trusted: SshPublicKey[]): 
   }
 }
 
+/** Largest reply pull reads (a server cannot make the agent buffer without bound). */
+export const MAX_REPLY_BYTES = 64 * 1024 * 1024;
+/** How long pull waits for the whole reply. */
+const TIMEOUT_MS = 120_000;
+
+/** A server's text, one line, without control characters (it is printed on a terminal or journal). */
+function printable(text: unknown): string {
+  return String(text).replace(/[\x00-\x1f\x7f]/g, " ").slice(0, 500);
+}
+
+/** Reads a body up to MAX_REPLY_BYTES. */
+async function readCapped(res: Response, origin: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const reader = res.body?.getReader();
+  for (let r = await reader?.read(); r && !r.done; r = await reader!.read()) {
+    size += r.value.length;
+    if (size > MAX_REPLY_BYTES) {
+      await reader!.cancel();
+      throw new NixsealError("NIXSEAL_ERR_SERVER_REPLY", `${origin} sent more than ${MAX_REPLY_BYTES} bytes`, { hints: ["check that --server points at nixseal-server"] });
+    }
+    chunks.push(Buffer.from(r.value));
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
 /** GET path from server; the server's own errors keep their code. */
 async function getJson(server: URL, path: string, token: string | undefined): Promise<unknown> {
+  let body: unknown;
   let res: Response;
   try {
-    res = await fetch(new URL(path, server), { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    res = await fetch(new URL(path, server), { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(TIMEOUT_MS) });
+    try {
+      body = JSON.parse(await readCapped(res, server.origin));
+    } catch (err) {
+      if (err instanceof NixsealError) throw err;
+      if ((err as Error).name === "TimeoutError") throw err;
+      body = undefined;
+    }
   } catch (err) {
-    const why = (err as { cause?: { code?: string } }).cause?.code ?? "error";
+    if (err instanceof NixsealError) throw err;
+    const why = (err as Error).name === "TimeoutError" ? `no complete reply within ${TIMEOUT_MS / 1000} s` : ((err as { cause?: { code?: string } }).cause?.code ?? "error");
     throw new NixsealError("NIXSEAL_ERR_SERVER_UNREACHABLE", `cannot reach ${server.origin}: ${why}`, { cause: err, hints: ["check --server and that nixseal-server runs there"] });
   }
-  let body: unknown;
-  try {
-    body = JSON.parse(await res.text());
-  } catch {
-    body = undefined;
-  }
   const e = body as { code?: unknown; message?: unknown; hints?: unknown } | undefined;
-  if (!res.ok && typeof e?.code === "string" && typeof e.message === "string") {
-    throw new NixsealError(e.code, `${server.origin}: ${e.message}`, { hints: Array.isArray(e.hints) ? e.hints.map(String) : [] });
+  if (!res.ok && typeof e?.code === "string" && /^NIXSEAL_ERR_[A-Z_]{1,60}$/.test(e.code) && typeof e.message === "string") {
+    throw new NixsealError(e.code, `${server.origin}: ${printable(e.message)}`, { hints: Array.isArray(e.hints) ? e.hints.slice(0, 5).map(printable) : [] });
   }
   if (!res.ok || body === undefined) throw new NixsealError("NIXSEAL_ERR_SERVER_REPLY", `${server.origin} answered HTTP ${res.status} without a nixseal reply`, { hints: ["check that --server points at nixseal-server"] });
   return body;

@@ -34,6 +34,14 @@ export function serverUrl(text: string): URL {
   return url;
 }
 
+/** How long one upload may take. */
+const TIMEOUT_MS = 300_000;
+
+/** A server's text, one line, without control characters (it is printed on the operator's terminal). */
+function printable(text: unknown): string {
+  return String(text).replace(/[\x00-\x1f\x7f]/g, " ").slice(0, 500);
+}
+
 function isLoopback(url: URL): boolean {
   return /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/.test(url.hostname);
 }
@@ -92,9 +100,10 @@ async function pushHost(server: URL, token: string, host: string, build: (dir: s
         method: "PUT",
         headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
         body: JSON.stringify({ manifest, files, ...(signer ? { signature: signer(manifest) } : {}) }),
+        signal: AbortSignal.timeout(TIMEOUT_MS),
       });
     } catch (err) {
-      const code = ((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message) || "error";
+      const code = (err as Error).name === "TimeoutError" ? `no reply within ${TIMEOUT_MS / 1000} s` : ((err as { cause?: { code?: string } }).cause?.code ?? "error");
       throw new NixsealError("NIXSEAL_ERR_SERVER_UNREACHABLE", `cannot reach ${server.origin}: ${code}`, { cause: err, hints: ["check --server and that nixseal-server runs there"] });
     }
     const text = await res.text();
@@ -105,8 +114,8 @@ async function pushHost(server: URL, token: string, host: string, build: (dir: s
       body = {};
     }
     if (!res.ok) {
-      if (typeof body.code === "string" && typeof body.message === "string") {
-        throw new NixsealError(body.code, `${server.origin}: ${body.message}`, { hints: Array.isArray(body.hints) ? body.hints.map(String) : [] });
+      if (typeof body.code === "string" && /^NIXSEAL_ERR_[A-Z_]{1,60}$/.test(body.code) && typeof body.message === "string") {
+        throw new NixsealError(body.code, `${server.origin}: ${printable(body.message)}`, { hints: Array.isArray(body.hints) ? body.hints.slice(0, 5).map(printable) : [] });
       }
       throw new NixsealError("NIXSEAL_ERR_SERVER_REPLY", `${server.origin} answered HTTP ${res.status} without a nixseal error`, { hints: ["check that --server points at nixseal-server"] });
     }

@@ -15,6 +15,7 @@ import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main as agentMain } from "../../host-agent/main.js";
+import { MAX_REPLY_BYTES } from "../../host-agent/pull.js";
 import { buildServer } from "../../server/app.js";
 import { runNixseal, snapshotTree, testEnv, type RunResult } from "../cli/harness.js";
 import { grepTree, logSink, makeEnv, snapshotState, type AgentEnv } from "./support.js";
@@ -52,8 +53,8 @@ const pull = (serverUrl = url, ...flags: string[]) => agent(["pull", "--server",
 const push = (...args: string[]) => nixseal(["push", "--server", url, "--token-file", tokenFile, ...args]);
 
 /** A loopback server that answers every request with this JSON (a compromised nixseal server). */
-async function withEvilServer<T>(body: unknown, fn: (url: string) => Promise<T>): Promise<T> {
-  const evil: Server = createServer((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body)));
+async function withEvilServer<T>(body: unknown, fn: (url: string) => Promise<T>, status = 200): Promise<T> {
+  const evil: Server = createServer((_req, res) => res.writeHead(status, { "content-type": "application/json" }).end(typeof body === "string" ? body : JSON.stringify(body)));
   await new Promise<void>((resolve) => evil.listen(0, "127.0.0.1", resolve));
   try {
     return await fn(`http://127.0.0.1:${(evil.address() as AddressInfo).port}`);
@@ -251,6 +252,20 @@ describe("nixseal push, nixseal-agent pull", () => {
     const p = await nixseal(["push", "--server", `http://127.0.0.1:${port}`, "--token-file", tokenFile]);
     expect(p.code).toBe(1);
     expect(p.stderr).toMatch(/cannot reach .*ECONNREFUSED/);
+  });
+
+  it("a server's reply is bounded in size, and its error text reaches the terminal without control characters", async () => {
+    const before = snapshotState(env.config.stateDir);
+    const huge = await withEvilServer(" ".repeat(MAX_REPLY_BYTES + 1), (evilUrl) => pull(evilUrl));
+    expect(huge.code).toBe(1);
+    expect(huge.stderr).toMatch(/sent more than 67108864 bytes/);
+    const escape = await withEvilServer({ code: "NIXSEAL_ERR_SERVER_NO_BUNDLE", message: "gone\x1b[2J\x1b]0;owned\x07", hints: ["\x1b[31mred"] }, (evilUrl) => pull(evilUrl), 404);
+    expect(escape.code).toBe(1);
+    expect(escape.stderr).toMatch(/error: http:\/\/127\.0\.0\.1:\d+: gone \[2J \]0;owned /);
+    expect(escape.stderr).not.toMatch(/[\x00-\x09\x0b-\x1f]/);
+    const notOurs = await withEvilServer("<html>proxy error</html>", (evilUrl) => pull(evilUrl), 502);
+    expect(notOurs.stderr).toMatch(/answered HTTP 502 without a nixseal reply/);
+    expect(snapshotState(env.config.stateDir)).toEqual(before);
   });
 
   it("a host the server has no bundle for: the server's error and hint", async () => {
