@@ -43,17 +43,14 @@ put_in_place "$1"
 sync
 `;
 
-/** Puts "previous" back after a failed deploy; previous stays as it is. */
-const RESTORE = `${COMMON}
-[ -d "$state/previous" ] || { echo "no previous config kept in $state/previous" >&2; exit 3; }
-if [ -e "$state/previous/${ABSENT}" ]; then echo NIXSEAL-WAS-ABSENT; fi
-put_in_place "$state/previous"
-sync
-`;
-
-/** nixseal rollback: previous and current trade places, so a second rollback undoes the first. */
+/**
+ * Puts "previous" in place and keeps what it replaces as the new "previous": /etc/nixos and
+ * the kept copy trade places. Used by nixseal rollback and to undo a failed deploy (then
+ * "previous" is the failed attempt, as the agent's previous secrets generation is).
+ */
 const SWAP = `${COMMON}
 [ -d "$state/previous" ] || { echo "no previous config kept in $state/previous" >&2; exit 3; }
+if [ -e "$state/previous/${ABSENT}" ]; then echo NIXSEAL-WAS-ABSENT; fi
 snapshot "$state/previous.new"
 put_in_place "$state/previous"
 rm -rf "$state/previous" && mv "$state/previous.new" "$state/previous"
@@ -75,9 +72,9 @@ export async function installConfig(ssh: NodeSSH, hostName: string, stagedDir: s
   await run(ssh, hostName, "install config into /etc/nixos", INSTALL, [stagedDir]);
 }
 
-/** Puts the previous /etc/nixos back (after a failed deploy); false when there was none before. */
+/** Puts the previous /etc/nixos back after a failed deploy; false when there was none before. */
 export async function restoreConfig(ssh: NodeSSH, hostName: string): Promise<boolean> {
-  const out = await run(ssh, hostName, "restore the previous /etc/nixos", RESTORE);
+  const out = await run(ssh, hostName, "restore the previous /etc/nixos", SWAP);
   return !out.includes("NIXSEAL-WAS-ABSENT");
 }
 

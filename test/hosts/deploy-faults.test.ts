@@ -88,6 +88,9 @@ describe("deploy faults leave the host on its previous config and secrets", () =
     expect(runs.at(-1)!.result).toBe("ok");
     expect(runs.at(-1)!.files.get("configuration.nix")).toBe(sha256(goodConfig));
     await expectPrevious();
+    // config and secrets agree on what "previous" is now: the failed attempt
+    expect(hostFile(h, "/var/lib/nixseal/config/previous/configuration.nix")).toContain("breaks the build");
+    expect(hostFile(h, "/var/lib/nixseal/config/previous/extra.nix")).toBe("NIXOS_REBUILD_STANDIN_FAIL\n");
   });
 
   it("the SSH connection drops during upload: nothing installed, the lock is released", async () => {
