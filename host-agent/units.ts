@@ -74,7 +74,8 @@ export function renderUnits(spec: UnitsSpec, opts: RenderOptions): Record<string
     for (const [section, keys] of Object.entries(sections)) {
       text.push("", `[${section}]`);
       for (const [key, value] of Object.entries(keys)) {
-        const items = (Array.isArray(value) ? value : [value]).flatMap((v) => (v === "@readWritePaths@" ? (opts.readWritePaths ?? []) : [v]));
+        // "-": a listed directory that does not exist yet must not keep the units from starting
+        const items = (Array.isArray(value) ? value : [value]).flatMap((v) => (v === "@readWritePaths@" ? (opts.readWritePaths ?? []).map((p) => `-${p}`) : [v]));
         if (Array.isArray(value) && items.length === 0) continue;
         for (const item of items) text.push(`${key}=${substitute(item, vars)}`);
       }

@@ -37,7 +37,7 @@ describe("systemd units from units.json", () => {
     expect(now["nixseal-restore.service"]).toContain("ExecStart=/usr/local/bin/nixseal-agent restore --config /etc/nixseal/agent.json");
     expect(kernelAtLeast("6.4", "6.4") && !kernelAtLeast("5.15.0", "6.4") && kernelAtLeast("7.0", "6.4")).toBe(true);
     const extra = renderUnits(spec, { ...opts, readWritePaths: ["/etc/app"] });
-    expect(extra["nixseal-agent.service"]).toMatch(/^ReadWritePaths=\/etc\/app$/m);
+    expect(extra["nixseal-agent.service"]).toMatch(/^ReadWritePaths=-\/etc\/app$/m);
     expect(now["nixseal-agent.service"]).not.toContain("@readWritePaths@");
   });
 

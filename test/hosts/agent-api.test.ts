@@ -89,6 +89,26 @@ describe("agent API on a real host (sandboxed service, systemctl from inside)", 
     expect(status).toMatchObject({ current: 1, previous: 2 });
   });
 
+  it("Secret.path links: made where readWritePaths allows, reported with a hint elsewhere", async () => {
+    await h.exec(`mkdir -p /etc/app /srv/other /etc/nixseal && echo '{"readWritePaths":["/etc/app"]}' > /etc/nixseal/agent.json && nixseal-agent install >/dev/null 2>&1`, { timeoutMs: 90_000 });
+    expect((await h.exec("systemctl show -P ReadWritePaths nixseal-agent.service")).stdout).toContain("/etc/app");
+    const dir = await ship("paths", [
+      { name: "p1", value: v("p1"), path: "/etc/app/db.key" },
+      { name: "p2", value: v("p2"), path: "/srv/other/key" },
+    ]);
+    const s = await post("/stage", { dir });
+    const a = await post("/activate", { generation: s.body.generation });
+    expect(a.status).toBe(200);
+    expect(a.body.ok).toBe(false); // the files are live; one link could not be made
+    expect(a.body.secrets.find((x: { name: string }) => x.name === "p1")).toMatchObject({ ok: true });
+    expect(a.body.secrets.find((x: { name: string }) => x.name === "p2")).toMatchObject({ ok: false, code: "NIXSEAL_ERR_AGENT_LINK" });
+    expect((await h.exec("readlink /etc/app/db.key")).stdout.trim()).toBe("/run/nixseal/current/p1");
+    expect((await h.exec("test -e /srv/other/key", { check: false })).code).not.toBe(0);
+    const status = JSON.parse((await agentCall(h, "GET", "/status")).body);
+    expect(status.secrets.find((x: { name: string }) => x.name === "p2").hints[0]).toContain("readWritePaths");
+    await post("/rollback", {});
+  });
+
   it("the sandbox hides /root from the service: a clear error naming where uploads go", async () => {
     const dir = await writeBundle(join(local, "in-root"), h.hostKeys.ed25519Pub, [{ name: "r", value: v("r") }], h.name);
     for (const f of readdirSync(dir)) await h.writeFile(`/root/in-root/${f}`, readFileSync(join(dir, f)), 0o600);
