@@ -80,7 +80,8 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
   const operator = new Token(opts.operatorToken);
   const hostTokens = opts.hostTokens ? new Map(Object.entries(opts.hostTokens).map(([h, t]) => [h, new Token(t)])) : undefined;
 
-  const app = Fastify({ logger: opts.logger ?? false, bodyLimit });
+  // Strict request schemas: no silent type coercion, no silently dropped keys.
+  const app = Fastify({ logger: opts.logger ?? false, bodyLimit, ajv: { customOptions: { coerceTypes: false, removeAdditional: false } } });
   app.removeContentTypeParser("text/plain"); // JSON only: anything else is a 415
   app.setErrorHandler((err: FastifyError, req, reply) => {
     let e: NixsealError & { statusCode?: number };

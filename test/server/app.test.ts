@@ -176,7 +176,10 @@ describe("server routes", () => {
     expect([noFiles.statusCode, noFiles.json().code]).toEqual([400, "NIXSEAL_ERR_SERVER_BAD_REQUEST"]);
     expect(noFiles.json().message).toMatch(/files/);
     const notString = await put("web1", { manifest: b1.manifest, files: { "db.age": 5 } });
-    expect(notString.statusCode).toBe(400);
+    expect([notString.statusCode, notString.json().code]).toEqual([400, "NIXSEAL_ERR_SERVER_BAD_REQUEST"]);
+    expect(notString.json().message).toMatch(/must be string/);
+    const extra = await put("web1", { ...b1, note: "x" });
+    expect([extra.statusCode, extra.json().message]).toEqual([400, "bad request: body must NOT have additional properties"]);
     const secretish = `{"manifest": ${VALUES[0]}`;
     const badJson = await call("PUT", "/v1/hosts/web1/bundles", { token: OPERATOR, raw: secretish, contentType: "application/json" });
     expect([badJson.statusCode, badJson.json().message]).toEqual([400, "bad request: the body is not valid JSON"]);
