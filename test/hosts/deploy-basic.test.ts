@@ -203,5 +203,11 @@ describe("nixseal deploy (real sshd, real agent, nixos-rebuild stand-in)", () =>
       expect(await grepTree(repo.dir, v)).toEqual([]);
       for (const h of hosts) expect(await grepTree(h.upperDir, v)).toEqual([]);
     }
+    // nor in any host's journal (volatile or not) or its process list
+    for (const h of hosts) {
+      const logs = (await h.exec("journalctl --no-pager -o cat 2>/dev/null; ps -eo args")).stdout;
+      expect(logs.length).toBeGreaterThan(0);
+      for (const v of everyValue()) expect(logs.includes(v)).toBe(false);
+    }
   });
 });

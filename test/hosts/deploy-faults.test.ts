@@ -232,6 +232,9 @@ describe("deploy faults leave the host on its previous config and secrets", () =
       expect(await grepTree(repo.dir, v)).toEqual([]);
       expect(await grepTree(h.upperDir, v)).toEqual([]);
     }
+    const logs = (await h.exec("journalctl --no-pager -o cat 2>/dev/null; ps -eo args")).stdout;
+    expect(logs).toMatch(/nixseal/);
+    for (const v of values) expect(logs.includes(v)).toBe(false);
     expect(NIXSEAL_BIN).toMatch(/dist\/cli\/bin\.js$/);
   });
 });
