@@ -1,9 +1,9 @@
 // The agent's commands (main.ts parses, this runs). Progress and results go to
 // stderr (the journal for units); `status --json` and `check` data go to stdout.
-import { accessSync, constants, statSync } from "node:fs";
+import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { NixsealError } from "../core/errors.js";
-import { DEFAULT_CONFIG_PATH, loadConfig, type AgentConfig } from "./config.js";
+import { DEFAULT_CONFIG_PATH, defaultConfig, loadConfig, type AgentConfig } from "./config.js";
 import type { InstallOutcome } from "./install.js";
 import type { AgentIo } from "./main.js";
 import type { SecretResult } from "./materialize.js";
@@ -15,6 +15,8 @@ export interface CommandArgs {
   config?: string;
   /** --state-dir, --run-dir, --keys-dir, --identity: override the config file. */
   overrides: Partial<AgentConfig>;
+  /** --root: an offline system tree (image baking): its config, keys, users and state. */
+  root?: string;
   json: boolean;
   agent?: string;
   noStart: boolean;
@@ -70,10 +72,23 @@ function findOnPath(name: string): string | undefined {
   return undefined;
 }
 
+/** The config of an offline image at args.root: its agent.json, every path inside it. */
+async function imageConfig(args: CommandArgs): Promise<AgentConfig> {
+  const root = args.root!;
+  const inside = join(root, args.config ?? DEFAULT_CONFIG_PATH);
+  const base = existsSync(inside) ? await loadConfig(inside) : defaultConfig();
+  return {
+    ...base,
+    identityPaths: base.identityPaths.map((p) => join(root, p)),
+    stateDir: join(root, base.stateDir),
+    ...args.overrides,
+  };
+}
+
 /** Runs one command; returns its exit code. */
 export async function runCommand(name: string, args: CommandArgs, io: AgentIo): Promise<number> {
   if (name === "check") return check(args.one("MANIFEST or DIR"), io);
-  const config = await loadConfig(args.config, args.overrides);
+  const config = args.root ? await imageConfig(args) : await loadConfig(args.config, args.overrides);
   switch (name) {
     case "restore": {
       const { restore } = await import("./restore.js");
@@ -104,6 +119,12 @@ export async function runCommand(name: string, args: CommandArgs, io: AgentIo): 
       return 0;
     }
     case "import": {
+      if (args.root) {
+        const { bakeBundle } = await import("./operations.js");
+        const s = await bakeBundle(config, args.one("DIR"), args.root);
+        say(io, `stored generation ${s.generation} (${s.secrets.length} secrets) as current in ${config.stateDir}; the first boot restores it`);
+        return 0;
+      }
       const { importBundle } = await import("./operations.js");
       const r = await importBundle(config, args.one("DIR"));
       return summarize(io, "imported", r.activation, config);

@@ -31,6 +31,11 @@ export const CONFIG_DEFAULTS: Readonly<AgentConfig> = Object.freeze({
   requireMemoryFs: true,
 });
 
+/** A fresh copy of the defaults. */
+export function defaultConfig(): AgentConfig {
+  return { ...CONFIG_DEFAULTS, identityPaths: [...CONFIG_DEFAULTS.identityPaths], readWritePaths: [] };
+}
+
 /** Validates a config object with the zod schema (loaded on demand). */
 export async function parseConfig(text: string, file: string): Promise<AgentConfig> {
   const [{ agentConfigSchema }, { parseJsonText, validate }] = await Promise.all([import("./config-schema.js"), import("../core/schema/parse.js")]);
@@ -56,6 +61,6 @@ export async function loadConfig(file: string = DEFAULT_CONFIG_PATH, overrides: 
       throw new NixsealError("NIXSEAL_ERR_NOT_FOUND", `${file}: no such file`, { hints: [`create it (see docs/agent.md) or leave out --config to use ${DEFAULT_CONFIG_PATH}`] });
     }
   }
-  const base = text === undefined ? { ...CONFIG_DEFAULTS, identityPaths: [...CONFIG_DEFAULTS.identityPaths], readWritePaths: [] } : await parseConfig(text, file);
+  const base = text === undefined ? defaultConfig() : await parseConfig(text, file);
   return { ...base, ...overrides };
 }

@@ -16,6 +16,8 @@ const USAGE = `usage: nixseal-agent COMMAND [--config FILE] [--state-dir DIR] [-
   serve                run the API on the unix socket (root only)
   status [--json]      what this host runs, from disk (works without the API)
   import DIR           store a bundle dir as a new generation and activate it
+  import DIR --root IMG  image baking: check DIR against the offline system at IMG
+                       (its host key, users, groups) and store it there as current
   stage DIR            check a bundle dir and store it as a pending generation
   activate N           make generation N live
   rollback             make the previous generation live again
@@ -25,7 +27,7 @@ const USAGE = `usage: nixseal-agent COMMAND [--config FILE] [--state-dir DIR] [-
   pull --server URL    fetch this host's latest bundle from a nixseal server, import it
 
 config: /etc/nixseal/agent.json (optional), see docs/agent.md; the --*-dir and
---identity options override it (e.g. import into a mounted image's /var/lib)
+--identity options override it (tests, unusual layouts)
 `;
 
 interface Args {
@@ -33,6 +35,7 @@ interface Args {
   positional: string[];
   config?: string;
   overrides: { stateDir?: string; runDir?: string; keysDir?: string; identityPaths?: string[] };
+  root?: string;
   json: boolean;
   agent?: string;
   noStart: boolean;
@@ -62,6 +65,7 @@ function parseArgs(argv: string[]): Args {
     else if (arg === "--run-dir") a.overrides.runDir = dir(arg, value());
     else if (arg === "--keys-dir") a.overrides.keysDir = dir(arg, value());
     else if (arg === "--identity") a.overrides.identityPaths = [...(a.overrides.identityPaths ?? []), dir(arg, value())];
+    else if (arg === "--root") a.root = dir(arg, value());
     else if (arg === "--json") a.json = true;
     else if (arg === "--agent") a.agent = value();
     else if (arg === "--no-start") a.noStart = true;
@@ -108,7 +112,7 @@ export async function main(argv: string[], io: AgentIo): Promise<number> {
     }
     const { runCommand, COMMANDS } = await import("./commands.js");
     if (!COMMANDS.includes(a.command)) throw usageError(`unknown command ${a.command}`);
-    return await runCommand(a.command, { positional: a.positional, config: a.config, overrides: a.overrides, json: a.json, agent: a.agent, noStart: a.noStart, one: (what) => one(a, what) }, io);
+    return await runCommand(a.command, { positional: a.positional, config: a.config, overrides: a.overrides, root: a.root, json: a.json, agent: a.agent, noStart: a.noStart, one: (what) => one(a, what) }, io);
   } catch (err) {
     return printError(io, err);
   }

@@ -6,7 +6,7 @@ import { loadAccounts } from "./accounts.js";
 import { readBundleDir, requireWhole } from "./bundle-dir.js";
 import type { AgentConfig } from "./config.js";
 import { errors } from "./errors.js";
-import { findGenerationById, generationDir, linkedGeneration, storeGeneration } from "./generations.js";
+import { findGenerationById, generationDir, linkedGeneration, pruneGenerations, setStateLinks, storeGeneration } from "./generations.js";
 import { loadHostIdentities } from "./host-keys.js";
 import { installGeneration, type InstallOutcome } from "./install.js";
 import { acquireLock } from "./lock.js";
@@ -36,21 +36,42 @@ function withLock<T>(config: AgentConfig, fn: () => Promise<T>): Promise<T> {
  * a pending generation. Changes nothing live.
  */
 export async function stage(config: AgentConfig, dir: string): Promise<StageOutcome> {
+  const checked = await checkBundle(config, dir, "");
+  return withLock(config, async () => storeChecked(config, checked));
+}
+
+/** A bundle read and checked whole: every blob decrypts, every owner and group exists. */
+async function checkBundle(config: AgentConfig, dir: string, root: string) {
   const bundle = await readBundleDir(dir);
   const entries = requireWhole(bundle);
   const identities = await loadHostIdentities(config.identityPaths);
-  const accounts = loadAccounts();
+  const accounts = loadAccounts(root);
   for (const { secret, blob } of entries) {
     resolveOwner(secret, accounts);
     decryptSecret(secret.name, blob, identities).fill(0);
   }
-  const secrets = bundle.manifest.secrets.map(({ name, version, sha256, owner, group, mode }) => ({ name, version, sha256, owner, group, mode }));
-  return withLock(config, async () => {
-    const found = await findGenerationById(config.stateDir, bundle.manifest.id);
-    if (found !== undefined) return { generation: found, id: bundle.manifest.id, existing: true, secrets };
-    const generation = storeGeneration(config.stateDir, bundle.manifest, entries);
-    return { generation, id: bundle.manifest.id, existing: false, secrets };
-  });
+  return { manifest: bundle.manifest, entries };
+}
+
+async function storeChecked(config: AgentConfig, { manifest, entries }: Awaited<ReturnType<typeof checkBundle>>): Promise<StageOutcome> {
+  const secrets = manifest.secrets.map(({ name, version, sha256, owner, group, mode }) => ({ name, version, sha256, owner, group, mode }));
+  const found = await findGenerationById(config.stateDir, manifest.id);
+  if (found !== undefined) return { generation: found, id: manifest.id, existing: true, secrets };
+  return { generation: storeGeneration(config.stateDir, manifest, entries), id: manifest.id, existing: false, secrets };
+}
+
+/**
+ * Image baking: checks a bundle against an offline system tree at `root` (its host
+ * key, its users and groups) and stores it there as the current generation. No
+ * plaintext is written anywhere: the image's first boot restores it. The image must not
+ * be running.
+ */
+export async function bakeBundle(config: AgentConfig, dir: string, root: string): Promise<StageOutcome> {
+  const staged = await storeChecked(config, await checkBundle(config, dir, root));
+  const current = linkedGeneration(config.stateDir, "current");
+  if (current !== staged.generation) setStateLinks(config.stateDir, staged.generation, current);
+  pruneGenerations(config.stateDir, config.keepGenerations);
+  return staged;
 }
 
 async function record(config: AgentConfig, action: LastRun["action"], generation: number, t0: number, run: () => Promise<InstallOutcome>): Promise<InstallOutcome> {
