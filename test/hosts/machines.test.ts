@@ -1,7 +1,7 @@
 // Acceptance of issue 3: real systemd machines on one box, with sshd, reboots and power
 // cuts, booted in parallel, and nothing left behind, also when a test process dies.
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +19,7 @@ import {
   type TestHost,
 } from "./harness/index.js";
 import { projectRoot } from "./harness/paths.js";
+import { isAlive, signalIfSame, startTimeOf } from "./harness/proc.js";
 import { wildcardListener } from "./harness/ssh-port.js";
 
 // Boot-to-ready of every boot (spawn to `running`), and bootHost() wall time (host keys,
@@ -331,6 +332,45 @@ describe("teardown leaves nothing", () => {
     await waitFor(() => !existsSync(`/proc/${info.pid1}`), { timeoutMs: 5_000, what: "PID 1 to be reaped" });
     expect(leftovers(info.run, [info.stateDir])).toEqual(NOTHING);
   });
+
+  it("a process whose run's owner dies stops its machines while it lives on", async () => {
+    // The run's owner is vitest's main process in real runs; a stand-in process here.
+    const run = `ownerless-${process.pid}-${Date.now().toString(36)}`;
+    const standIn = spawn("sleep", ["600"], { stdio: "ignore" });
+    mkdirSync(runDir(run), { recursive: true });
+    writeFileSync(join(runDir(run), "owner.json"), JSON.stringify({ pid: standIn.pid, start: startTimeOf(standIn.pid!) }));
+    const { child, exited, info } = await orphanChild(run, {});
+    standIn.kill("SIGKILL");
+    await waitFor(() => !existsSync(`/proc/${info.pid1}`), { timeoutMs: 10_000, what: "the machine of the ownerless run to die" });
+    expect(child.exitCode).toBe(null); // its own process still runs: the watcher did it
+    child.kill("SIGKILL");
+    await exited;
+    await reapStale();
+    expect(leftovers(run, [info.stateDir])).toEqual(NOTHING);
+  });
+
+  it("a SIGKILLed vitest run leaves nothing, whether its worker lingers or not", async () => {
+    const marker = join(compiled, `hang-${Date.now().toString(36)}.json`);
+    const vitest = join(projectRoot(), "node_modules/vitest/vitest.mjs");
+    const main = spawn(process.execPath, [vitest, "run", "--project", "hosts", "test/hosts/machines.test.ts", "-t", "hangs with a machine up"], {
+      cwd: projectRoot(),
+      env: { ...process.env, NIXSEAL_TESTHOST_CHILD_HANG: marker },
+      stdio: "ignore",
+    });
+    const mainExited = new Promise((r) => main.once("exit", r));
+    const info = await waitFor(() => existsSync(marker) && (JSON.parse(readFileSync(marker, "utf8")) as { pid1: number; stateDir: string; run: string }),
+      { timeoutMs: 120_000, what: "the child vitest to boot its host" });
+    const worker = listRecords().find((r) => r.run === info.run)!.owner;
+    main.kill("SIGKILL");
+    await mainExited;
+    // vitest's worker may live on, stuck in its test; the harness in it sees its run's owner
+    // gone and kills its machines.
+    await waitFor(() => !existsSync(`/proc/${info.pid1}`), { timeoutMs: 10_000, what: "the machine of the killed run to die" });
+    signalIfSame(worker, "SIGKILL");
+    await waitFor(() => !isAlive(worker), { timeoutMs: 5_000, what: "the lingering worker to end" });
+    await reapStale();
+    expect(leftovers(info.run, [info.stateDir])).toEqual(NOTHING);
+  });
 });
 
 // Runs only inside the child vitest of "a vitest run whose test fails ...".
@@ -338,6 +378,15 @@ it.runIf(process.env.NIXSEAL_TESTHOST_CHILD_FAIL === "1")("deliberately failing 
   const h = await bootHost("failing");
   console.log(`FAILING-CHILD ${JSON.stringify({ pid1: h.pid1, stateDir: h.stateDir, run: process.env.NIXSEAL_TESTHOST_RUN })}`);
   expect("this test").toBe("failing on purpose, with its machine still up");
+});
+
+// Runs only inside the child vitest of "a SIGKILLed vitest run ...": boots, says so, never ends.
+it.runIf(!!process.env.NIXSEAL_TESTHOST_CHILD_HANG)("hangs with a machine up (child run)", async () => {
+  const h = await bootHost("hanging");
+  const info = { pid1: h.pid1, stateDir: h.stateDir, run: process.env.NIXSEAL_TESTHOST_RUN };
+  writeFileSync(`${process.env.NIXSEAL_TESTHOST_CHILD_HANG}.tmp`, JSON.stringify(info));
+  renameSync(`${process.env.NIXSEAL_TESTHOST_CHILD_HANG}.tmp`, process.env.NIXSEAL_TESTHOST_CHILD_HANG!);
+  await new Promise(() => {});
 });
 
 /** Runs node with args from the project root; collects stdout+stderr. */

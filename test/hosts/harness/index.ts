@@ -21,7 +21,7 @@ import { trace } from "./trace.js";
 import { checkHostName, liveMachines, Machine, type HostOptions, type TestHost } from "./machine.js";
 import { projectRoot, runDir, runId } from "./paths.js";
 import { isAlive, procId } from "./proc.js";
-import { ensureRunDir, leaseAddress, listRecords, machinesCgroup, reapMachine, releaseAddress } from "./registry.js";
+import { ensureRunDir, readOwner, leaseAddress, listRecords, machinesCgroup, reapMachine, releaseAddress } from "./registry.js";
 
 export type { BootOptions, HostOptions, ExecOptions, ExecResult, TestHost } from "./machine.js";
 export type { HostKeys } from "./keys.js";
@@ -45,6 +45,7 @@ export async function bootHost(name: string, opts: HostOptions = {}): Promise<Te
   const run = runId();
   const dir = runDir(run);
   ensureRunDir(dir);
+  watchRunOwner(dir);
   const operatorKeyPath = await ensureOperatorKey(dir);
   trace(name, "operator key ready");
   const id = `${run}.${name}`;
@@ -106,6 +107,23 @@ export async function stopAll(): Promise<void> {
   const errors: unknown[] = [];
   await Promise.all([...liveMachines].map((m) => m.stop().catch((e: unknown) => errors.push(e))));
   if (errors.length) throw errors[0];
+}
+
+let watching = false;
+
+/**
+ * A vitest worker can outlive its killed main process for a while; its machines must not.
+ * Polls the run's owner (vitest's main process, from the run dir) and kills this process's
+ * machines when it is gone. The timer never keeps the process alive.
+ */
+function watchRunOwner(dir: string): void {
+  if (watching) return;
+  const owner = readOwner(dir);
+  if (!owner || owner.pid === process.pid) return;
+  watching = true;
+  setInterval(() => {
+    if (!isAlive(owner)) for (const m of liveMachines) m.killNow();
+  }, 1000).unref();
 }
 
 // Last resort when a test process exits with machines still up (a test forgot stop(), or

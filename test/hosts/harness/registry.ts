@@ -17,7 +17,7 @@ import {
   writeSync,
 } from "node:fs";
 import { connect } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { isAlive, procId, run, signalIfSame, type ProcId } from "./proc.js";
 import { registryRoot, stateRoot } from "./paths.js";
 import { waitFor } from "./wait.js";
@@ -242,14 +242,18 @@ export async function reapMachine(rec: MachineRecord): Promise<void> {
 }
 
 /**
- * Removes machines whose owner process is gone (or all machines of `run`), stale
+ * Removes machines whose owner process or run is gone (or all machines of `run`), stale
  * address leases, and run dirs nobody uses any more. Safe while other runs are active:
  * it never touches a machine whose owner still runs unless asked for its run.
  *
  * @returns the ids of the machines it removed
  */
 export async function reapStale(opts: { run?: string } = {}): Promise<string[]> {
-  const doomed = listRecords().filter((rec) => !isAlive(rec.owner) || rec.run === opts.run);
+  // Orphans: the process that booted them is gone, or the run it belongs to is (vitest's
+  // worker processes can outlive a killed main process for a while).
+  const doomed = listRecords().filter(
+    (rec) => rec.run === opts.run || !isAlive(rec.owner) || !isAlive(readOwner(dirname(rec.stateDir))),
+  );
   await Promise.all(doomed.map((rec) => reapMachine(rec)));
   const reaped = doomed.map((rec) => rec.id);
   const live = listRecords();
@@ -302,17 +306,26 @@ export function readOwner(dir: string): ProcId | undefined {
   }
 }
 
-/** Creates a run dir owned by this process (a no-op if it exists). */
+/**
+ * Creates a run dir owned by this process. An existing one keeps its owner while that
+ * process lives (vitest's main process for all its workers); a dead owner is replaced, so a
+ * reused run id does not make this process's machines look orphaned.
+ */
 export function ensureRunDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, "owner.json");
   const me = procId(process.pid)!;
   try {
-    const fd = openSync(join(dir, "owner.json"), "wx", 0o600);
+    const fd = openSync(file, "wx", 0o600);
     writeSync(fd, JSON.stringify(me));
     closeSync(fd);
+    return;
   } catch {
-    // another process of this run created it first
+    // exists
   }
+  if (isAlive(readOwner(dir))) return;
+  writeFileSync(`${file}.tmp-${process.pid}`, JSON.stringify(me), { mode: 0o600 });
+  renameSync(`${file}.tmp-${process.pid}`, file);
 }
 
 /** True if `path` exists and is a directory. */
