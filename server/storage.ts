@@ -11,7 +11,7 @@
 // Reads check each object against its sha256, so damage on disk is never served.
 // Only ciphertext and manifests ever reach this directory.
 import { createHash } from "node:crypto";
-import { mkdir, readFile, stat } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic, type BundleManifest } from "../core/index.js";
 import type { BundleSignature } from "./check-bundle.js";
@@ -80,10 +80,17 @@ export class BundleStore {
     this.root = root;
   }
 
-  /** Creates the top-level directories. */
+  /**
+   * Creates the top-level directories and removes temp files a killed server left
+   * (writeFileAtomic's `.NAME.RANDOM.tmp`; never read, since only renames publish).
+   * One server per storage directory: another one's temp files would go too.
+   */
   async init(): Promise<void> {
     await mkdir(join(this.root, "blobs"), { recursive: true, mode: 0o700 });
     await mkdir(join(this.root, "hosts"), { recursive: true, mode: 0o700 });
+    for (const entry of await readdir(this.root, { recursive: true, withFileTypes: true })) {
+      if (entry.isFile() && /^\..+\.[0-9a-f]{12}\.tmp$/.test(entry.name)) await rm(join(entry.parentPath, entry.name), { force: true });
+    }
   }
 
   private blobPath(sha: string): string {
