@@ -28,7 +28,7 @@ export type { HostKeys } from "./keys.js";
 export { ensureBaseImage } from "./image.js";
 export { reapAll } from "./reap.js";
 export { reapStale, listRecords, mountsUnder, cgroupProcs, machinesCgroup } from "./registry.js";
-export { waitFor, type WaitOptions } from "./wait.js";
+export { waitFor, type Truthy, type WaitOptions } from "./wait.js";
 export { runId, runDir, stateRoot, registryRoot } from "./paths.js";
 
 /**

@@ -9,7 +9,7 @@ import { makeHostKeys, publicKeyLine, type HostKeys } from "./keys.js";
 import { childrenOf, isAlive, procId, run, signalIfSame, SYSTEM_PATH, type ProcId, type RawResult } from "./proc.js";
 import { reapMachine, removeCgroup, saveRecord, type MachineRecord } from "./registry.js";
 import { trace } from "./trace.js";
-import { StopWaiting, waitFor, type WaitOptions } from "./wait.js";
+import { StopWaiting, waitFor, type Truthy, type WaitOptions } from "./wait.js";
 
 /** What `exec` and `ssh` return. */
 export interface ExecResult {
@@ -86,7 +86,7 @@ export interface TestHost {
   /** Reads a file inside the machine. */
   readFile(path: string): Promise<Buffer>;
   /** Polls `cond` until truthy or the deadline passes. */
-  waitFor<T>(cond: () => T | Promise<T>, timeoutMs?: number, what?: string): Promise<NonNullable<T>>;
+  waitFor<T>(cond: () => T | Promise<T>, timeoutMs?: number, what?: string): Promise<Truthy<T>>;
   /** True while the machine's PID 1 runs. */
   isRunning(): boolean;
 }
@@ -437,7 +437,7 @@ export class Machine implements TestHost {
     return (await this.execArgv(["cat", "--", path])).stdout;
   }
 
-  waitFor<T>(cond: () => T | Promise<T>, timeoutMs = 30_000, what?: string): Promise<NonNullable<T>> {
+  waitFor<T>(cond: () => T | Promise<T>, timeoutMs = 30_000, what?: string): Promise<Truthy<T>> {
     const o: WaitOptions = { timeoutMs, what: what ?? `a condition on test host ${this.name}` };
     return waitFor(cond, o);
   }

@@ -2,6 +2,9 @@
 // machine (no fixed sleeps).
 import { setTimeout as delay } from "node:timers/promises";
 
+/** What a condition returns once it holds. */
+export type Truthy<T> = Exclude<T, false | null | undefined | 0 | "">;
+
 /** Thrown by a condition to stop waiting at once (the awaited thing can no longer happen). */
 export class StopWaiting extends Error {}
 
@@ -21,7 +24,7 @@ export interface WaitOptions {
 export async function waitFor<T>(
   cond: () => T | Promise<T>,
   opts: WaitOptions | number = {},
-): Promise<NonNullable<T>> {
+): Promise<Truthy<T>> {
   const o = typeof opts === "number" ? { timeoutMs: opts } : opts;
   const timeoutMs = o.timeoutMs ?? 30_000;
   const interval = o.intervalMs ?? 50;
@@ -30,7 +33,7 @@ export async function waitFor<T>(
   for (;;) {
     try {
       const v = await cond();
-      if (v) return v as NonNullable<T>;
+      if (v) return v as Truthy<T>;
     } catch (e) {
       if (e instanceof StopWaiting) throw e;
       lastError = e;
