@@ -87,7 +87,7 @@ describe("nixseal deploy (real sshd, real agent, nixos-rebuild stand-in)", () =>
     expect((await h.exec("flock -n /var/lib/nixseal/deploy.lock true", { check: false })).code).toBe(0);
   });
 
-  it("after an unattended reboot the secrets are back and the config is still in /etc/nixos", async () => {
+  it("after an unattended reboot (and a power cut) the secrets are back and the config is still in /etc/nixos", async () => {
     const h = hosts[0]!;
     const before = h.bootId;
     await h.reboot();
@@ -98,6 +98,14 @@ describe("nixseal deploy (real sshd, real agent, nixos-rebuild stand-in)", () =>
     expect(await keyValue(h, "web-token")).toBe(values.web);
     expect(await keyValue(h, "db-password")).toBe(values.db);
     // the agent's API (for the next deploys) comes up after the keys
+    await h.waitFor(async () => (await h.exec("test -S /run/nixseal-agent/agent.sock", { check: false })).code === 0, 30_000, "agent socket");
+
+    // and after a power cut (SIGKILL to PID 1): the installed config was synced to disk
+    await h.powerCut();
+    await h.waitFor(async () => (await h.exec("test -e /run/keys/db-password", { check: false })).code === 0, 30_000, "/run/keys/db-password after power cut");
+    expect(hostFile(h, "/etc/nixos/configuration.nix")).toContain("first deploy");
+    expect(await keyStat(h, "db-password")).toBe("svc-db svc-web 440");
+    expect(await keyValue(h, "db-password")).toBe(values.db);
     await h.waitFor(async () => (await h.exec("test -S /run/nixseal-agent/agent.sock", { check: false })).code === 0, 30_000, "agent socket");
   });
 

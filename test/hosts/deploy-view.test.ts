@@ -90,4 +90,19 @@ describe("deploy progress: live view, plain lines, JSON", () => {
     expect(c.stderr).toMatch(/config dir .*hosts\/view3 does not exist/);
     expect(c.stderr).toMatch(/hint: .*--secrets-only/);
   });
+
+  it("an unreachable host: status and deploy say so, exit 1, the other hosts are unaffected", async () => {
+    await nixseal(repo, ["host", "add", "ghost", "--target", "root@127.0.0.1:1", "--key", hosts[0]!.hostKeys.ed25519Pub.trim(), "--ssh-key", hosts[0]!.operatorKeyPath]);
+    const st = await nixseal(repo, ["status", "ghost", "--json"]);
+    expect(st.code).toBe(1);
+    const sh = summary(st).hosts[0]!;
+    expect(sh).toMatchObject({ host: "ghost", ok: false, outcome: "unreachable" });
+    expect(sh.error?.code).toBe("NIXSEAL_ERR_DEPLOY_CONNECT");
+    expect(sh.error?.message).toMatch(/cannot connect to root@127\.0\.0\.1:1/);
+    const d = await nixseal(repo, ["deploy", "ghost", "view1", "--config-only", "--json"]);
+    expect(d.code).toBe(1);
+    const byHost = new Map(summary(d).hosts.map((x) => [x.host, x]));
+    expect(byHost.get("ghost")).toMatchObject({ ok: false, restored: { config: "untouched", secrets: "untouched" } });
+    expect(byHost.get("view1")).toMatchObject({ ok: true, outcome: "deployed" });
+  });
 });
