@@ -15,7 +15,7 @@
 import { join } from "node:path";
 import { ensureBaseImage } from "./image.js";
 import { ensureOperatorKey } from "./keys.js";
-import { ensureKernelLimits } from "./limits.js";
+import { assertRoot, ensureKernelLimits } from "./limits.js";
 import { chooseSshPort } from "./ssh-port.js";
 import { trace } from "./trace.js";
 import { checkHostName, liveMachines, Machine, type HostOptions, type TestHost } from "./machine.js";
@@ -38,6 +38,7 @@ export { runId, runDir, stateRoot, registryRoot } from "./paths.js";
  */
 export async function bootHost(name: string, opts: HostOptions = {}): Promise<TestHost> {
   checkHostName(name);
+  assertRoot();
   trace(name, "bootHost called");
   ensureKernelLimits();
   const baseImage = await ensureBaseImage();

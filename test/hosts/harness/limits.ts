@@ -10,6 +10,16 @@ const MINIMUMS: Record<string, number> = {
 
 let done = false;
 
+/** Test machines need root (namespaces, mounts, cgroups); say so plainly. */
+export function assertRoot(): void {
+  if (process.getuid?.() !== 0) {
+    throw new Error(
+      "test hosts need root (namespaces, overlay mounts, cgroups): run the machine tests as root, " +
+        "e.g. `sudo npm run test:hosts`, or only the unit tests with `npm run test:unit`",
+    );
+  }
+}
+
 /** Raises the box's limits that test machines share to what many machines need. */
 export function ensureKernelLimits(): void {
   if (done) return;
