@@ -271,13 +271,13 @@ describe("teardown leaves nothing", () => {
   afterAll(() => rmSync(compiled, { recursive: true, force: true }));
 
   /** Starts a child node that boots host "orphan" and then idles until killed. */
-  async function orphanChild(run: string, env: Record<string, string>) {
+  async function orphanChild(run: string, env: Record<string, string>, then = "setInterval(() => {}, 60_000);") {
     const script = join(compiled, `child-${run}.mjs`);
     writeFileSync(script, [
       `import { bootHost } from ${JSON.stringify(join(compiled, "index.js"))};`,
       `const h = await bootHost("orphan");`,
       `console.log("READY " + JSON.stringify({ pid1: h.pid1, stateDir: h.stateDir }));`,
-      `setInterval(() => {}, 60_000);`,
+      then,
     ].join("\n"));
     const child = spawn(process.execPath, [script], {
       env: { ...process.env, NIXSEAL_TESTHOST_RUN: run, NIXSEAL_TESTHOST_PROJECT: projectRoot(), ...env },
@@ -304,6 +304,15 @@ describe("teardown leaves nothing", () => {
     // The parent-death signal chain ends the machine without anyone's help.
     await waitFor(() => !existsSync(`/proc/${info.pid1}`), { timeoutMs: 15_000, what: "the orphan machine to die" });
     await reapStale();
+    expect(leftovers(run, [info.stateDir])).toEqual(NOTHING);
+  });
+
+  it("a script that uses the harness alone and stops its host leaves nothing, with no reaper", async () => {
+    const run = `alone-${process.pid}-${Date.now().toString(36)}`;
+    const { child, exited, info } = await orphanChild(run, {}, "await h.stop();");
+    await exited;
+    expect(child.exitCode).toBe(0);
+    expect(existsSync(`/proc/${info.pid1}`)).toBe(false);
     expect(leftovers(run, [info.stateDir])).toEqual(NOTHING);
   });
 

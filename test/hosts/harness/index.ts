@@ -12,6 +12,7 @@
  * Needs root, debootstrap (first build of the base image) and cgroup v2 (pure or hybrid).
  * No vitest imports here: the README demo runs this from dist/ too.
  */
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { ensureBaseImage } from "./image.js";
 import { ensureOperatorKey } from "./keys.js";
@@ -129,6 +130,12 @@ function watchRunOwner(dir: string): void {
 
 // Last resort when a test process exits with machines still up (a test forgot stop(), or
 // an exception escaped): kill them now; globalTeardown / reapStale removes the rest.
+// A process that used the harness alone (no vitest run around it) owns its run dir: remove
+// it when nothing of the run is left, so a demo or bench leaves no operator key behind.
 process.once("exit", () => {
   for (const m of liveMachines) m.killNow();
+  const run = runId();
+  if (liveMachines.size === 0 && readOwner(runDir(run))?.pid === process.pid && !listRecords().some((r) => r.run === run)) {
+    rmSync(runDir(run), { recursive: true, force: true });
+  }
 });
