@@ -74,8 +74,7 @@ export function renderUnits(spec: UnitsSpec, opts: RenderOptions): Record<string
     for (const [section, keys] of Object.entries(sections)) {
       text.push("", `[${section}]`);
       for (const [key, value] of Object.entries(keys)) {
-        // "-": a listed directory that does not exist yet must not keep the units from starting
-        const items = (Array.isArray(value) ? value : [value]).flatMap((v) => (v === "@readWritePaths@" ? (opts.readWritePaths ?? []).map((p) => `-${p}`) : [v]));
+        const items = (Array.isArray(value) ? value : [value]).flatMap((v) => (v === "@readWritePaths@" ? (opts.readWritePaths ?? []) : [v]));
         if (Array.isArray(value) && items.length === 0) continue;
         for (const item of items) text.push(`${key}=${substitute(item, vars)}`);
       }
@@ -113,6 +112,13 @@ function run(cmd: string, args: string[]): void {
  */
 export async function installUnits(opts: InstallUnitsOptions): Promise<string[]> {
   const spec = loadUnitsSpec();
+  // systemd refuses to start a unit whose ReadWritePaths= names a missing directory
+  const missing = (opts.readWritePaths ?? []).filter((p) => !existsSync(p));
+  if (missing.length) {
+    throw errors.install([`readWritePaths names ${missing.join(", ")}, which does not exist`], {
+      hints: [`create it first (mkdir -p ${missing.join(" ")}) or remove it from /etc/nixseal/agent.json`],
+    });
+  }
   const unitDir = opts.unitDir ?? "/etc/systemd/system";
   const tmpfilesDir = opts.tmpfilesDir ?? "/etc/tmpfiles.d";
   const written: string[] = [];

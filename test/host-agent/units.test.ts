@@ -37,7 +37,7 @@ describe("systemd units from units.json", () => {
     expect(now["nixseal-restore.service"]).toContain("ExecStart=/usr/local/bin/nixseal-agent restore --config /etc/nixseal/agent.json");
     expect(kernelAtLeast("6.4", "6.4") && !kernelAtLeast("5.15.0", "6.4") && kernelAtLeast("7.0", "6.4")).toBe(true);
     const extra = renderUnits(spec, { ...opts, readWritePaths: ["/etc/app"] });
-    expect(extra["nixseal-agent.service"]).toMatch(/^ReadWritePaths=-\/etc\/app$/m);
+    expect(extra["nixseal-agent.service"]).toMatch(/^ReadWritePaths=\/etc\/app$/m);
     expect(now["nixseal-agent.service"]).not.toContain("@readWritePaths@");
   });
 
@@ -57,6 +57,11 @@ describe("systemd units from units.json", () => {
     process.stderr.write(`systemd-analyze security --offline=true: ${JSON.stringify(scores)}\n`);
     for (const s of Object.values(scores)) expect(s).toBeLessThanOrEqual(2.0);
     expect(files).toContain(join(dir, "tmpfiles", "nixseal.conf"));
+    // a readWritePaths entry that does not exist would keep the units from starting
+    await expect(installUnits({ ...opts, readWritePaths: [join(dir, "no-such-dir")], unitDir: join(dir, "u2"), tmpfilesDir: join(dir, "t2"), systemctl: false })).rejects.toMatchObject({
+      code: "NIXSEAL_ERR_AGENT_INSTALL",
+      hints: [expect.stringContaining("mkdir -p")],
+    });
     expect(readFileSync(join(dir, "tmpfiles", "nixseal.conf"), "utf8")).toContain("L /run/keys - - - - /run/nixseal/current");
   });
 });
