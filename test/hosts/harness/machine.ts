@@ -75,6 +75,8 @@ export interface TestHost {
   ssh(cmd: string, opts?: ExecOptions & { knownHostKeys?: string[] }): Promise<ExecResult>;
   /** The ssh argv (without the remote command) the harness uses, for tools of your own. */
   sshArgs(knownHostsPath?: string): string[];
+  /** How known_hosts names this machine: "127.0.1.N", or "[127.0.1.N]:PORT" off port 22. */
+  knownHostsName(): string;
   /** Clean reboot: `systemctl reboot` inside, wait for the namespace to end, boot again. */
   reboot(opts?: BootOptions): Promise<void>;
   /** Power cut: SIGKILL to PID 1, wait for the namespace to end, boot again. */
