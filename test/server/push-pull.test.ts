@@ -275,6 +275,27 @@ describe("nixseal push, nixseal-agent pull", () => {
     expect(r.stderr).toMatch(/hint: push one: nixseal push HOST --server URL/);
   });
 
+  it("with per-host tokens, the host pulls with its own token file and nothing else gets in", async () => {
+    const HOST_TOKEN = randomBytes(24).toString("hex");
+    const strict = await buildServer({ storageDir: storage, operatorToken: TOKEN, hostTokens: { testhost: HOST_TOKEN } });
+    await strict.listen({ host: "127.0.0.1", port: 0 });
+    try {
+      const strictUrl = `http://127.0.0.1:${(strict.server.address() as AddressInfo).port}`;
+      // The latest bundle is the unsigned one of the --trust-server test above.
+      const none = await pull(strictUrl, "--trust-server");
+      expect(none.code).toBe(1);
+      expect(none.stderr).toMatch(/error: http:\/\/127\.0\.0\.1:\d+: reading the bundles of testhost needs a bearer token/);
+      const hostTokenFile = join(work, "host.token");
+      writeFileSync(hostTokenFile, HOST_TOKEN, { mode: 0o600 });
+      const ok = await pull(strictUrl, "--trust-server", "--token-file", hostTokenFile);
+      expect(ok.stderr).toMatch(/is already generation \d+ \(current\); nothing to do/);
+      expect(ok.code).toBe(0);
+      for (const o of [none, ok]) expect(o.stderr).not.toContain(HOST_TOKEN);
+    } finally {
+      await strict.close();
+    }
+  });
+
   it("no value in the server's storage or log, in any reply, or left in the agent's state dir", async () => {
     const replies = [await (await fetch(`${url}/v1/hosts/testhost/bundles/latest`)).text()];
     for (const g of generations()) {
