@@ -97,7 +97,8 @@ export async function installGeneration(config: AgentConfig, gen: number, bundle
 
   const newNames = new Set(bundle.manifest.secrets.map((s) => s.name));
   const removed = before.filter((s) => !newNames.has(s.name));
-  const changedNew = bundle.manifest.secrets.filter((s) => byName.get(s.name)?.ok && byName.get(s.name)?.changed);
+  // `changed` is set only for a file written; a link that failed later does not undo it
+  const changedNew = bundle.manifest.secrets.filter((s) => byName.get(s.name)?.changed);
   const changed = [...changedNew, ...removed];
   const units = opts.restart && config.restartUnits ? await restartChangedUnits(changed) : { restarted: [], reloaded: [] };
   return { generation: gen, runGeneration: name, results, changed: changed.map((s) => s.name), units, pruned, warnings };
