@@ -37,8 +37,19 @@ describe("nixseal-agent on a real systemd host", () => {
     await repo?.cleanup();
   });
 
-  /** Checks one boot: every key recorded by the service at its start, right hash and stat. */
+  /** Checks one boot; a failure carries the boot's agent journal, to tell why. */
   async function checkBoot(kind: string): Promise<void> {
+    try {
+      await checkBootOnce(kind);
+    } catch (err) {
+      const log = (await h.exec("journalctl -b --no-pager -o short-monotonic -u nixseal-restore -u keyreader -u nixseal-agent | tail -n 40", { check: false })).stdout;
+      (err as Error).message += `\n--- ${kind}: journal of this boot ---\n${log}`;
+      throw err;
+    }
+  }
+
+  /** Every key recorded by the service at its start, right hash and stat. */
+  async function checkBootOnce(kind: string): Promise<void> {
     const reads = await readsOfBoot(h, h.bootId);
     for (const s of secrets) {
       expect(reads.get(s.name), `${kind}: ${s.name} at the service's start`).toEqual({ hash: sha256(s.value), stat: expectedStat[s.name] });
