@@ -1,16 +1,22 @@
 // One host's deploy, start to finish: connect -> lock -> upload -> stage -> config ->
 // activate -> rebuild, and on any failure put back what was changed, in reverse.
+import { randomBytes } from "node:crypto";
 import type { NodeSSH } from "node-ssh";
 import { NixsealError, type RepoHost } from "../../core/index.js";
 import { AgentClient } from "./agent-client.js";
 import { agentActivate, agentRollback, agentStage, agentStatus } from "./agent-api.js";
-import { installConfig, localConfigListing, listingHash, restoreConfig } from "./config.js";
+import { installConfig, localConfigListing, listingHash, remoteConfigListing, restoreConfig, type ConfigListing } from "./config.js";
 import { takeLock, type RemoteLock } from "./lock.js";
-import { describeRebuild, runRebuild } from "./rebuild.js";
+import { describeRebuild, runRebuild, waitRebuildGone } from "./rebuild.js";
 import { prepareStaging, removeStaging, uploadDir, type Staging } from "./upload.js";
 import { connectHost } from "./ssh.js";
 import { recordStep, type HostResult, type ProgressSink, type StepRecord } from "./steps.js";
 import { parseTarget } from "./target.js";
+
+/** After a lost connection: how long to wait for the old session's lock to go. */
+const RECONNECT_LOCK_WAIT_S = 60;
+/** ...and for a rebuild the lost session started to finish on the host. */
+const REBUILD_GONE_WAIT_S = 600;
 
 /** What to ship to one host. */
 export interface HostJob {
@@ -71,6 +77,13 @@ export async function deployHost(job: HostJob, flags: DeployFlags, sink: Progres
   let configInstalled = false;
   let secretsActivated = false;
   let rebuildStarted = false;
+  // set before a changing step starts: if the connection drops during it, whether it
+  // happened is read back from the host after reconnecting
+  let configAttempted = false;
+  let activateAttempted = false;
+  let listing: ConfigListing | undefined;
+  let generation: string | undefined;
+  const runId = randomBytes(6).toString("hex");
   const doConfig = flags.config && !job.noConfig;
   try {
     ssh = await step("connect", () => connectJob(job, flags));
@@ -80,7 +93,8 @@ export async function deployHost(job: HostJob, flags: DeployFlags, sink: Progres
       () => takeLock(conn, job.name, flags.waitSeconds, (holder) => sink.warn(job.name, `waiting up to ${flags.waitSeconds}s for the deploy lock held by ${holder}`)),
       (l) => (l.waited ? "waited for another deploy" : undefined),
     );
-    const listing = doConfig ? await localConfigListing(job.configDir) : undefined;
+    listing = doConfig ? await localConfigListing(job.configDir) : undefined;
+    const files = listing;
     staging = await step("upload", async () => {
       const s = await prepareStaging(conn, job.name);
       let files = 0;
@@ -90,7 +104,6 @@ export async function deployHost(job: HostJob, flags: DeployFlags, sink: Progres
       return Object.assign(s, { files });
     }, (s) => `${(s as Staging & { files: number }).files} files`);
     const agent = new AgentClient(conn, job.name);
-    let generation: string | undefined;
     if (flags.secrets) {
       const before = await agentStatus(agent);
       result.previousGeneration = before.current;
@@ -98,33 +111,66 @@ export async function deployHost(job: HostJob, flags: DeployFlags, sink: Progres
       result.generation = generation;
       if (generation === before.current) sink.output(job.name, `secrets unchanged (generation ${generation} is already active)`);
     }
-    if (doConfig && listing) {
-      await step("config", () => installConfig(conn, job.name, staging!.config), () => `${listing.size} files`);
+    if (doConfig && files) {
+      configAttempted = true;
+      await step("config", () => installConfig(conn, job.name, staging!.config), () => `${files.size} files`);
       configInstalled = true;
-      result.config = { files: listing.size, hash: listingHash(listing) };
+      result.config = { files: files.size, hash: listingHash(files) };
     }
     if (flags.secrets && generation !== undefined && generation !== result.previousGeneration) {
+      activateAttempted = true;
       await step("activate", () => agentActivate(agent, generation!), () => `generation ${generation}`);
       secretsActivated = true;
     }
     if (doConfig) {
-      const flake = listing?.has("flake.nix") ?? false;
+      const flake = files?.has("flake.nix") ?? false;
       result.rebuild = describeRebuild({ hostName: job.name, command: job.host.rebuild, upgrade: flags.upgrade }, flake);
       rebuildStarted = true;
-      await step("rebuild", () => runRebuild(conn, { hostName: job.name, command: job.host.rebuild, upgrade: flags.upgrade }, (c) => lastLine(c, (l) => sink.output(job.name, l))), () => result.rebuild);
+      await step("rebuild", () => runRebuild(conn, { hostName: job.name, command: job.host.rebuild, upgrade: flags.upgrade }, (c) => lastLine(c, (l) => sink.output(job.name, l)), runId), () => result.rebuild);
     }
     result.ok = true;
     result.outcome = secretsActivated || configInstalled ? "deployed" : "unchanged";
   } catch (err) {
     result.error = errorInfo(err);
-    if (ssh && ssh.isConnected() && (configInstalled || secretsActivated)) {
-      result.restored = await putBack(ssh, job, sink, step, { configInstalled, secretsActivated, rebuildStarted });
-      const r = result.restored;
-      result.outcome = r.config !== "failed" && r.secrets !== "failed" && r.rebuild !== "failed" ? "rolled-back" : "failed";
-      if (r.rebuild === "failed") result.error.hints.push(`/etc/nixos is back to the previous config but its rebuild failed: run the rebuild on the host by hand`);
-    } else if (configInstalled || secretsActivated) {
-      result.restored = { config: configInstalled ? "failed" : "untouched", secrets: secretsActivated ? "failed" : "untouched" };
-      result.error.hints.push(`the connection was lost after changes were made: run "nixseal rollback ${job.name}" or deploy again`);
+    if ((configAttempted || activateAttempted) && !ssh?.isConnected()) {
+      // The connection died after the host may have changed: reconnect and wait for what
+      // the lost session left running before reading back what actually happened.
+      ssh?.dispose();
+      lock = undefined; // it died with the session
+      try {
+        sink.warn(job.name, "connection lost after the host was changed: reconnecting to put back the previous state");
+        ssh = await step("reconnect", () => connectJob(job, flags));
+        const conn = ssh;
+        lock = await takeLock(conn, job.name, RECONNECT_LOCK_WAIT_S);
+        if (rebuildStarted) await waitRebuildGone(conn, job.name, runId, REBUILD_GONE_WAIT_S);
+      } catch (again) {
+        ssh?.dispose();
+        result.error.hints.push(`could not reconnect to put things back (${errorInfo(again).message}): run "nixseal rollback ${job.name}" once the host is reachable`);
+      }
+    }
+    if (ssh?.isConnected()) {
+      const conn = ssh;
+      // A step that failed part-way may still have changed the host: read it back.
+      try {
+        if (configAttempted && !configInstalled && listing) configInstalled = listingHash(await remoteConfigListing(conn)) === listingHash(listing);
+        if (activateAttempted && !secretsActivated) {
+          const now = await agentStatus(new AgentClient(conn, job.name));
+          secretsActivated = now.current === generation && generation !== result.previousGeneration;
+        }
+      } catch (readErr) {
+        sink.warn(job.name, `could not read back the host's state: ${errorInfo(readErr).message}`);
+      }
+      if (configInstalled || secretsActivated) {
+        result.restored = await putBack(conn, job, sink, step, { configInstalled, secretsActivated, rebuildStarted });
+        const r = result.restored;
+        result.outcome = r.config !== "failed" && r.secrets !== "failed" && r.rebuild !== "failed" ? "rolled-back" : "failed";
+        if (r.rebuild === "failed") result.error.hints.push(`/etc/nixos is back to the previous config but its rebuild failed: run the rebuild on the host by hand`);
+      } else {
+        result.restored = { config: "untouched", secrets: "untouched" };
+      }
+    } else if (configAttempted || activateAttempted) {
+      // unknown: the host may or may not have changed
+      result.restored = { config: configAttempted ? "failed" : "untouched", secrets: activateAttempted ? "failed" : "untouched" };
     } else {
       result.restored = { config: "untouched", secrets: "untouched" };
     }

@@ -14,17 +14,46 @@ export interface RebuildOptions {
 }
 
 // Flake-aware default: `--flake /etc/nixos#HOST` when the config has a flake.nix.
+// No exec: this shell stays alive with the run's marker ($4) in its arguments, so a
+// deploy that lost its connection can find out whether the rebuild still runs.
 const REBUILD = `
 cmd=$1 host=$2 upgrade=$3
 if [ -n "$cmd" ]; then
   if [ "$upgrade" = 1 ]; then cmd="$cmd --upgrade"; fi
-  exec sh -c "$cmd"
+  sh -c "$cmd"
+  exit $?
 fi
 set -- switch
 if [ -f /etc/nixos/flake.nix ]; then set -- "$@" --flake "/etc/nixos#$host"; fi
 if [ "$upgrade" = 1 ]; then set -- "$@" --upgrade; fi
-exec nixos-rebuild "$@"
+nixos-rebuild "$@"
 `;
+
+/** Marks the rebuild shell of one deploy run in the host's process list. */
+export function rebuildMarker(runId: string): string {
+  return `nixseal-rebuild-${runId}`;
+}
+
+/**
+ * Waits until no process of the given run's rebuild is left on the host (a rebuild whose
+ * connection was lost keeps running there), checking every half second.
+ *
+ * @throws NixsealError NIXSEAL_ERR_DEPLOY_REBUILD when it still runs after timeoutSeconds
+ */
+export async function waitRebuildGone(ssh: NodeSSH, hostName: string, runId: string, timeoutSeconds: number): Promise<void> {
+  // "[n]ixseal-…" as a regex matches the marker but not this script's own arguments
+  const pattern = `[${rebuildMarker(runId)[0]}]${rebuildMarker(runId).slice(1)}`;
+  const r = await runScript(
+    ssh,
+    `i=0; while pgrep -f -- "$1" >/dev/null; do i=$((i+1)); [ $i -lt $(($2*2)) ] || exit 9; sleep 0.5; done`,
+    [pattern, String(timeoutSeconds)],
+  );
+  if (r.code !== 0) {
+    throw new NixsealError("NIXSEAL_ERR_DEPLOY_REBUILD", `host "${hostName}": the interrupted rebuild still runs after ${timeoutSeconds}s`, {
+      hints: [`let it finish, then run "nixseal rollback ${hostName}" or deploy again`],
+    });
+  }
+}
 
 /** The command line a person would read in the report. */
 export function describeRebuild(o: RebuildOptions, flake: boolean): string {
@@ -37,8 +66,8 @@ export function describeRebuild(o: RebuildOptions, flake: boolean): string {
  *
  * @throws NixsealError NIXSEAL_ERR_DEPLOY_REBUILD with the last lines of its output
  */
-export async function runRebuild(ssh: NodeSSH, o: RebuildOptions, onOutput?: (chunk: string) => void): Promise<void> {
-  const r = await runScript(ssh, REBUILD, [o.command ?? "", o.hostName, o.upgrade ? "1" : "0"], onOutput);
+export async function runRebuild(ssh: NodeSSH, o: RebuildOptions, onOutput?: (chunk: string) => void, runId = "manual"): Promise<void> {
+  const r = await runScript(ssh, REBUILD, [o.command ?? "", o.hostName, o.upgrade ? "1" : "0", rebuildMarker(runId)], onOutput);
   if (r.code !== 0) {
     const out = tail(r.stdout + r.stderr, 8);
     throw new NixsealError("NIXSEAL_ERR_DEPLOY_REBUILD", `host "${o.hostName}": rebuild failed (exit ${r.code ?? r.signal})${out ? `:\n${out}` : ""}`, {

@@ -10,6 +10,7 @@ export type StepName =
   | "restore-config"
   | "restore-secrets"
   | "rebuild-previous"
+  | "reconnect"
   | "plan"
   | "status"
   | "rollback-config"
@@ -26,6 +27,7 @@ export const STEP_TITLES: Record<StepName, string> = {
   "restore-config": "put back the previous /etc/nixos",
   "restore-secrets": "put back the previous secrets generation",
   "rebuild-previous": "rebuild on the previous config",
+  reconnect: "reconnect to put back the previous state",
   plan: "compare with the host",
   status: "read the host's state",
   "rollback-config": "roll /etc/nixos back",

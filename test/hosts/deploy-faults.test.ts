@@ -226,6 +226,35 @@ describe("deploy faults leave the host on its previous config and secrets", () =
     }
   });
 
+  it("the SSH connection drops during the rebuild: deploy reconnects and puts back config and secrets", async () => {
+    await nextChange("dropped during rebuild");
+    const file = join(repo.dir, "nixseal.json");
+    const original = await readFile(file, "utf8");
+    const json = JSON.parse(original);
+    json.hosts[h.name].rebuild = "until [ -e /tmp/go ]; do sleep 0.05; done; nixos-rebuild switch";
+    await writeFile(file, JSON.stringify(json, null, 2) + "\n");
+    await h.exec("rm -f /tmp/go");
+    try {
+      const running = deploy();
+      await h.waitFor(async () => (await h.exec("pgrep -f 'until \\[ -e /tmp/go' >/dev/null", { check: false })).code === 0, 60_000, "the deploy's rebuild to start");
+      // config and secrets are switched by now; cut the deploy's SSH session on the host
+      expect(hostFile(h, "/etc/nixos/configuration.nix")).toContain("dropped during rebuild");
+      await h.exec("pkill -KILL -f '^sshd: root@notty'");
+      await h.exec("touch /tmp/go"); // the orphaned rebuild may now end; deploy waits for it
+      const r = await running;
+      expect(r.code).toBe(1);
+      const host = summary(r).hosts[0]! as ReturnType<typeof summary>["hosts"][number] & { steps: { step: string }[] };
+      expect(host.error?.code).toBe("NIXSEAL_ERR_DEPLOY_CONNECT");
+      expect(host.steps.map((x) => x.step)).toContain("reconnect");
+      expect(host).toMatchObject({ outcome: "rolled-back", restored: { config: "restored", secrets: "restored", rebuild: "ok" } });
+      await expectPrevious();
+      expect(await h.waitFor(async () => (await h.exec("flock -n /var/lib/nixseal/deploy.lock true", { check: false })).code === 0, 15_000, "lock free")).toBe(true);
+    } finally {
+      await writeFile(file, original);
+      await h.exec("rm -f /tmp/go");
+    }
+  });
+
   it("no secret value on the host's disk, in the repo, or in any deploy output", async () => {
     for (const v of values) {
       for (const o of outputs) expect(o.includes(v)).toBe(false);
