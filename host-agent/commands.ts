@@ -3,6 +3,7 @@
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { NixsealError } from "../core/errors.js";
+import { errors } from "./errors.js";
 import { DEFAULT_CONFIG_PATH, defaultConfig, loadConfig, type AgentConfig } from "./config.js";
 import type { InstallOutcome } from "./install.js";
 import type { AgentIo } from "./main.js";
@@ -54,7 +55,7 @@ function listed(names: string[]): string {
 
 function generationArg(s: string): number {
   if (!/^[1-9][0-9]{0,8}$/.test(s)) {
-    throw new NixsealError("NIXSEAL_ERR_AGENT_USAGE", `"${s}" is not a generation number`, { hints: ["list them with nixseal-agent status"], exitCode: 2 });
+    throw errors.usage([`"${s}" is not a generation number`], { hints: ["list them with nixseal-agent status"] });
   }
   return Number(s);
 }
@@ -140,7 +141,7 @@ export async function runCommand(name: string, args: CommandArgs, io: AgentIo): 
     case "install": {
       const { installUnits } = await import("./units.js");
       const agent = args.agent ?? findOnPath("nixseal-agent") ?? process.argv[1];
-      if (!agent || !agent.startsWith("/")) throw new NixsealError("NIXSEAL_ERR_AGENT_USAGE", "cannot tell where nixseal-agent is", { hints: ["pass --agent /absolute/path/to/nixseal-agent"], exitCode: 2 });
+      if (!agent || !agent.startsWith("/")) throw errors.usage(["cannot tell where nixseal-agent is"], { hints: ["pass --agent /absolute/path/to/nixseal-agent"] });
       const files = await installUnits({ agent, config: args.config ?? DEFAULT_CONFIG_PATH, readWritePaths: config.readWritePaths, systemctl: !args.noStart });
       for (const f of files) say(io, `wrote ${f}`);
       if (!args.noStart) say(io, "enabled and started run-nixseal.mount, nixseal-secrets.target and nixseal-agent.service");

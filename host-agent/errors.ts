@@ -20,25 +20,22 @@ export type AgentError = NixsealError & { statusCode: number };
 
 type Make = (args: Array<string | number>, opts?: { cause?: unknown; hints?: string[] }) => AgentError;
 
-function entry(code: string, message: string, statusCode: number, hints: string[] = []): Make & { code: string } {
+function entry(code: string, message: string, statusCode: number, hints: string[] = [], exitCode = 1): Make & { code: string } {
   let Ctor: ReturnType<CreateError> | undefined;
   const make = (args: Array<string | number>, opts: { cause?: unknown; hints?: string[] } = {}): AgentError => {
     Ctor ??= fastifyCreateError()(code, message, statusCode, NixsealError as unknown as ErrorConstructor);
     const err = (opts.cause === undefined ? new Ctor(...args) : new Ctor(...args, { cause: opts.cause })) as unknown as AgentError;
     // @fastify/error does not run the base constructor: fill NixsealError's fields.
-    Object.assign(err, { name: "NixsealError", hints: opts.hints ?? hints, exitCode: 1 });
+    Object.assign(err, { name: "NixsealError", hints: opts.hints ?? hints, exitCode });
     return err;
   };
   return Object.assign(make, { code });
 }
 
 export const errors = {
-  usage: entry("NIXSEAL_ERR_AGENT_USAGE", "%s", 400, ["run nixseal-agent --help for the commands and their arguments"]),
+  usage: entry("NIXSEAL_ERR_AGENT_USAGE", "%s", 400, ["run nixseal-agent --help for the commands and their arguments"], 2),
   badRequest: entry("NIXSEAL_ERR_AGENT_BAD_REQUEST", "bad request: %s", 400, ["see docs/agent.md for the request shapes"]),
   notFound: entry("NIXSEAL_ERR_AGENT_ROUTE_NOT_FOUND", "no route %s", 404, ["see docs/agent.md for the routes"]),
-  noGeneration: entry("NIXSEAL_ERR_AGENT_NO_GENERATION", "no generation is installed in %s", 404, [
-    "ship a bundle: nixseal deploy HOST, or nixseal bundle HOST --out DIR then nixseal-agent import DIR",
-  ]),
   generationNotFound: entry("NIXSEAL_ERR_AGENT_GENERATION_NOT_FOUND", "generation %s does not exist in %s", 404, [
     "list the generations with nixseal-agent status",
   ]),

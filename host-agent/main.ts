@@ -3,6 +3,7 @@
 // imported when that command runs, Fastify only for `serve`.
 import type { Writable } from "node:stream";
 import { NixsealError } from "../core/errors.js";
+import { errors } from "./errors.js";
 
 export interface AgentIo {
   stdout: Writable;
@@ -43,7 +44,7 @@ interface Args {
 }
 
 function usageError(message: string): NixsealError {
-  return new NixsealError("NIXSEAL_ERR_AGENT_USAGE", message, { hints: ["run nixseal-agent --help"], exitCode: 2 });
+  return errors.usage([message]);
 }
 
 function parseArgs(argv: string[]): Args {
