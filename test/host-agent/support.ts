@@ -104,12 +104,26 @@ export async function writeBundle(dir: string, recipientLine: string, secrets: T
   return dir;
 }
 
+/**
+ * Runs a shadow-utils command until it gets the /etc/passwd lock (test files run in
+ * parallel and useradd fails at once when another holds it), for at most 10 s.
+ */
+function withPasswdLock(cmd: string, args: string[]): void {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const r = spawnSync(cmd, args, { encoding: "utf8" });
+    if (r.status === 0) return;
+    if (!/lock/i.test(r.stderr) || Date.now() > deadline) throw new Error(`${cmd} ${args.join(" ")}: ${r.stderr.trim()}`);
+    spawnSync("sleep", ["0.05"]); // poll interval while the lock holder finishes
+  }
+}
+
 /** Creates a system user (and its group) unless it exists; returns a remover. */
 export function ensureUser(name: string): () => void {
   if (spawnSync("id", ["-u", name]).status === 0) return () => {};
-  execFileSync("useradd", ["--system", "--no-create-home", "--user-group", "--shell", "/usr/sbin/nologin", name]);
+  withPasswdLock("useradd", ["--system", "--no-create-home", "--user-group", "--shell", "/usr/sbin/nologin", name]);
   return () => {
-    spawnSync("userdel", [name]);
+    if (spawnSync("id", ["-u", name]).status === 0) withPasswdLock("userdel", [name]);
     spawnSync("groupdel", [name]);
   };
 }
