@@ -146,7 +146,7 @@ describe("two hosts: own ssh keys, clean reboot, power cut", () => {
     await expect(bootHost("A")).rejects.toThrow(/invalid host name/);
   });
 
-  it("keeps /var/lib, empties /run and runs enabled units again after a reboot and a power cut", async () => {
+  it("keeps /var/lib, empties /run and /tmp and runs enabled units again after a reboot and a power cut", async () => {
     const unit = [
       "[Unit]",
       "Description=marks every boot with its boot id",
@@ -164,6 +164,7 @@ describe("two hosts: own ssh keys, clean reboot, power cut", () => {
       await h.exec("systemctl daemon-reload && systemctl enable --now mark-boot.service");
       await h.writeFile("/var/lib/nixseal-test/kept", `kept on ${h.name}\n`, 0o600);
       await h.writeFile("/run/nixseal-test/volatile", `gone after boot on ${h.name}\n`);
+      await h.writeFile("/tmp/nixseal-test-volatile", "gone after boot\n");
       expect((await h.exec("ls /run | grep ^booted-")).stdout.trim()).toBe(`booted-${h.bootId.replace(/-/g, "")}`);
       before.set(h, h.bootId);
     }
@@ -178,6 +179,8 @@ describe("two hosts: own ssh keys, clean reboot, power cut", () => {
       // Readable from outside, through the overlay's upper dir.
       expect(readFileSync(join(h.upperDir, "var/lib/nixseal-test/kept"), "utf8")).toBe(`kept on ${h.name}\n`);
       expect((await h.exec("test -e /run/nixseal-test", { check: false })).code).toBe(1);
+      expect((await h.exec("test -e /tmp/nixseal-test-volatile", { check: false })).code).toBe(1);
+      expect((await h.exec("findmnt -n -o FSTYPE /run; findmnt -n -o FSTYPE /tmp")).stdout).toBe("tmpfs\ntmpfs\n");
       // The enabled unit ran in the new boot, and nothing of the old boot is in /run.
       expect((await h.exec("ls /run | grep ^booted-")).stdout.trim()).toBe(`booted-${h.bootId.replace(/-/g, "")}`);
       expect((await h.exec("systemctl is-active mark-boot.service")).stdout.trim()).toBe("active");
