@@ -10,7 +10,7 @@ import { hostConfigDir, openRepo } from "../repo/index.js";
 import { writeHostBundle } from "./bundle.js";
 import { describeDiff, diffConfig, diffSecrets, hasDrift, readHostView } from "./compare.js";
 import { connectJob, deployHost, errorInfo, type DeployFlags, type HostJob } from "./host-deploy.js";
-import { finish, selectHosts, wantedSecrets, withoutConfig, type RunOptions } from "./hosts.js";
+import { finish, hostEntry, resolveKeyPath, type RunOptions, selectHosts, wantedSecrets, withoutConfig } from "./hosts.js";
 import { runAll, viewMode } from "./progress.js";
 import { describeRebuild } from "./rebuild.js";
 import { recordStep, type StepRecord } from "./steps.js";
@@ -31,7 +31,7 @@ export async function runDeploy(
     config: !opts.secretsOnly,
     upgrade: opts.upgrade,
     waitSeconds: opts.waitSeconds,
-    sshKey: opts.sshKey,
+    sshKey: resolveKeyPath(opts.sshKey, io.cwd, io.env),
     env: io.env,
     ...seams,
   };
@@ -40,7 +40,7 @@ export async function runDeploy(
     // Bundles hold ciphertext only; built up front so a repo problem stops before any host is touched.
     const jobs: (HostJob & { bundle?: Awaited<ReturnType<typeof writeHostBundle>> })[] = [];
     for (const name of names) {
-      const job: HostJob & { bundle?: Awaited<ReturnType<typeof writeHostBundle>> } = { name, host: loaded.repo.hosts[name]!, configDir: hostConfigDir(loaded.dir, loaded.repo, name) };
+      const job: HostJob & { bundle?: Awaited<ReturnType<typeof writeHostBundle>> } = { name, host: hostEntry(loaded, name, io.env), configDir: hostConfigDir(loaded.dir, loaded.repo, name) };
       if (flags.config && flags.secrets && withoutConfig(job)) {
         job.noConfig = true;
         printWarning(io, `host "${name}" has no config dir (${relative(loaded.dir, job.configDir)}/): deploying its secrets only`);

@@ -1,7 +1,9 @@
 // What deploy, status and rollback share: picking hosts from the repo, what the repo
 // wants on each, and the closing summary with the exit code.
 import { existsSync } from "node:fs";
-import { NixsealError, type Repo } from "../../core/index.js";
+import { homedir } from "node:os";
+import { isAbsolute, join, resolve } from "node:path";
+import { NixsealError, type Repo, type RepoHost } from "../../core/index.js";
 import type { CliIo } from "../io.js";
 import { printJson } from "../output.js";
 import { hostsOf, secretsForHost, type LoadedRepo } from "../repo/index.js";
@@ -64,4 +66,21 @@ export function finish(io: CliIo, command: string, results: HostResult[], json: 
     }
   }
   return failed.length ? 1 : 0;
+}
+
+/** A key path as written by a person: "~/" is their home, relative is against base. */
+export function resolveKeyPath(path: string | undefined, base: string, env: Record<string, string | undefined>): string | undefined {
+  if (path === undefined) return undefined;
+  if (path === "~" || path.startsWith("~/")) return join(env.HOME ?? homedir(), path.slice(1));
+  return isAbsolute(path) ? path : resolve(base, path);
+}
+
+/**
+ * A host's entry with its sshKey resolved: nixseal.json is shared, so a relative key
+ * path there is relative to the repo.
+ */
+export function hostEntry(loaded: LoadedRepo, name: string, env: Record<string, string | undefined>): RepoHost {
+  const host = loaded.repo.hosts[name]!;
+  const sshKey = resolveKeyPath(host.sshKey, loaded.dir, env);
+  return sshKey === undefined ? host : { ...host, sshKey };
 }

@@ -8,7 +8,7 @@ import { AgentClient } from "./agent-client.js";
 import { agentRollback, agentStatus } from "./agent-api.js";
 import { swapConfig } from "./config.js";
 import { connectJob, errorInfo } from "./host-deploy.js";
-import { finish, selectHosts, type RunOptions } from "./hosts.js";
+import { finish, hostEntry, resolveKeyPath, type RunOptions, selectHosts } from "./hosts.js";
 import { takeLock } from "./lock.js";
 import { runAll, viewMode } from "./progress.js";
 import { describeRebuild, runRebuild } from "./rebuild.js";
@@ -22,8 +22,8 @@ export async function runRollback(io: CliIo, opts: RunOptions & { secretsOnly: b
     throw new NixsealError("NIXSEAL_ERR_USAGE", "--secrets-only and --config-only exclude each other", { hints: ["pick one, or neither to roll back both"] });
   }
   const names = selectHosts(loaded.repo, opts.hosts);
-  const jobs = names.map((name) => ({ name, host: loaded.repo.hosts[name]! }));
-  const flags = { sshKey: opts.sshKey, env: io.env };
+  const jobs = names.map((name) => ({ name, host: hostEntry(loaded, name, io.env) }));
+  const flags = { sshKey: resolveKeyPath(opts.sshKey, io.cwd, io.env), env: io.env };
   const results = await runAll(io, viewMode(io, opts.json), jobs, opts.parallel, async (job, sink) => {
     const steps: StepRecord[] = [];
     const t0 = performance.now();

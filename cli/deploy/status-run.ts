@@ -4,7 +4,7 @@ import { printJson } from "../output.js";
 import { hostConfigDir, openRepo } from "../repo/index.js";
 import { describeDiff, diffConfig, diffSecrets, hasDrift, readHostView } from "./compare.js";
 import { connectJob, errorInfo } from "./host-deploy.js";
-import { selectHosts, wantedSecrets, withoutConfig, type RunOptions } from "./hosts.js";
+import { hostEntry, resolveKeyPath, type RunOptions, selectHosts, wantedSecrets, withoutConfig } from "./hosts.js";
 import { runAll } from "./progress.js";
 import { recordStep, type StepRecord } from "./steps.js";
 
@@ -12,8 +12,8 @@ import { recordStep, type StepRecord } from "./steps.js";
 export async function runStatus(io: CliIo, opts: RunOptions): Promise<number> {
   const loaded = await openRepo(io.cwd);
   const names = selectHosts(loaded.repo, opts.hosts);
-  const jobs = names.map((name) => ({ name, host: loaded.repo.hosts[name]!, configDir: hostConfigDir(loaded.dir, loaded.repo, name) }));
-  const flags = { sshKey: opts.sshKey, env: io.env };
+  const jobs = names.map((name) => ({ name, host: hostEntry(loaded, name, io.env), configDir: hostConfigDir(loaded.dir, loaded.repo, name) }));
+  const flags = { sshKey: resolveKeyPath(opts.sshKey, io.cwd, io.env), env: io.env };
   const lines = new Map<string, string[]>();
   const results = await runAll(io, "quiet", jobs, opts.parallel, async (job, sink) => {
     const steps: StepRecord[] = [];

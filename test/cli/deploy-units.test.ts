@@ -12,6 +12,7 @@ import { fingerprintOf, parsePinnedHostKey } from "../../cli/deploy/host-key.js"
 import { summaryLine } from "../../cli/deploy/progress.js";
 import { describeRebuild } from "../../cli/deploy/rebuild.js";
 import { shellQuote } from "../../cli/deploy/remote.js";
+import { resolveKeyPath } from "../../cli/deploy/hosts.js";
 import { isEncryptedKey } from "../../cli/deploy/ssh.js";
 import { parseTarget } from "../../cli/deploy/target.js";
 
@@ -142,5 +143,15 @@ describe("isEncryptedKey", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("resolveKeyPath", () => {
+  it("expands ~/ to HOME and resolves relative paths against the given base", () => {
+    const env = { HOME: "/home/alice" };
+    expect(resolveKeyPath("~/.ssh/deploy", "/repo", env)).toBe("/home/alice/.ssh/deploy");
+    expect(resolveKeyPath("keys/deploy", "/repo", env)).toBe("/repo/keys/deploy");
+    expect(resolveKeyPath("/etc/deploy_key", "/repo", env)).toBe("/etc/deploy_key");
+    expect(resolveKeyPath(undefined, "/repo", env)).toBeUndefined();
   });
 });
