@@ -6,7 +6,7 @@ import { loadAdminIdentity, type AdminIdentity } from "../identity/index.js";
 import type { CliIo } from "../io.js";
 import { checkMode } from "../mode-policy.js";
 import { printInfo, printJson, printWarning } from "../output.js";
-import { rekeySecrets } from "../rekey/index.js";
+import { rekey, rekeySecrets } from "../rekey/index.js";
 import { decryptSecret, encryptSecret } from "../repo/crypt.js";
 import { isStale, openRepo, saveRepo, secretFile, secretsDir, withLockedRepo, type LoadedRepo } from "../repo/index.js";
 import { checkHostName, checkPath, checkPrincipal, checkSecretName, checkUnit } from "../repo/validate.js";
@@ -154,7 +154,10 @@ Examples:
       `
 Each secret is encrypted to its hosts' keys plus every admin. nixseal records a
 fingerprint of that set with each secret; rekey re-encrypts the ones whose set
-changed since (a host added, removed or re-keyed; an admin added), in parallel.
+changed since (a host added, removed or re-keyed; an admin added or removed).
+When recipients were only added, each blob keeps its file key and payload and
+gets a stanza per new recipient; any removal or key change (and --all)
+re-encrypts with a fresh file key, in parallel.
 
 Examples:
   nixseal secrets rekey
@@ -174,11 +177,21 @@ Examples:
       const t0 = performance.now();
       const done = await withLockedRepo(io.cwd, async (loaded) => {
         const list = pickRekey(loaded.repo, names, opts.all);
-        const rekeyed = await rekeySecrets(loaded, list, admin);
+        const outcome = await rekey(loaded, list, admin, { full: opts.all });
         await saveRepo(loaded.dir, loaded.repo);
-        return rekeyed;
+        return outcome;
       });
-      printInfo(io, `re-encrypted ${done.length} secret${done.length === 1 ? "" : "s"} in ${Math.round(performance.now() - t0)} ms`);
+      // Why a changed set took the full path, one line per reason (a few names each).
+      const byReason = new Map<string, string[]>();
+      for (const { name, reason } of done.reasons) byReason.set(reason, [...(byReason.get(reason) ?? []), name]);
+      for (const [reason, list] of byReason) {
+        printInfo(io, `full re-encryption of ${list.length} (${list.slice(0, 5).join(", ")}${list.length > 5 ? ", …" : ""}): ${reason}`);
+      }
+      const n = done.names.length;
+      printInfo(
+        io,
+        `re-encrypted ${n} secret${n === 1 ? "" : "s"} in ${Math.round(performance.now() - t0)} ms: ${done.added.length} by adding recipients (file key and payload kept), ${done.full.length} in full (fresh file key)`,
+      );
     });
 
   secrets

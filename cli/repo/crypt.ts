@@ -10,18 +10,22 @@ import {
   type Repo,
 } from "../../core/index.js";
 import { secretFile } from "./paths.js";
-import { recipientLines, recipientSetId } from "./recipients.js";
+import { recipientLines, recordRecipientSet } from "./recipients.js";
 
 /** Parses recipient lines once each; a bad line is reported by where it came from. */
 export async function parseRecipients(lines: string[], source: string): Promise<Recipient[]> {
   return Promise.all(lines.map((line) => parseRecipient(line, source)));
 }
 
-/** A secret encrypted to its current recipient set, and that set's id (for encryptedTo). */
+/**
+ * A secret encrypted to its current recipient set, and that set's id (for
+ * encryptedTo); the set is recorded in repo.recipientSets for later rekeys.
+ */
 export async function encryptSecret(repo: Repo, name: string, plaintext: Uint8Array): Promise<{ ciphertext: Uint8Array; encryptedTo: string }> {
   const lines = recipientLines(repo, name);
   const recipients = await parseRecipients(lines, "nixseal.json");
-  return { ciphertext: encrypt(plaintext, recipients), encryptedTo: recipientSetId(lines) };
+  const ciphertext = encrypt(plaintext, recipients);
+  return { ciphertext, encryptedTo: recordRecipientSet(repo, lines) };
 }
 
 /**

@@ -4,6 +4,6 @@ export { findRepo } from "./find.js";
 export { loadRepo, openRepo, saveRepo, formatRepo, type LoadedRepo } from "./load.js";
 export { withRepoLock } from "./lock.js";
 export { secretFile, secretsDir, repoFile, lockFile, hostConfigDir } from "./paths.js";
-export { hostsOf, secretsForHost, recipientLines, recipientSetId, isStale } from "./recipients.js";
+export { hostsOf, secretsForHost, recipientLines, recipientSetId, isStale, recordRecipientSet, recordedRecipients } from "./recipients.js";
 export { parseTarget, type Target } from "./validate.js";
 export { withLockedRepo } from "./session.js";

@@ -9,6 +9,7 @@ import {
 } from "../../core/index.js";
 import { findRepo } from "./find.js";
 import { repoFile } from "./paths.js";
+import { usedRecipientSets } from "./recipients.js";
 
 /** A loaded repo: its directory and its validated nixseal.json. */
 export interface LoadedRepo {
@@ -47,7 +48,8 @@ export async function openRepo(cwd: string): Promise<LoadedRepo> {
 
 /**
  * Serialises a repo the same way every time: hosts and secrets sorted by name,
- * two-space JSON, final newline, so git diffs stay small.
+ * two-space JSON, final newline, so git diffs stay small; recipientSets
+ * pruned to the ones in use.
  */
 export function formatRepo(repo: Repo): string {
   const sorted: Repo = {
@@ -56,6 +58,9 @@ export function formatRepo(repo: Repo): string {
     hosts: sortRecord(repo.hosts),
     secrets: sortRecord(repo.secrets),
   };
+  // Only the recorded recipient sets some secret still refers to.
+  const sets = usedRecipientSets(repo);
+  if (sets) sorted.recipientSets = sets;
   return JSON.stringify(sorted, null, 2) + "\n";
 }
 

@@ -46,6 +46,36 @@ export function recipientSetId(lines: string[]): string {
   return "sha256:" + h.digest("hex");
 }
 
+/**
+ * Records a recipient set in repo.recipientSets (so a later rekey knows what a
+ * blob holds) and returns its id, for encryptedTo.
+ */
+export function recordRecipientSet(repo: Repo, lines: string[]): string {
+  const id = recipientSetId(lines);
+  (repo.recipientSets ??= {})[id] = [...new Set(lines)].sort();
+  return id;
+}
+
+/**
+ * The recipient lines a secret's blob was last encrypted to, from the
+ * recorded table; undefined when the repo has no entry for its encryptedTo
+ * (older repos) or the entry does not hash to its id (edited by hand).
+ */
+export function recordedRecipients(repo: Repo, secret: string): string[] | undefined {
+  const id = repo.secrets[secret]?.encryptedTo;
+  const lines = id === undefined ? undefined : repo.recipientSets?.[id];
+  return lines && recipientSetId(lines) === id ? lines : undefined;
+}
+
+/** The recorded sets that some secret's encryptedTo still refers to (the rest are dropped on save). */
+export function usedRecipientSets(repo: Repo): Record<string, string[]> | undefined {
+  if (!repo.recipientSets) return undefined;
+  const used = new Set(Object.values(repo.secrets).map((s) => s.encryptedTo));
+  const out: Record<string, string[]> = {};
+  for (const id of Object.keys(repo.recipientSets).sort()) if (used.has(id)) out[id] = repo.recipientSets[id]!;
+  return Object.keys(out).length ? out : undefined;
+}
+
 /** Whether the secret's blob was encrypted to a different set than it should be now. */
 export function isStale(repo: Repo, secret: string): boolean {
   return repo.secrets[secret]!.encryptedTo !== recipientSetId(recipientLines(repo, secret));

@@ -75,7 +75,12 @@ export function parseHeader(file: Uint8Array): ParsedHeader {
 
 /** Serializes the header up to and including `---` (the MAC input). */
 export function serializeHeaderWithoutMac(stanzas: readonly Stanza[]): string {
-  let out = VERSION_LINE + "\n";
+  return VERSION_LINE + "\n" + serializeStanzas(stanzas) + "---";
+}
+
+/** Serializes stanzas as they appear between the version line and `---`. */
+export function serializeStanzas(stanzas: readonly Stanza[]): string {
+  let out = "";
   for (const s of stanzas) {
     out += "-> " + s.args.join(" ") + "\n";
     const b64 = encodeB64(s.body);
@@ -83,7 +88,7 @@ export function serializeHeaderWithoutMac(stanzas: readonly Stanza[]): string {
     // A body always ends with a line shorter than 64 columns, possibly empty.
     if (b64.length % COLUMNS === 0) out += "\n";
   }
-  return out + "---";
+  return out;
 }
 
 /** HMAC-SHA256 of the header under HKDF(fileKey, "header"). */

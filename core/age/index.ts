@@ -20,6 +20,7 @@ export { armor, dearmor, isArmored } from "./armor.js";
 export { decryptPayload } from "./stream.js";
 export { parseHeader } from "./header.js";
 export { unwrapWith } from "./format.js";
+export { addRecipients, stanzaLabel, recipientLabel, type AddRecipientsOptions } from "./add-recipients.js";
 export { identityFromSshKey, type AnyIdentity, type AnyRecipient } from "./parse.js";
 export { parseSshPrivateKey, type SshPrivateKey, type PassphraseSource } from "../keys/ssh-private.js";
 export { parseSshPublicKey, type SshPublicKey } from "../keys/ssh-public.js";

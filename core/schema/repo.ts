@@ -53,6 +53,12 @@ export const repoSchema = z.strictObject({
   admins: z.array(adminSchema),
   hosts: z.record(hostName, hostSchema),
   secrets: z.record(secretName, secretSchema),
+  /**
+   * Recipient sets that secrets' encryptedTo refer to: set id -> its canonical
+   * recipient lines (sorted). Lets rekey see what a blob already holds, so an
+   * addition only appends stanzas. Optional: a missing entry means a full re-encryption.
+   */
+  recipientSets: z.record(z.string().regex(/^sha256:[0-9a-f]{64}$/, { message: "sha256:<64 hex digits>" }), z.array(z.string().min(1)).min(1)).optional(),
 });
 
 export type RepoAdmin = z.infer<typeof adminSchema>;
