@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import type { z } from "zod";
 import { NixsealError } from "../errors.js";
+import { findJsonSyntaxError } from "./json-syntax.js";
 
 /**
  * Validates parsed JSON against a schema; on failure names the file, the JSON
@@ -43,25 +44,31 @@ export async function readJsonFile<T extends z.ZodType>(schema: T, file: string)
 }
 
 /**
- * JSON.parse with an error that gives line and column instead of echoing content.
+ * JSON.parse with an error that names the place as "file:line:col" and what the
+ * JSON grammar expected there, never the content (it may be secret).
  *
+ * @param text - the file's text
+ * @param file - file name for the message
+ * @returns the parsed value
  * @throws NixsealError NIXSEAL_ERR_INVALID_FILE
  */
 export function parseJsonText(text: string, file: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    const m = /position (\d+)/.exec((err as Error).message);
-    let where = "";
-    if (m) {
-      const pos = Number(m[1]);
-      const before = text.slice(0, pos);
-      const line = before.split("\n").length;
-      const col = pos - before.lastIndexOf("\n");
-      where = ` at line ${line} column ${col}`;
+    const found = findJsonSyntaxError(text);
+    const restore = `or restore it from git (git checkout -- ${file})`;
+    if (!found) {
+      // The grammar holds but JSON.parse still refused (e.g. out of memory): say so plainly.
+      throw new NixsealError("NIXSEAL_ERR_INVALID_FILE", `${file}: cannot be read as JSON: ${(err as Error).name}`, {
+        hints: [`check ${file} ${restore}`],
+      }); // no cause: V8's message may quote the text
+
     }
-    throw new NixsealError("NIXSEAL_ERR_INVALID_FILE", `${file}: not valid JSON${where}`, {
-      hints: [`fix ${file} by hand or restore it from git (git checkout -- ${file})`],
+    const where = `${file}:${found.line}:${found.column}`;
+    const what = found.atEnd ? `the file ends early, expected ${found.expected}` : `expected ${found.expected}`;
+    throw new NixsealError("NIXSEAL_ERR_INVALID_FILE", `${where}: not valid JSON: ${what}`, {
+      hints: [`fix line ${found.line} of ${file} in an editor ${restore}`],
     });
   }
 }

@@ -62,7 +62,7 @@ describe("repo API", () => {
     await writeFile(join(dir, "nixseal.json"), JSON.stringify({ ...sampleRepo(), hosts: { web1: { target: "nope", hostKey } } }));
     await expect(loadRepo(dir)).rejects.toThrow(/nixseal\.json: at \$\.hosts\.web1\.target: user@address/);
     await writeFile(join(dir, "nixseal.json"), "{\n  \"format\": nope\n}\n");
-    await expect(loadRepo(dir)).rejects.toThrow(/nixseal\.json: not valid JSON/);
+    await expect(loadRepo(dir)).rejects.toThrow(/nixseal\.json:2:13: not valid JSON: expected a value/);
   });
 
   it("says when there is no repo", async () => {
