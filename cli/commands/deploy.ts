@@ -1,6 +1,5 @@
 import type { Command } from "commander";
 import { NixsealError } from "../../core/index.js";
-import { runDeploy } from "../deploy/deploy-run.js";
 import type { CommandContext } from "./index.js";
 
 /** Parses a non-negative integer option. */
@@ -34,6 +33,8 @@ export function registerDeploy(program: Command, ctx: CommandContext): void {
         "config and secrets. Exit 1 if any host failed. See docs/deploy.md.",
     )
     .action(async (hosts: string[], o: { parallel: number; dryRun?: boolean; secretsOnly?: boolean; configOnly?: boolean; upgrade?: boolean; wait: number; sshKey?: string; json?: boolean }) => {
+      // The deploy code (ssh, listr2) loads only when this command runs.
+      const { runDeploy } = await import("../deploy/deploy-run.js");
       ctx.exitCode = await runDeploy(ctx.io, {
         hosts,
         parallel: o.parallel,

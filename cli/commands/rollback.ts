@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { runRollback } from "../deploy/rollback-run.js";
 import { intOption } from "./deploy.js";
 import type { CommandContext } from "./index.js";
 
@@ -17,6 +16,8 @@ export function registerRollback(program: Command, ctx: CommandContext): void {
     .option("--json", "print a JSON summary on stdout")
     .addHelpText("after", "\nA second rollback undoes the first (previous and current trade places).")
     .action(async (hosts: string[], o: { parallel: number; secretsOnly?: boolean; configOnly?: boolean; wait: number; sshKey?: string; json?: boolean }) => {
+      // The deploy code (ssh, listr2) loads only when this command runs.
+      const { runRollback } = await import("../deploy/rollback-run.js");
       ctx.exitCode = await runRollback(ctx.io, {
         hosts,
         parallel: o.parallel,

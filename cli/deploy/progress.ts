@@ -1,6 +1,5 @@
 // How a multi-host run shows itself: a live listr2 view on a TTY, plain lines otherwise,
 // nothing but the final JSON with --json. All of it on stderr; stdout is for data.
-import { Listr, ProcessOutput } from "listr2";
 import type { CliIo } from "../io.js";
 import { STEP_TITLES, type HostResult, type ProgressSink } from "./steps.js";
 
@@ -37,6 +36,8 @@ export function summaryLine(r: HostResult): string {
 export async function runAll<J extends { name: string }>(io: CliIo, mode: ViewMode, jobs: J[], parallel: number, run: HostRunner<J>): Promise<HostResult[]> {
   const results = new Map<string, HostResult>();
   if (mode === "live") {
+    // listr2 only for the live view: a plain or --json run (and every other command) skips its load.
+    const { Listr, ProcessOutput } = await import("listr2");
     const list = new Listr(
       jobs.map((job) => ({
         title: job.name,

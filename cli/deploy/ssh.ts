@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { NodeSSH } from "node-ssh";
+import type { NodeSSH } from "node-ssh";
 import { NixsealError } from "../../core/index.js";
 import { fingerprintOf, parsePinnedHostKey } from "./host-key.js";
 import type { SshTarget } from "./target.js";
@@ -74,6 +74,8 @@ export async function connectHost(opts: ConnectOptions): Promise<NodeSSH> {
   const pinned = parsePinnedHostKey(opts.hostKey, opts.hostName);
   const auth = await pickAuth(opts.hostName, opts.sshKey, opts.env);
   let offered: Buffer | undefined;
+  // node-ssh (ssh2 underneath) costs ~70-140 ms to load: only commands that connect pay it.
+  const { NodeSSH } = await import("node-ssh");
   const ssh = new NodeSSH();
   try {
     await ssh.connect({
