@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { addRecipients, parseRecipient, type Identity, type Recipient } from "../../core/index.js";
 import { secretFile } from "../repo/index.js";
 import type { RekeyStep } from "./plan.js";
@@ -31,7 +31,9 @@ export async function appendRecipients(dir: string, steps: AddStep[], identities
   for (const step of steps) {
     const file = secretFile(dir, step.name);
     try {
-      const [blob, expected, added] = await Promise.all([readFile(file), Promise.all(step.old.map(recipient)), Promise.all(step.added.map(recipient))]);
+      const [expected, added] = await Promise.all([Promise.all(step.old.map(recipient)), Promise.all(step.added.map(recipient))]);
+      // A small file read in this thread: cheaper than four thread-pool round trips, and this loop is CPU-bound.
+      const blob = readFileSync(file);
       staged.add(file, addRecipients(blob, identities, added, { expected }));
     } catch (err) {
       fallbacks.push({ name: step.name, reason: err instanceof Error ? err.message : String(err) });

@@ -30,10 +30,23 @@ export function recipientLines(repo: Repo, secret: string): string[] {
         hints: [`run "nixseal host add ${host} --target root@ADDRESS --scan"`, `or "nixseal secrets set ${secret} --rm-host ${host}"`],
       });
     }
-    lines.add(canonicalRecipient(h.hostKey));
+    lines.add(canonical(h.hostKey));
   }
-  for (const admin of repo.admins) lines.add(canonicalRecipient(admin.recipient));
+  for (const admin of repo.admins) lines.add(canonical(admin.recipient));
   return [...lines].sort();
+}
+
+// Public key lines -> canonical form, memoised: rekey asks for every secret's
+// set several times and each host key would be parsed again per secret.
+const canonicalCache = new Map<string, string>();
+function canonical(line: string): string {
+  let c = canonicalCache.get(line);
+  if (c === undefined) {
+    c = canonicalRecipient(line);
+    if (canonicalCache.size > 10_000) canonicalCache.clear();
+    canonicalCache.set(line, c);
+  }
+  return c;
 }
 
 /**
