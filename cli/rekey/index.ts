@@ -1,10 +1,10 @@
 import type { AdminIdentity } from "../identity/index.js";
 import { decryptSecret } from "../repo/crypt.js";
-import { recordRecipientSet, secretFile, type LoadedRepo } from "../repo/index.js";
+import { recordRecipientSet, secretFile, secretsDir, type LoadedRepo } from "../repo/index.js";
 import { appendRecipients, type Fallback } from "./append.js";
 import { planRekey } from "./plan.js";
 import { encryptEach, type PlainJob } from "./pool.js";
-import { StagedFiles } from "./stage.js";
+import { StagedFiles, removeStaleTemps } from "./stage.js";
 
 export { encryptEach, encryptMany, PARALLEL_THRESHOLD, type PlainJob } from "./pool.js";
 export { planRekey, type RekeyStep } from "./plan.js";
@@ -30,13 +30,15 @@ export interface RekeyOutcome {
  * (temp + fsync) and renamed into place only when every one succeeded, then
  * encryptedTo and the recipient-set table are updated in repo (the caller
  * saves nixseal.json). Any failure (a blob no admin key opens, a bad
- * recipient) changes no file.
+ * recipient) changes no file; temps a killed run left behind are removed
+ * first (callers hold the repo lock).
  *
  * @param opts.full - re-encrypt every one with a fresh file key (`--all`)
  */
 export async function rekey(loaded: LoadedRepo, names: string[], admin: AdminIdentity, opts: { workers?: number; full?: boolean } = {}): Promise<RekeyOutcome> {
   const { dir, repo } = loaded;
   const steps = planRekey(repo, names, opts.full);
+  await removeStaleTemps(secretsDir(dir));
   const staged = new StagedFiles();
   const reasons: Fallback[] = [];
   const fullNames = new Set<string>();

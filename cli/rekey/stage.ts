@@ -1,6 +1,23 @@
 import { randomBytes } from "node:crypto";
-import { open, rename, unlink } from "node:fs/promises";
+import { open, readdir, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+
+const TMP_SUFFIX = ".tmp";
+const STAGED_NAME = /^\..+\.[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Removes temps a killed run left in dir (ciphertext only, never renamed into
+ * place). Call only under the repo lock: no other run is staging then.
+ */
+export async function removeStaleTemps(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  await Promise.all(names.filter((n) => STAGED_NAME.test(n)).map((n) => unlink(join(dir, n)).catch(() => {})));
+}
 
 /**
  * Many files replaced as one step, as far as a file system allows: each new
@@ -15,7 +32,7 @@ export class StagedFiles {
 
   /** Starts writing data for target; errors surface in commit(). */
   add(target: string, data: Uint8Array, mode = 0o644): void {
-    const tmp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString("hex")}.tmp`);
+    const tmp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString("hex")}${TMP_SUFFIX}`);
     this.pending.push(
       (async () => {
         const fh = await open(tmp, "wx", mode);
