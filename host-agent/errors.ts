@@ -3,34 +3,14 @@
 // CLI printer, the API error handler and docs/errors.md speak the same codes.
 // Messages name files, generations and secret names; never a value or a key.
 //
-// @fastify/error (with node:http under it) is required on the first error, not at
-// import: a boot restore where every secret is fine never pays its ~8 ms.
-import { createRequire } from "node:module";
-import { NixsealError } from "../core/errors.js";
+// The plumbing (lazy @fastify/error, NixsealError fields, statusOf) is core's, shared
+// with the server's catalogue: core/error-catalogue.ts.
+import { catalogueEntry as entry, type CatalogueError } from "../core/error-catalogue.js";
 
-type CreateError = typeof import("@fastify/error").default;
-let createError: CreateError | undefined;
-function fastifyCreateError(): CreateError {
-  createError ??= createRequire(import.meta.url)("@fastify/error") as CreateError;
-  return createError;
-}
+export { statusOf } from "../core/error-catalogue.js";
 
 /** A catalogue error: a NixsealError that also carries its HTTP status. */
-export type AgentError = NixsealError & { statusCode: number };
-
-type Make = (args: Array<string | number>, opts?: { cause?: unknown; hints?: string[] }) => AgentError;
-
-function entry(code: string, message: string, statusCode: number, hints: string[] = [], exitCode = 1): Make & { code: string } {
-  let Ctor: ReturnType<CreateError> | undefined;
-  const make = (args: Array<string | number>, opts: { cause?: unknown; hints?: string[] } = {}): AgentError => {
-    Ctor ??= fastifyCreateError()(code, message, statusCode, NixsealError as unknown as ErrorConstructor);
-    const err = (opts.cause === undefined ? new Ctor(...args) : new Ctor(...args, { cause: opts.cause })) as unknown as AgentError;
-    // @fastify/error does not run the base constructor: fill NixsealError's fields.
-    Object.assign(err, { name: "NixsealError", hints: opts.hints ?? hints, exitCode });
-    return err;
-  };
-  return Object.assign(make, { code });
-}
+export type AgentError = CatalogueError;
 
 export const errors = {
   usage: entry("NIXSEAL_ERR_AGENT_USAGE", "%s", 400, ["run nixseal-agent --help for the commands and their arguments"], 2),
@@ -80,10 +60,3 @@ export const errors = {
   ]),
   internal: entry("NIXSEAL_ERR_AGENT_INTERNAL", "internal error", 500, ["see the agent's journal: journalctl -u nixseal-agent"]),
 };
-
-/** The HTTP status of any error: the catalogue's, 400 for other NixsealErrors, else 500. */
-export function statusOf(err: unknown): number {
-  const s = (err as { statusCode?: unknown }).statusCode;
-  if (typeof s === "number" && s >= 400 && s < 600) return s;
-  return err instanceof NixsealError ? 400 : 500;
-}

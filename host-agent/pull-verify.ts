@@ -2,14 +2,11 @@
 // changes: the operator's Ed25519 signature over the manifest (against the keys given
 // with --trust-key), the manifest's schema, host and id, exactly the files it names,
 // every file's sha256; and that no secret's version goes down (a replayed bundle).
-import { createHash, createPublicKey, verify } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { decodeBundleFiles, verifyBundleSignature, type SignatureVerdict } from "../core/bundle-signing.js";
 import { NixsealError } from "../core/errors.js";
 import { parseSshPublicKey, type SshPublicKey } from "../core/keys/ssh-public.js";
 import type { BundleManifest } from "../core/schema/bundle.js";
-
-/** = cli/commands/push.ts SIGNATURE_CONTEXT: the signature covers this line, then JSON.stringify(manifest). */
-const SIGNATURE_CONTEXT = "nixseal-bundle-signature/v1\n";
 
 export function usage(message: string): NixsealError {
   return new NixsealError("NIXSEAL_ERR_AGENT_USAGE", message, { hints: ["run nixseal-agent pull --help"], exitCode: 2 });
@@ -50,24 +47,13 @@ export function readTrustKeys(files: string[]): SshPublicKey[] {
   return keys;
 }
 
-/** Checks the reply's signature over its manifest against the trusted keys. */
-function checkSignature(origin: string, reply: Reply, trusted: SshPublicKey[]): void {
-  const sig = reply.signature;
-  if (typeof sig?.key !== "string" || typeof sig.sig !== "string") throw invalid(origin, "it is not signed (push with nixseal push --sign-key)");
-  let signer: SshPublicKey;
-  try {
-    signer = parseSshPublicKey(sig.key);
-  } catch {
-    throw invalid(origin, "its signing key is not an ssh public key");
-  }
-  if (signer.type !== "ssh-ed25519" || !trusted.some((t) => Buffer.from(t.wire).equals(Buffer.from(signer.wire)))) {
-    throw invalid(origin, "it is signed by a key not given with --trust-key");
-  }
-  const publicKey = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(signer.key).toString("base64url") }, format: "jwk" });
-  if (!verify(null, Buffer.from(SIGNATURE_CONTEXT + JSON.stringify(reply.manifest)), publicKey, Buffer.from(sig.sig, "base64"))) {
-    throw invalid(origin, "its signature does not match its manifest");
-  }
-}
+/** What each refused signature tells the operator. */
+const SIGNATURE_REFUSED: Record<Exclude<SignatureVerdict, "ok">, string> = {
+  unsigned: "it is not signed (push with nixseal push --sign-key)",
+  "bad-key": "its signing key is not an ssh public key",
+  untrusted: "it is signed by a key not given with --trust-key",
+  mismatch: "its signature does not match its manifest",
+};
 
 /**
  * Verifies a bundle reply for host: the operator's signature (unless the server is
@@ -79,7 +65,10 @@ function checkSignature(origin: string, reply: Reply, trusted: SshPublicKey[]): 
 export async function verifyReply(origin: string, host: string, reply: unknown, trusted: SshPublicKey[] | "server"): Promise<{ manifest: BundleManifest; files: Map<string, Buffer> }> {
   const r = reply as Partial<Reply> | null;
   if (typeof r !== "object" || r === null || typeof r.files !== "object" || r.files === null || typeof r.id !== "string") throw invalid(origin, "the reply is not a bundle");
-  if (trusted !== "server") checkSignature(origin, r as Reply, trusted);
+  if (trusted !== "server") {
+    const verdict = verifyBundleSignature(r.manifest, r.signature, trusted);
+    if (verdict !== "ok") throw invalid(origin, SIGNATURE_REFUSED[verdict]);
+  }
   const [{ bundleManifestSchema }, { validate }] = await Promise.all([import("../core/schema/bundle.js"), import("../core/schema/parse.js")]);
   let manifest: BundleManifest;
   try {
@@ -89,17 +78,9 @@ export async function verifyReply(origin: string, host: string, reply: unknown, 
   }
   if (manifest.host !== host) throw invalid(origin, `it is for host ${manifest.host}, not ${host}`);
   if (manifest.id !== r.id) throw invalid(origin, "its id differs from its manifest's");
-  const files = new Map<string, Buffer>();
-  for (const s of manifest.secrets) {
-    if (files.has(s.file)) throw invalid(origin, `${s.file} is named twice`);
-    const text = Object.hasOwn(r.files, s.file) ? r.files[s.file] : undefined;
-    const bytes = typeof text === "string" ? Buffer.from(text, "base64") : undefined;
-    if (!bytes || bytes.toString("base64") !== text) throw invalid(origin, `${s.file} is missing or not base64`);
-    if (createHash("sha256").update(bytes).digest("hex") !== s.sha256) throw invalid(origin, `${s.file} does not match its sha256 in manifest.json`);
-    files.set(s.file, bytes);
-  }
-  for (const name of Object.keys(r.files)) if (!files.has(name)) throw invalid(origin, `${name} is not named in manifest.json`);
-  return { manifest, files };
+  const decoded = decodeBundleFiles(manifest, r.files);
+  if ("refused" in decoded) throw invalid(origin, decoded.refused);
+  return { manifest, files: decoded.files };
 }
 
 /** Secrets whose version the new manifest lowers: a replayed older bundle. */

@@ -7,13 +7,15 @@
 // bundles but not forge or alter one; a bundle that lowers a secret's version (a replay
 // of an older bundle) is refused unless --allow-downgrade. --trust-server skips the
 // signature check, explicitly. Nothing is done when the latest bundle is already current.
-import { mkdirSync, statSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { NixsealError } from "../core/errors.js";
 import { withTempDir } from "../core/fs.js";
+import { requestJson, serverBaseUrl } from "../core/http-json.js";
+import { readTokenFile } from "../core/token-file.js";
 import type { BundleManifest } from "../core/schema/bundle.js";
 import { readManifest } from "./bundle-dir.js";
 import { loadConfig, type AgentConfig } from "./config.js";
@@ -41,53 +43,6 @@ export const MAX_REPLY_BYTES = 64 * 1024 * 1024;
 /** How long pull waits for the whole reply. */
 const TIMEOUT_MS = 120_000;
 
-/** A server's text, one line, without control characters (it is printed on a terminal or journal). */
-function printable(text: unknown): string {
-  return String(text).replace(/[\x00-\x1f\x7f]/g, " ").slice(0, 500);
-}
-
-/** Reads a body up to MAX_REPLY_BYTES. */
-async function readCapped(res: Response, origin: string): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  const reader = res.body?.getReader();
-  for (let r = await reader?.read(); r && !r.done; r = await reader!.read()) {
-    size += r.value.length;
-    if (size > MAX_REPLY_BYTES) {
-      await reader!.cancel();
-      throw new NixsealError("NIXSEAL_ERR_SERVER_REPLY", `${origin} sent more than ${MAX_REPLY_BYTES} bytes`, { hints: ["check that --server points at nixseal-server"] });
-    }
-    chunks.push(Buffer.from(r.value));
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
-
-/** GET path from server; the server's own errors keep their code. */
-async function getJson(server: URL, path: string, token: string | undefined): Promise<unknown> {
-  let body: unknown;
-  let res: Response;
-  try {
-    res = await fetch(new URL(path, server), { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(TIMEOUT_MS) });
-    try {
-      body = JSON.parse(await readCapped(res, server.origin));
-    } catch (err) {
-      if (err instanceof NixsealError) throw err;
-      if ((err as Error).name === "TimeoutError") throw err;
-      body = undefined;
-    }
-  } catch (err) {
-    if (err instanceof NixsealError) throw err;
-    const why = (err as Error).name === "TimeoutError" ? `no complete reply within ${TIMEOUT_MS / 1000} s` : ((err as { cause?: { code?: string } }).cause?.code ?? "error");
-    throw new NixsealError("NIXSEAL_ERR_SERVER_UNREACHABLE", `cannot reach ${server.origin}: ${why}`, { cause: err, hints: ["check --server and that nixseal-server runs there"] });
-  }
-  const e = body as { code?: unknown; message?: unknown; hints?: unknown } | undefined;
-  if (!res.ok && typeof e?.code === "string" && /^NIXSEAL_ERR_[A-Z_]{1,60}$/.test(e.code) && typeof e.message === "string") {
-    throw new NixsealError(e.code, `${server.origin}: ${printable(e.message)}`, { hints: Array.isArray(e.hints) ? e.hints.slice(0, 5).map(printable) : [] });
-  }
-  if (!res.ok || body === undefined) throw new NixsealError("NIXSEAL_ERR_SERVER_REPLY", `${server.origin} answered HTTP ${res.status} without a nixseal reply`, { hints: ["check that --server points at nixseal-server"] });
-  return body;
-}
-
 /** The manifest of the current generation, if any. */
 async function currentManifest(config: AgentConfig): Promise<{ generation: number; manifest: BundleManifest } | undefined> {
   const generation = linkedGeneration(config.stateDir, "current");
@@ -97,19 +52,6 @@ async function currentManifest(config: AgentConfig): Promise<{ generation: numbe
   } catch {
     return undefined; // a damaged current generation: pulling a whole one is the fix
   }
-}
-
-function readToken(file: string): string {
-  let text: string;
-  try {
-    if ((statSync(file).mode & 0o077) !== 0) throw usage(`${file} is readable by others; refusing to use it as a token file (chmod 600 ${file})`);
-    text = readFileSync(file, "utf8").trim();
-  } catch (err) {
-    if (err instanceof NixsealError) throw err;
-    throw usage(`cannot read the token file ${file}`);
-  }
-  if (!/^[\x21-\x7e]+$/.test(text)) throw usage(`${file} must hold one token on one line`);
-  return text;
 }
 
 /** Runs `nixseal-agent pull ARGS`; returns the exit code (1 when a secret failed). */
@@ -142,14 +84,8 @@ export async function runPull(argv: string[], io: AgentIo): Promise<number> {
   }
   if (!v.server) throw usage("pull needs --server URL");
   if (!v["trust-key"] === !v["trust-server"]) throw usage("pull needs either --trust-key FILE (the operator's signing key) or --trust-server");
-  let server: URL;
-  try {
-    server = new URL(v.server);
-  } catch {
-    throw usage(`--server "${v.server}" is not a URL`);
-  }
-  if (server.protocol !== "http:" && server.protocol !== "https:") throw usage("--server must be an http:// or https:// URL");
-  if (!server.pathname.endsWith("/")) server.pathname += "/";
+  const usageErrors = { code: "NIXSEAL_ERR_AGENT_USAGE", exitCode: 2 };
+  const server = serverBaseUrl(v.server, usageErrors);
   for (const [flag, dir] of [["--state-dir", v["state-dir"]], ["--run-dir", v["run-dir"]], ["--keys-dir", v["keys-dir"]], ...(v.identity ?? []).map((p) => ["--identity", p])]) {
     if (dir !== undefined && (!dir.startsWith("/") || dir.split("/").includes(".."))) throw usage(`${flag} needs an absolute path without ".."`);
   }
@@ -162,10 +98,10 @@ export async function runPull(argv: string[], io: AgentIo): Promise<number> {
   const config = await loadConfig(v.config, overrides);
   const host = v.host ?? hostname().split(".")[0]!.toLowerCase();
   if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(host)) throw usage(`"${host}" is not a host name; pass --host NAME`);
-  const token = v["token-file"] ? readToken(v["token-file"]) : undefined;
+  const token = v["token-file"] ? await readTokenFile(v["token-file"], usageErrors) : undefined;
   const trusted = v["trust-key"] ? readTrustKeys(v["trust-key"]) : "server";
 
-  const reply = await getJson(server, `v1/hosts/${host}/bundles/latest`, token);
+  const reply = await requestJson(server, `v1/hosts/${host}/bundles/latest`, { token, timeoutMs: TIMEOUT_MS, maxBytes: MAX_REPLY_BYTES });
   const { manifest, files } = await verifyReply(server.origin, host, reply, trusted);
   const say = (line: string) => io.stderr.write(`nixseal-agent: ${line}\n`);
   const current = await currentManifest(config);

@@ -52,7 +52,7 @@ const BUNDLE_ID = /^[0-9a-f]{64}$/;
 
 function hostParam(req: FastifyRequest): string {
   const host = (req.params as { host: string }).host;
-  if (!hostName.safeParse(host).success) throw serverErrors.badRequest("the host in the path is not a valid host name (1-63 lowercase letters, digits and -)");
+  if (!hostName.safeParse(host).success) throw serverErrors.badRequest(["the host in the path is not a valid host name (1-63 lowercase letters, digits and -)"]);
   return host;
 }
 
@@ -60,15 +60,15 @@ function hostParam(req: FastifyRequest): string {
 function fastifyError(err: FastifyError, bodyLimit: number): NixsealError & { statusCode: number } {
   switch (err.code) {
     case "FST_ERR_CTP_BODY_TOO_LARGE":
-      return serverErrors.bodyTooLarge(bodyLimit);
+      return serverErrors.bodyTooLarge([bodyLimit]);
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
-      return Object.assign(serverErrors.badRequest("send the body as Content-Type: application/json"), { statusCode: 415 });
+      return Object.assign(serverErrors.badRequest(["send the body as Content-Type: application/json"]), { statusCode: 415 });
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
-      return serverErrors.badRequest("the body is empty");
+      return serverErrors.badRequest(["the body is empty"]);
     case "FST_ERR_CTP_INVALID_JSON_BODY":
-      return serverErrors.badRequest("the body is not valid JSON");
+      return serverErrors.badRequest(["the body is not valid JSON"]);
     default:
-      return Object.assign(serverErrors.badRequest(`refused (${err.code})`), { statusCode: err.statusCode ?? 400 });
+      return Object.assign(serverErrors.badRequest([`refused (${err.code})`]), { statusCode: err.statusCode ?? 400 });
   }
 }
 
@@ -85,21 +85,21 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
   app.removeContentTypeParser("text/plain"); // JSON only: anything else is a 415
   app.setErrorHandler((err: FastifyError, req, reply) => {
     let e: NixsealError & { statusCode?: number };
-    if (err.validation) e = serverErrors.badRequest(err.message);
+    if (err.validation) e = serverErrors.badRequest([err.message]);
     else if (err instanceof NixsealError && typeof (err as { statusCode?: number }).statusCode === "number") e = err;
     else if (typeof err.code === "string" && err.code.startsWith("FST_") && (err.statusCode ?? 500) < 500) e = fastifyError(err, bodyLimit);
-    else e = serverErrors.internal();
+    else e = serverErrors.internal([]);
     const status = e.statusCode ?? 500;
     if (status >= 500) {
       // Details go to the log only: the code and message (paths, OS errors), never a body.
       req.log.error({ code: err.code, err: { message: err.message } }, "unexpected error");
-      e = serverErrors.internal();
+      e = serverErrors.internal([]);
     }
     if (status === 401) reply.header("www-authenticate", 'Bearer realm="nixseal"');
     return reply.code(status >= 500 ? 500 : status).send(errorBody(e));
   });
   app.setNotFoundHandler((req, reply) => {
-    const e = serverErrors.routeNotFound(`${req.method} ${req.url.split("?")[0]}`);
+    const e = serverErrors.routeNotFound([`${req.method} ${req.url.split("?")[0]}`]);
     return reply.code(404).send(errorBody(e));
   });
 
@@ -146,16 +146,16 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
   app.get("/v1/hosts/:host/bundles/latest", { onRequest: mayRead }, async (req) => {
     const host = hostParam(req);
     const b = await store.latest(host);
-    if (!b) throw serverErrors.noBundle(host);
+    if (!b) throw serverErrors.noBundle([host]);
     return replyOf(b);
   });
 
   app.get("/v1/hosts/:host/bundles/:id", { onRequest: mayRead }, async (req) => {
     const host = hostParam(req);
     const id = (req.params as { id: string }).id;
-    if (!BUNDLE_ID.test(id)) throw serverErrors.badRequest("a bundle id is 64 lowercase hex digits");
+    if (!BUNDLE_ID.test(id)) throw serverErrors.badRequest(["a bundle id is 64 lowercase hex digits"]);
     const b = await store.readBundle(host, id);
-    if (!b) throw serverErrors.bundleNotFound(host, id);
+    if (!b) throw serverErrors.bundleNotFound([host, id]);
     return replyOf(b);
   });
 

@@ -33,9 +33,9 @@ export function bearerToken(req: FastifyRequest): string | undefined {
 /** Throws unless the request carries one of the accepted tokens. */
 export function requireToken(req: FastifyRequest, accepted: Array<Token | undefined>, what: string): void {
   const presented = bearerToken(req);
-  if (presented === undefined) throw serverErrors.unauthorized(`${what} needs a bearer token`);
+  if (presented === undefined) throw serverErrors.unauthorized([`${what} needs a bearer token`]);
   // Check every accepted token (no early exit), so timing does not tell which one matched.
   let ok = false;
   for (const t of accepted) if (t && t.matches(presented)) ok = true;
-  if (!ok) throw serverErrors.unauthorized(`the bearer token is not valid for ${what}`);
+  if (!ok) throw serverErrors.unauthorized([`the bearer token is not valid for ${what}`]);
 }

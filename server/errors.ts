@@ -2,24 +2,15 @@
 // printf message). Every entry is also a NixsealError, so main.ts prints it like the
 // other parts do. Messages name hosts, ids, files and JSON paths; never file contents,
 // tokens or request bodies.
-import createError from "@fastify/error";
-import { NixsealError } from "../core/errors.js";
+import { catalogueEntry as define, type CatalogueError } from "../core/error-catalogue.js";
+
+export { errorBody, type ErrorBody } from "../core/error-catalogue.js";
 
 /** A catalogue error: a NixsealError that carries its HTTP status. */
-export type ServerError = NixsealError & { statusCode: number };
-
-type Make = ((...args: Array<string | number>) => ServerError) & { code: string; statusCode: number };
-
-function define(code: string, message: string, statusCode: number, hints: string[]): Make {
-  const Ctor = createError(code, message, statusCode, NixsealError as unknown as ErrorConstructor);
-  const make = (...args: Array<string | number>): ServerError =>
-    // @fastify/error does not run NixsealError's constructor: set its fields here.
-    Object.assign(new Ctor(...args) as unknown as ServerError, { name: "NixsealError", hints, exitCode: 1 });
-  return Object.assign(make, { code, statusCode });
-}
+export type ServerError = CatalogueError;
 
 export const serverErrors = {
-  usage: define("NIXSEAL_ERR_SERVER_USAGE", "%s", 400, ["run nixseal-server --help"]),
+  usage: define("NIXSEAL_ERR_SERVER_USAGE", "%s", 400, ["run nixseal-server --help"], 2),
   unauthorized: define("NIXSEAL_ERR_SERVER_UNAUTHORIZED", "%s", 401, [
     "send Authorization: Bearer TOKEN with the token the server was started with (nixseal push --token-file FILE)",
   ]),
@@ -43,15 +34,3 @@ export const serverErrors = {
   ]),
   internal: define("NIXSEAL_ERR_SERVER_INTERNAL", "internal error", 500, ["see the server's log; report it if it repeats"]),
 };
-
-/** The reply body of every error: what is wrong and what to do; never request data. */
-export interface ErrorBody {
-  code: string;
-  message: string;
-  hints: string[];
-}
-
-/** The body a catalogue error answers with. */
-export function errorBody(err: NixsealError): ErrorBody {
-  return { code: err.code, message: err.message, hints: err.hints };
-}

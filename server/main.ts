@@ -1,11 +1,12 @@
 // nixseal-server's command line: read flags and token files, build the app, listen on
 // 127.0.0.1 (default) or a unix socket until SIGTERM/SIGINT. TLS is a reverse proxy's
 // job (see docs/server.md); the server itself never needs to face the network.
-import { chmod, lstat, readFile, stat, unlink } from "node:fs/promises";
+import { chmod, lstat, unlink } from "node:fs/promises";
 import type { Writable } from "node:stream";
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { NixsealError, hostName, parseJsonText, validate } from "../core/index.js";
+import { readPrivateFile, readTokenFile, type TokenFileErrors } from "../core/token-file.js";
 import { DEFAULT_BODY_LIMIT, type BuildServerOptions } from "./app.js";
 import { serverErrors } from "./errors.js";
 
@@ -41,38 +42,15 @@ export interface ServerSettings {
 }
 
 function usage(message: string): NixsealError {
-  return Object.assign(serverErrors.usage(message), { exitCode: 2 });
+  return serverErrors.usage([message]);
 }
+
+/** Token files are command-line input: their problems are usage errors (exit 2). */
+const TOKEN_FILE_ERRORS: TokenFileErrors = { code: serverErrors.usage.code, exitCode: 2 };
 
 function whole(flag: string, text: string, min: number): number {
   if (!/^\d{1,12}$/.test(text) || Number(text) < min) throw usage(`${flag} wants a whole number >= ${min}, not "${text}"`);
   return Number(text);
-}
-
-/** Reads a file that holds credentials, refusing one readable by group or others (like an ssh key). */
-async function readPrivateFile(file: string): Promise<string> {
-  let st;
-  try {
-    st = await stat(file);
-  } catch (err) {
-    throw usage(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? "error"}`);
-  }
-  if ((st.mode & 0o077) !== 0) {
-    const mode = (st.mode & 0o777).toString(8).padStart(4, "0");
-    throw Object.assign(usage(`${file} is readable by others (mode ${mode}); refusing to use it for tokens`), { hints: [`chmod 600 ${file}`] });
-  }
-  return readFile(file, "utf8");
-}
-
-/** Reads a token file: one line of at least MIN_TOKEN_LENGTH printable characters. */
-export async function readTokenFile(file: string): Promise<string> {
-  const token = (await readPrivateFile(file)).trim();
-  if (token.length < MIN_TOKEN_LENGTH || !/^[\x21-\x7e]+$/.test(token)) {
-    throw Object.assign(usage(`${file} must hold one token of ${MIN_TOKEN_LENGTH} or more printable characters, without spaces`), {
-      hints: [`make one: (umask 077; openssl rand -hex 32 > ${file})`],
-    });
-  }
-  return token;
 }
 
 const hostTokensSchema = z.record(hostName, z.string().regex(/^[\x21-\x7e]+$/).min(MIN_TOKEN_LENGTH));
@@ -105,11 +83,11 @@ export async function loadSettings(argv: string[]): Promise<ServerSettings | "he
   if (!values.storage) throw usage("--storage DIR is required");
   if (!values["token-file"]) throw usage("--token-file FILE is required (the operator token that may push)");
   if (values.socket && (values.listen || values.port)) throw usage("--socket excludes --listen and --port");
-  const operatorToken = await readTokenFile(values["token-file"]);
+  const operatorToken = await readTokenFile(values["token-file"], TOKEN_FILE_ERRORS, MIN_TOKEN_LENGTH);
   let hostTokens: Record<string, string> | undefined;
   if (values["host-tokens"]) {
     const file = values["host-tokens"];
-    hostTokens = validate(hostTokensSchema, parseJsonText(await readPrivateFile(file), file), file);
+    hostTokens = validate(hostTokensSchema, parseJsonText(await readPrivateFile(file, TOKEN_FILE_ERRORS), file), file);
   }
   const listen: ListenTarget = values.socket ? { path: values.socket } : { host: values.listen ?? "127.0.0.1", port: values.port ? whole("--port", values.port, 0) : DEFAULT_PORT };
   return {

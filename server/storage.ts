@@ -14,7 +14,7 @@ import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic, type BundleManifest } from "../core/index.js";
-import type { BundleSignature } from "./check-bundle.js";
+import type { BundleSignature } from "../core/bundle-signing.js";
 import { serverErrors } from "./errors.js";
 
 /** A bundle as stored and served: the manifest plus the bytes of every file it names. */
@@ -121,9 +121,9 @@ export class BundleStore {
    * @throws ServerError NIXSEAL_ERR_SERVER_CORRUPT when missing or changed on disk
    */
   async getBlob(sha: string): Promise<Buffer> {
-    if (!SHA256.test(sha)) throw serverErrors.corrupt(sha.slice(0, 64));
+    if (!SHA256.test(sha)) throw serverErrors.corrupt([sha.slice(0, 64)]);
     const data = await readIfExists(this.blobPath(sha));
-    if (data === undefined || sha256Hex(data) !== sha) throw serverErrors.corrupt(sha);
+    if (data === undefined || sha256Hex(data) !== sha) throw serverErrors.corrupt([sha]);
     return data;
   }
 
@@ -139,7 +139,7 @@ export class BundleStore {
     return this.serialized(manifest.host, async () => {
       const { host, id } = manifest;
       const existing = await this.readBundle(host, id);
-      if (existing && !sameContent(existing.manifest, manifest)) throw serverErrors.bundleConflict(host, id);
+      if (existing && !sameContent(existing.manifest, manifest)) throw serverErrors.bundleConflict([host, id]);
       for (const s of manifest.secrets) await this.putBlob(files.get(s.file)!);
       const manifestSha = await this.putBlob(Buffer.from(JSON.stringify(manifest, null, 2) + "\n"));
       const pushedAt = new Date().toISOString();
@@ -158,7 +158,7 @@ export class BundleStore {
     const id = pointer.toString("utf8").trim();
     const bundle = SHA256.test(id) ? await this.readBundle(host, id) : undefined;
     // A pointer always names a record written before it; anything else is damage.
-    if (!bundle) throw serverErrors.corrupt(`hosts/${host}/latest`);
+    if (!bundle) throw serverErrors.corrupt([`hosts/${host}/latest`]);
     return bundle;
   }
 
@@ -170,11 +170,11 @@ export class BundleStore {
     try {
       record = JSON.parse(raw.toString("utf8")) as BundleRecord;
     } catch {
-      throw serverErrors.corrupt(`hosts/${host}/bundles/${id}.json`);
+      throw serverErrors.corrupt([`hosts/${host}/bundles/${id}.json`]);
     }
-    if (record.id !== id || record.host !== host) throw serverErrors.corrupt(`hosts/${host}/bundles/${id}.json`);
+    if (record.id !== id || record.host !== host) throw serverErrors.corrupt([`hosts/${host}/bundles/${id}.json`]);
     const manifest = JSON.parse((await this.getBlob(record.manifest)).toString("utf8")) as BundleManifest;
-    if (manifest.id !== id || manifest.host !== host) throw serverErrors.corrupt(record.manifest);
+    if (manifest.id !== id || manifest.host !== host) throw serverErrors.corrupt([record.manifest]);
     const files = new Map<string, Buffer>();
     for (const s of manifest.secrets) {
       const blob = await this.getBlob(s.sha256);
