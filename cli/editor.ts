@@ -9,6 +9,7 @@ import { rmSync } from "node:fs";
 import { mkdir, readFile, readdir, rm, statfs, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { NixsealError } from "../core/index.js";
+import { isProcessAlive } from "../core/process.js";
 import type { CliIo } from "./io.js";
 
 const TMPFS_MAGIC = 0x01021994;
@@ -45,7 +46,7 @@ export async function sweepLeftovers(base: string): Promise<string[]> {
   const removed: string[] = [];
   for (const entry of await readdir(base).catch(() => [] as string[])) {
     const m = new RegExp(`^${DIR_PREFIX}(\\d+)-[0-9a-f]+$`).exec(entry);
-    if (!m || isAlive(Number(m[1]))) continue;
+    if (!m || isProcessAlive(Number(m[1]))) continue;
     await rm(join(base, entry), { recursive: true, force: true });
     removed.push(join(base, entry));
   }
@@ -117,13 +118,4 @@ function runEditor(editor: string, file: string, io: CliIo): Promise<number> {
     );
     child.once("exit", (code, signal) => resolve(code ?? (signal ? 128 : 1)));
   });
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { NixsealError } from "../../core/index.js";
+import type { RunOptions } from "../deploy/hosts.js";
 import type { CommandContext } from "./index.js";
 
 /** Parses a non-negative integer option. */
@@ -10,6 +11,11 @@ export function intOption(name: string, min: number): (v: string) => number {
     }
     return Number(v);
   };
+}
+
+/** The options every multi-host command (deploy, rollback, status) passes on. */
+export function runOptions(hosts: string[], o: { parallel: number; json?: boolean; sshKey?: string; wait?: number }): RunOptions {
+  return { hosts, parallel: o.parallel, json: Boolean(o.json), sshKey: o.sshKey, waitSeconds: o.wait ?? 0 };
 }
 
 /** `nixseal deploy [HOST…]`: config and secrets to each host, together, with rollback. */
@@ -36,11 +42,7 @@ export function registerDeploy(program: Command, ctx: CommandContext): void {
       // The deploy code (ssh, listr2) loads only when this command runs.
       const { runDeploy } = await import("../deploy/deploy-run.js");
       ctx.exitCode = await runDeploy(ctx.io, {
-        hosts,
-        parallel: o.parallel,
-        json: Boolean(o.json),
-        sshKey: o.sshKey,
-        waitSeconds: o.wait,
+        ...runOptions(hosts, o),
         dryRun: Boolean(o.dryRun),
         secretsOnly: Boolean(o.secretsOnly),
         configOnly: Boolean(o.configOnly),

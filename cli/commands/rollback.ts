@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { intOption } from "./deploy.js";
+import { intOption, runOptions } from "./deploy.js";
 import type { CommandContext } from "./index.js";
 
 /** `nixseal rollback HOST…`: previous config and previous secrets generation. */
@@ -16,14 +16,9 @@ export function registerRollback(program: Command, ctx: CommandContext): void {
     .option("--json", "print a JSON summary on stdout")
     .addHelpText("after", "\nA second rollback undoes the first (previous and current trade places).")
     .action(async (hosts: string[], o: { parallel: number; secretsOnly?: boolean; configOnly?: boolean; wait: number; sshKey?: string; json?: boolean }) => {
-      // The deploy code (ssh, listr2) loads only when this command runs.
-      const { runRollback } = await import("../deploy/rollback-run.js");
+      const { runRollback } = await import("../deploy/rollback-run.js"); // ssh and listr2 load only now
       ctx.exitCode = await runRollback(ctx.io, {
-        hosts,
-        parallel: o.parallel,
-        json: Boolean(o.json),
-        sshKey: o.sshKey,
-        waitSeconds: o.wait,
+        ...runOptions(hosts, o),
         secretsOnly: Boolean(o.secretsOnly),
         configOnly: Boolean(o.configOnly),
       });

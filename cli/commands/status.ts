@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { intOption } from "./deploy.js";
+import { intOption, runOptions } from "./deploy.js";
 import type { CommandContext } from "./index.js";
 
 /** `nixseal status [HOST…]`: what each host runs against the repo. */
@@ -13,8 +13,7 @@ export function registerStatus(program: Command, ctx: CommandContext): void {
     .option("--json", "machine-readable output")
     .addHelpText("after", "\nExit 0 when every host matches the repo, 1 when any drifts or cannot be reached.")
     .action(async (hosts: string[], o: { parallel: number; sshKey?: string; json?: boolean }) => {
-      // The deploy code (ssh, listr2) loads only when this command runs.
-      const { runStatus } = await import("../deploy/status-run.js");
-      ctx.exitCode = await runStatus(ctx.io, { hosts, parallel: o.parallel, json: Boolean(o.json), sshKey: o.sshKey, waitSeconds: 0 });
+      const { runStatus } = await import("../deploy/status-run.js"); // ssh and listr2 load only now
+      ctx.exitCode = await runStatus(ctx.io, runOptions(hosts, o));
     });
 }

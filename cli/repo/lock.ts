@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { link, readFile, unlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { NixsealError } from "../../core/index.js";
+import { isProcessAlive } from "../../core/process.js";
 import { lockFile } from "./paths.js";
 
 interface LockOwner {
@@ -45,7 +46,7 @@ async function acquire(dir: string): Promise<string> {
         if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       }
       const holder = await readOwner(file);
-      if (holder && holder.host === me.host && holder.pid !== process.pid && !isAlive(holder.pid)) {
+      if (holder && holder.host === me.host && holder.pid !== process.pid && !isProcessAlive(holder.pid)) {
         // Left behind by a process that died (e.g. killed): take it over.
         await unlink(file).catch(() => {});
         continue;
@@ -70,15 +71,6 @@ async function readOwner(file: string): Promise<LockOwner | null> {
     return typeof o.pid === "number" && typeof o.host === "string" ? o : null;
   } catch {
     return null;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 
