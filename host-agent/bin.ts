@@ -1,4 +1,27 @@
 #!/usr/bin/env node
-import { main } from "./main.js";
+import { writeSync } from "node:fs";
+import { main, type Output } from "./main.js";
 
-process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr });
+// stdout and stderr as plain write(2) calls. The boot restore prints a line or two, and
+// building process.stderr as a pipe or journal-socket stream costs it ~4 ms; the stream
+// is made only when a direct write fails (a full non-blocking pipe), and from then on
+// carries everything, in order.
+function fdOutput(fd: number, stream: () => Output): Output {
+  let fallback = false;
+  return {
+    write(data: string | Uint8Array): unknown {
+      if (fallback) return stream().write(data);
+      const bytes = typeof data === "string" ? Buffer.from(data) : data;
+      let off = 0;
+      try {
+        while (off < bytes.length) off += writeSync(fd, bytes, off);
+        return true;
+      } catch {
+        fallback = true;
+        return stream().write(bytes.subarray(off));
+      }
+    },
+  };
+}
+
+process.exitCode = await main(process.argv.slice(2), { stdout: fdOutput(1, () => process.stdout), stderr: fdOutput(2, () => process.stderr) });

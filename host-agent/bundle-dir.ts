@@ -115,9 +115,12 @@ export async function readManifest(dir: string): Promise<BundleManifest> {
 /**
  * Reads a bundle dir: the manifest (a bad one throws) and every blob (a bad blob is
  * recorded on its entry, so boot-time restore can skip it and restore the others).
+ *
+ * @param onManifest - called once the manifest is good, before the blobs are read
  */
-export async function readBundleDir(dir: string): Promise<BundleDir> {
+export async function readBundleDir(dir: string, onManifest?: (m: BundleManifest) => void): Promise<BundleDir> {
   const manifest = await readManifest(dir);
+  onManifest?.(manifest);
   const entries = manifest.secrets.map((secret): BundleEntry => {
     let blob: Buffer;
     try {

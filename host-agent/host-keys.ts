@@ -1,7 +1,7 @@
 // The host's SSH private keys as age identities. A missing key file is skipped (many
 // hosts have no RSA key); an unreadable or unparsable one is reported in the error.
 import { readFileSync } from "node:fs";
-import { parseIdentityFile, type Identity } from "../core/age/index.js";
+import { parseHostIdentityFile, type Identity } from "../core/age/decrypt.js";
 import { NixsealError } from "../core/errors.js";
 import { errors } from "./errors.js";
 
@@ -22,7 +22,7 @@ export async function loadHostIdentities(paths: readonly string[]): Promise<Iden
       continue;
     }
     try {
-      identities.push(...(await parseIdentityFile(data, path)));
+      identities.push(...(await parseHostIdentityFile(data, path)));
     } catch (err) {
       problems.push(err instanceof NixsealError ? err.message : `${path}: not a usable private key`);
     }

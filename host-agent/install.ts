@@ -13,7 +13,8 @@ import { generationDir, linkedGeneration, pruneGenerations, setStateLinks } from
 import { loadHostIdentities } from "./host-keys.js";
 import { flipCurrent, linkKeysAfterFlip, linkKeysBeforeFlip, linkPaths } from "./links.js";
 import { checkRunDir, materialize, type SecretResult } from "./materialize.js";
-import { restartChangedUnits, type UnitActions } from "./unit-actions.js";
+import { MIN_PARALLEL, startDecryptHelper, type DecryptHelper } from "./parallel-decrypt.js";
+import type { UnitActions } from "./unit-actions.js";
 
 export interface InstallOptions {
   /** Skip failing secrets (boot restore) instead of aborting with nothing changed. */
@@ -22,6 +23,8 @@ export interface InstallOptions {
   flipState: boolean;
   /** Restart/reload the units of changed secrets. */
   restart: boolean;
+  /** A decrypt worker started early (restore); without it one is started for a large bundle. */
+  helper?: DecryptHelper;
 }
 
 export interface InstallOutcome {
@@ -64,16 +67,25 @@ function pruneRunDir(runDir: string, live: string): void {
  */
 export async function installGeneration(config: AgentConfig, gen: number, bundle: BundleDir, opts: InstallOptions): Promise<InstallOutcome> {
   checkRunDir(config.runDir, config.requireMemoryFs);
-  const identities = await loadHostIdentities(config.identityPaths);
-  const before = await oldSecrets(config.stateDir);
-  const { name, results } = materialize({
-    runDir: config.runDir,
-    generation: gen,
-    entries: bundle.entries,
-    identities,
-    accounts: loadAccounts(),
-    partial: opts.partial,
-  });
+  const helper = opts.helper ?? (bundle.entries.length >= MIN_PARALLEL ? startDecryptHelper(config.identityPaths) : undefined);
+  let materialized: Awaited<ReturnType<typeof materialize>>;
+  let before: BundleSecret[];
+  try {
+    const identities = await loadHostIdentities(config.identityPaths);
+    before = await oldSecrets(config.stateDir);
+    materialized = await materialize({
+      runDir: config.runDir,
+      generation: gen,
+      entries: bundle.entries,
+      identities,
+      accounts: loadAccounts(),
+      partial: opts.partial,
+      helper,
+    });
+  } finally {
+    helper?.close();
+  }
+  const { name, results } = materialized;
   const byName = new Map(results.map((r) => [r.name, r]));
   const okNames = results.filter((r) => r.ok).map((r) => r.name);
   linkKeysBeforeFlip(config.keysDir, config.runDir, okNames, byName);
@@ -100,6 +112,7 @@ export async function installGeneration(config: AgentConfig, gen: number, bundle
   // `changed` is set only for a file written; a link that failed later does not undo it
   const changedNew = bundle.manifest.secrets.filter((s) => byName.get(s.name)?.changed);
   const changed = [...changedNew, ...removed];
-  const units = opts.restart && config.restartUnits ? await restartChangedUnits(changed) : { restarted: [], reloaded: [] };
+  // systemctl only after a live change; the boot restore never loads it
+  const units = opts.restart && config.restartUnits ? await (await import("./unit-actions.js")).restartChangedUnits(changed) : { restarted: [], reloaded: [] };
   return { generation: gen, runGeneration: name, results, changed: changed.map((s) => s.name), units, pruned, warnings };
 }

@@ -1,13 +1,17 @@
 // nixseal-agent's command line. Hand-parsed on purpose: `restore` runs at every boot
 // and loads only what it needs (core, the restore modules); each command's module is
 // imported when that command runs, Fastify only for `serve`.
-import type { Writable } from "node:stream";
 import { NixsealError } from "../core/errors.js";
 import { errors } from "./errors.js";
 
+/** Where the agent prints; only write() is used (bin.ts writes with write(2)). */
+export interface Output {
+  write(data: string | Uint8Array): unknown;
+}
+
 export interface AgentIo {
-  stdout: Writable;
-  stderr: Writable;
+  stdout: Output;
+  stderr: Output;
 }
 
 const USAGE = `usage: nixseal-agent COMMAND [--config FILE] [--state-dir DIR] [--run-dir DIR]

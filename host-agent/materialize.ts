@@ -1,7 +1,8 @@
 // Turns a generation's ciphertexts into plaintext files in a fresh directory on the
 // memory filesystem. Each secret is decrypted whole in memory and written only after
-// it authenticated; files are created O_EXCL|O_NOFOLLOW, so nothing is ever written
-// through a planted symlink; a full filesystem removes the new directory whole.
+// it authenticated (many secrets: partly on a worker thread, parallel-decrypt.ts); files
+// are created O_EXCL|O_NOFOLLOW, so nothing is ever written through a planted symlink;
+// a full filesystem removes the new directory whole.
 import {
   chmodSync,
   closeSync,
@@ -17,12 +18,13 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
-import { decrypt, type Identity } from "../core/age/index.js";
+import { decrypt, type Identity } from "../core/age/decrypt.js";
 import { NixsealError } from "../core/errors.js";
 import type { BundleSecret } from "../core/schema/bundle.js";
 import type { Accounts } from "./accounts.js";
 import { readRegularFile, type BundleEntry } from "./bundle-dir.js";
 import { errors, type AgentError } from "./errors.js";
+import { MIN_PARALLEL, whyNot, type DecryptHelper, type DecryptResult } from "./parallel-decrypt.js";
 
 /** What happened to one secret in one run. */
 export interface SecretResult {
@@ -125,48 +127,87 @@ export interface MaterializeOptions {
   accounts: Accounts;
   /** Skip secrets that fail (boot restore); otherwise the first failure aborts, nothing changed. */
   partial: boolean;
+  /** A decrypt worker to share the work with (many secrets on a multi-core host). */
+  helper?: DecryptHelper;
+}
+
+/** A secret that will be decrypted and written: where it is in the manifest, its owner and mode. */
+interface Job {
+  i: number;
+  uid: number;
+  gid: number;
+  mode: number;
 }
 
 /**
  * Writes every secret of a generation into a new directory under runDir. Does not flip.
  *
- * @returns the new directory's name and one result per secret
+ * @returns the new directory's name and one result per secret, in manifest order
  * @throws AgentError noSpace (directory removed), or the first secret's error when not partial
  */
-export function materialize(opts: MaterializeOptions): { name: string; results: SecretResult[] } {
+export async function materialize(opts: MaterializeOptions): Promise<{ name: string; results: SecretResult[] }> {
   const live = currentRunName(opts.runDir);
   const oldDir = live === undefined ? undefined : join(opts.runDir, live);
   const name = makeRunGenerationDir(opts.runDir, opts.generation);
   const dir = join(opts.runDir, name);
-  const results: SecretResult[] = [];
+  const results: SecretResult[] = new Array<SecretResult>(opts.entries.length);
+  const fail = (i: number, err: unknown): void => {
+    const file = join(dir, opts.entries[i]!.secret.name);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOSPC" || code === "EDQUOT") throw errors.noSpace([opts.runDir, String(opts.generation)], { cause: err });
+    if (code === "EEXIST" || code === "ELOOP") throw errors.plantedSymlink([file], { cause: err });
+    if (!(err instanceof NixsealError) || !opts.partial) throw err;
+    results[i] = failure(opts.entries[i]!.secret.name, err);
+  };
+  // Written only once whole and authenticated; zeroed here whatever happens.
+  const write = (job: Job, plaintext: Uint8Array): void => {
+    const s = opts.entries[job.i]!.secret;
+    try {
+      const fd = openSync(join(dir, s.name), CREATE_FLAGS, 0o600);
+      try {
+        writeWhole(fd, plaintext);
+        fchmodSync(fd, job.mode); // before chown: root still owns it, no CAP_FOWNER needed
+        fchownSync(fd, job.uid, job.gid);
+      } finally {
+        closeSync(fd);
+      }
+      results[job.i] = { name: s.name, ok: true, changed: !sameAsBefore(oldDir, s.name, plaintext, job.uid, job.gid, job.mode) };
+    } catch (err) {
+      fail(job.i, err);
+    } finally {
+      plaintext.fill(0);
+    }
+  };
+  const take = (job: Job, r: DecryptResult): void => {
+    if ("why" in r) fail(job.i, errors.decrypt([opts.entries[job.i]!.secret.name, r.why]));
+    else write(job, r.plaintext);
+  };
   try {
-    for (const entry of opts.entries) {
-      const s = entry.secret;
+    // Owners before any decryption: a secret that cannot be written is not decrypted.
+    const jobs: Job[] = [];
+    const blobs: Buffer[] = [];
+    opts.entries.forEach((entry, i) => {
       try {
         if (entry.error || !entry.blob) throw entry.error ?? errors.internal([]);
-        const { uid, gid } = resolveOwner(s, opts.accounts);
-        const mode = parseInt(s.mode, 8);
-        const plaintext = decryptSecret(s.name, entry.blob, opts.identities);
-        try {
-          const fd = openSync(join(dir, s.name), CREATE_FLAGS, 0o600);
-          try {
-            writeWhole(fd, plaintext);
-            fchmodSync(fd, mode); // before chown: root still owns it, no CAP_FOWNER needed
-            fchownSync(fd, uid, gid);
-          } finally {
-            closeSync(fd);
-          }
-          results.push({ name: s.name, ok: true, changed: !sameAsBefore(oldDir, s.name, plaintext, uid, gid, mode) });
-        } finally {
-          plaintext.fill(0);
-        }
+        const { uid, gid } = resolveOwner(entry.secret, opts.accounts);
+        jobs.push({ i, uid, gid, mode: parseInt(entry.secret.mode, 8) });
+        blobs.push(entry.blob);
       } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === "ENOSPC" || code === "EDQUOT") throw errors.noSpace([opts.runDir, String(opts.generation)], { cause: err });
-        if (code === "EEXIST" || code === "ELOOP") throw errors.plantedSymlink([join(dir, s.name)], { cause: err });
-        if (!(err instanceof NixsealError)) throw err;
-        if (!opts.partial) throw err;
-        results.push(failure(s.name, err));
+        fail(i, err);
+      }
+    });
+    const decryptHere = (blob: Uint8Array): Uint8Array => decrypt(blob, opts.identities);
+    if (opts.helper && jobs.length >= MIN_PARALLEL) {
+      await opts.helper.run(blobs, decryptHere, (k, r) => take(jobs[k]!, r));
+    } else {
+      for (let k = 0; k < jobs.length; k++) {
+        let r: DecryptResult;
+        try {
+          r = { plaintext: decryptHere(blobs[k]!) };
+        } catch (err) {
+          r = { why: whyNot(err) };
+        }
+        take(jobs[k]!, r);
       }
     }
     chmodSync(dir, 0o751); // UMask=0077 in the unit: set the traversal bit explicitly
@@ -195,7 +236,6 @@ export function decryptSecret(name: string, blob: Uint8Array, identities: Identi
   try {
     return decrypt(blob, identities);
   } catch (err) {
-    const why = err instanceof NixsealError ? err.message : "not a valid age file";
-    throw errors.decrypt([name, why], { cause: err }) as AgentError;
+    throw errors.decrypt([name, whyNot(err)], { cause: err }) as AgentError;
   }
 }

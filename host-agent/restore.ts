@@ -7,6 +7,7 @@ import type { AgentConfig } from "./config.js";
 import { errors } from "./errors.js";
 import { generationDir, linkedGeneration } from "./generations.js";
 import { installGeneration, type InstallOutcome } from "./install.js";
+import { MIN_PARALLEL, startDecryptHelper, type DecryptHelper } from "./parallel-decrypt.js";
 import { acquireLock } from "./lock.js";
 import { checkRunDir } from "./materialize.js";
 import { NixsealError } from "../core/errors.js";
@@ -31,6 +32,7 @@ export async function restore(config: AgentConfig): Promise<RestoreOutcome> {
   checkRunDir(config.runDir, config.requireMemoryFs);
   const release = acquireLock(config.runDir);
   let generation: number | null = null;
+  let helper: DecryptHelper | undefined;
   try {
     const current = linkedGeneration(config.stateDir, "current");
     const previous = linkedGeneration(config.stateDir, "previous");
@@ -41,7 +43,10 @@ export async function restore(config: AgentConfig): Promise<RestoreOutcome> {
     for (const g of [current, previous]) {
       if (g === undefined) continue;
       try {
-        bundle = await readBundleDir(generationDir(config.stateDir, g));
+        // A large bundle: the decrypt worker starts now, while the blobs are read.
+        bundle = await readBundleDir(generationDir(config.stateDir, g), (m) => {
+          if (!helper && m.secrets.length >= MIN_PARALLEL) helper = startDecryptHelper(config.identityPaths);
+        });
         generation = g;
         break;
       } catch (err) {
@@ -51,7 +56,7 @@ export async function restore(config: AgentConfig): Promise<RestoreOutcome> {
       }
     }
     if (!bundle || generation === null) throw errors.bundleInvalid([config.stateDir, `no usable generation: ${problems.join("; ")}`]);
-    const outcome = await installGeneration(config, generation, bundle, { partial: true, flipState: false, restart: false });
+    const outcome = await installGeneration(config, generation, bundle, { partial: true, flipState: false, restart: false, helper });
     const failed = outcome.results.filter((r) => !r.ok).length;
     await recordRun(
       config.stateDir,
@@ -68,6 +73,7 @@ export async function restore(config: AgentConfig): Promise<RestoreOutcome> {
     ).catch(() => {});
     throw err;
   } finally {
+    helper?.close();
     release();
   }
 }
