@@ -4,13 +4,17 @@
 // (encrypting to an ssh-ed25519 public key) needs it; a host derives its own
 // Montgomery key from its private scalar with node:crypto alone.
 
-type Sodium = { ready: Promise<void>; crypto_sign_ed25519_pk_to_curve25519(pk: Uint8Array): Uint8Array };
+import { useSodiumForSeal, type SodiumAead } from "./seal-file-key.js";
+
+type Sodium = SodiumAead & { ready: Promise<void>; crypto_sign_ed25519_pk_to_curve25519(pk: Uint8Array): Uint8Array };
 let sodium: Promise<Sodium> | undefined;
 
 function loadSodium(): Promise<Sodium> {
   sodium ??= import("libsodium-wrappers").then(async (m) => {
     const s = ((m as unknown as { default?: Sodium }).default ?? m) as Sodium;
     await s.ready;
+    // Loaded anyway (operator side): wraps seal file keys with it too.
+    useSodiumForSeal(s);
     return s;
   });
   return sodium;

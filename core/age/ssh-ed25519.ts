@@ -9,8 +9,9 @@ import { createHash, type KeyObject } from "node:crypto";
 import { decodeB64, encodeB64 } from "./base64.js";
 import { ed25519PublicToX25519 } from "./ed25519-to-x25519.js";
 import { recipientError, stanzaError } from "./errors.js";
-import { aeadOpen, aeadSeal, ephemeral, hkdf, x25519, x25519PrivateKey, x25519PublicBytes, x25519PublicKey } from "./primitives.js";
+import { aeadOpen, ephemeral, hkdf, x25519, x25519PrivateKey, x25519PublicBytes, x25519PublicKey } from "./primitives.js";
 import { sshTag } from "./ssh-tag.js";
+import { sealFileKey } from "./seal-file-key.js";
 import type { Identity, Recipient, Stanza } from "./types.js";
 import { canonicalSshLine, parseSshPublicKey, type SshEd25519PublicKey } from "../keys/ssh-public.js";
 import type { SshEd25519PrivateKey } from "../keys/ssh-private.js";
@@ -67,7 +68,7 @@ export class SshEd25519Recipient implements Recipient {
     const shared = x25519(e.key, this.combined);
     if (shared === null) throw recipientError("the ssh-ed25519 key is a low-order point");
     const salt = Buffer.concat([e.share, this.pkM]);
-    const body = aeadSeal(hkdf(shared, salt, SSH_ED25519_LABEL), fileKey);
+    const body = sealFileKey(hkdf(shared, salt, SSH_ED25519_LABEL), fileKey);
     return [{ args: [TYPE, this.tag, encodeB64(e.share)], body }];
   }
 

@@ -4,7 +4,8 @@ import { randomBytes, type KeyObject } from "node:crypto";
 import { bech32Decode, bech32Encode } from "./bech32.js";
 import { decodeB64, encodeB64 } from "./base64.js";
 import { identityError, recipientError, stanzaError } from "./errors.js";
-import { aeadOpen, aeadSeal, ephemeral, hkdf, x25519, x25519PrivateKey, x25519PublicBytes, x25519PublicKey } from "./primitives.js";
+import { aeadOpen, ephemeral, hkdf, x25519, x25519PrivateKey, x25519PublicBytes, x25519PublicKey } from "./primitives.js";
+import { sealFileKey } from "./seal-file-key.js";
 import type { Identity, Recipient, Stanza } from "./types.js";
 
 /** HKDF info of the X25519 wrapping key. */
@@ -41,7 +42,7 @@ export class X25519Recipient implements Recipient {
     const shared = x25519(e.key, this.key);
     if (shared === null) throw recipientError("the age1 recipient is a low-order point");
     const salt = Buffer.concat([e.share, this.publicKey]);
-    const body = aeadSeal(hkdf(shared, salt, X25519_LABEL), fileKey);
+    const body = sealFileKey(hkdf(shared, salt, X25519_LABEL), fileKey);
     return [{ args: ["X25519", encodeB64(e.share)], body }];
   }
 

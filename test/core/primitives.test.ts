@@ -82,3 +82,21 @@ describe("HKDF-SHA256", () => {
     }
   });
 });
+
+describe("sealing a 16-byte file key", () => {
+  it("gives the same stanza body through libsodium (operator side) as through node:crypto (host side)", async () => {
+    const { sealBackend, sealFileKey } = await import("../../core/age/seal-file-key.js");
+    const { aeadOpen, aeadSeal } = await import("../../core/age/primitives.js");
+    const { ed25519PublicToX25519 } = await import("../../core/age/ed25519-to-x25519.js");
+    // Loading libsodium (as parsing an ssh-ed25519 recipient does) switches sealFileKey to it.
+    await ed25519PublicToX25519(new Uint8Array(32).fill(1));
+    expect(sealBackend()).toBe("libsodium");
+    for (let i = 0; i < 50; i++) {
+      const key = randomBytes(32);
+      const fileKey = randomBytes(16);
+      const body = sealFileKey(key, fileKey);
+      expect(toHex(body)).toBe(toHex(aeadSeal(key, fileKey)));
+      expect(toHex(aeadOpen(key, body))).toBe(toHex(fileKey));
+    }
+  });
+});
