@@ -54,9 +54,8 @@ function canonical(line: string): string {
  * lines). Stored as encryptedTo so rekey can tell which blobs are stale.
  */
 export function recipientSetId(lines: string[]): string {
-  const h = createHash("sha256");
-  for (const line of [...new Set(lines)].sort()) h.update(line + "\n");
-  return "sha256:" + h.digest("hex");
+  const text = [...new Set(lines)].sort().join("\n") + "\n";
+  return "sha256:" + createHash("sha256").update(text).digest("hex");
 }
 
 /**
