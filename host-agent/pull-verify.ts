@@ -7,9 +7,11 @@ import { decodeBundleFiles, verifyBundleSignature, type SignatureVerdict } from 
 import { NixsealError } from "../core/errors.js";
 import { parseSshPublicKey, type SshPublicKey } from "../core/keys/ssh-public.js";
 import type { BundleManifest } from "../core/schema/bundle.js";
+import { errors } from "./errors.js";
 
+/** A usage error of pull (exit 2), from the agent's catalogue. */
 export function usage(message: string): NixsealError {
-  return new NixsealError("NIXSEAL_ERR_AGENT_USAGE", message, { hints: ["run nixseal-agent pull --help"], exitCode: 2 });
+  return errors.usage([message], { hints: ["run nixseal-agent pull --help"] });
 }
 
 export function invalid(server: string, why: string): NixsealError {

@@ -19,6 +19,7 @@ import { readTokenFile } from "../core/token-file.js";
 import type { BundleManifest } from "../core/schema/bundle.js";
 import { readManifest } from "./bundle-dir.js";
 import { loadConfig, type AgentConfig } from "./config.js";
+import { errors } from "./errors.js";
 import { generationDir, linkedGeneration } from "./generations.js";
 import type { AgentIo } from "./main.js";
 import { downgrades, readTrustKeys, usage, verifyReply } from "./pull-verify.js";
@@ -84,7 +85,7 @@ export async function runPull(argv: string[], io: AgentIo): Promise<number> {
   }
   if (!v.server) throw usage("pull needs --server URL");
   if (!v["trust-key"] === !v["trust-server"]) throw usage("pull needs either --trust-key FILE (the operator's signing key) or --trust-server");
-  const usageErrors = { code: "NIXSEAL_ERR_AGENT_USAGE", exitCode: 2 };
+  const usageErrors = { code: errors.usage.code, exitCode: 2 };
   const server = serverBaseUrl(v.server, usageErrors);
   for (const [flag, dir] of [["--state-dir", v["state-dir"]], ["--run-dir", v["run-dir"]], ["--keys-dir", v["keys-dir"]], ...(v.identity ?? []).map((p) => ["--identity", p])]) {
     if (dir !== undefined && (!dir.startsWith("/") || dir.split("/").includes(".."))) throw usage(`${flag} needs an absolute path without ".."`);
