@@ -2,19 +2,33 @@
 // then, per job, claims secrets from the counter it shares with the main thread and
 // hands each plaintext back whole (its buffer transferred, so no copy stays here).
 // It never writes a file: the main thread alone does, with all the checks.
+import { readFileSync } from "node:fs";
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
-import { decrypt, type Identity } from "../core/age/decrypt.js";
-import { loadHostIdentities } from "./host-keys.js";
+import { decrypt, parseHostIdentityFile, type Identity } from "../core/age/decrypt.js";
 import { ciphertextOf, whyNot, type WorkerJob, type WorkerReply } from "./parallel-decrypt.js";
 
 const { identityPaths } = workerData as { identityPaths: string[] };
 
-let identities: Identity[] | undefined;
-try {
-  identities = await loadHostIdentities(identityPaths);
-} catch {
-  // the main thread loaded the same keys and reports any problem; it decrypts alone
+// The keys host-keys.ts loads on the main thread, read the same way; any problem is
+// reported there (this thread then decrypts nothing and the main thread does it all).
+async function loadKeys(): Promise<Identity[] | undefined> {
+  const out: Identity[] = [];
+  for (const path of identityPaths) {
+    let data: Buffer;
+    try {
+      data = readFileSync(path);
+    } catch {
+      continue;
+    }
+    try {
+      out.push(...(await parseHostIdentityFile(data, path)));
+    } catch {
+      // not usable here either
+    }
+  }
+  return out.length ? out : undefined;
 }
+const identities = await loadKeys();
 
 /** The plaintext in an ArrayBuffer of its own, so transferring it moves exactly these bytes. */
 function ownBuffer(pt: Uint8Array): Uint8Array {

@@ -13,7 +13,7 @@ import { generationDir, linkedGeneration, pruneGenerations, setStateLinks } from
 import { loadHostIdentities } from "./host-keys.js";
 import { flipCurrent, linkKeysAfterFlip, linkKeysBeforeFlip, linkPaths } from "./links.js";
 import { checkRunDir, materialize, type SecretResult } from "./materialize.js";
-import { MIN_PARALLEL, startDecryptHelper, type DecryptHelper } from "./parallel-decrypt.js";
+import { MIN_PARALLEL, spareCore, startDecryptHelper, type DecryptHelper } from "./parallel-decrypt.js";
 import type { UnitActions } from "./unit-actions.js";
 
 export interface InstallOptions {
@@ -40,9 +40,11 @@ export interface InstallOutcome {
   warnings: string[];
 }
 
-async function oldSecrets(stateDir: string): Promise<BundleSecret[]> {
+/** The secrets of the generation recorded as current (the one being replaced). */
+async function oldSecrets(stateDir: string, gen: number, bundle: BundleDir): Promise<BundleSecret[]> {
   const cur = linkedGeneration(stateDir, "current");
   if (cur === undefined) return [];
+  if (cur === gen) return bundle.manifest.secrets; // a restore: already read
   try {
     return (await readManifest(generationDir(stateDir, cur))).secrets;
   } catch {
@@ -67,12 +69,12 @@ function pruneRunDir(runDir: string, live: string): void {
  */
 export async function installGeneration(config: AgentConfig, gen: number, bundle: BundleDir, opts: InstallOptions): Promise<InstallOutcome> {
   checkRunDir(config.runDir, config.requireMemoryFs);
-  const helper = opts.helper ?? (bundle.entries.length >= MIN_PARALLEL ? startDecryptHelper(config.identityPaths) : undefined);
+  const helper = opts.helper ?? (bundle.entries.length >= MIN_PARALLEL && spareCore() ? startDecryptHelper(config.identityPaths) : undefined);
   let materialized: Awaited<ReturnType<typeof materialize>>;
   let before: BundleSecret[];
   try {
     const identities = await loadHostIdentities(config.identityPaths);
-    before = await oldSecrets(config.stateDir);
+    before = await oldSecrets(config.stateDir, gen, bundle);
     materialized = await materialize({
       runDir: config.runDir,
       generation: gen,

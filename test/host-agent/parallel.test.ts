@@ -147,7 +147,7 @@ describe("nixseal-agent restore of a large bundle", () => {
   afterEach(() => env?.cleanup());
   afterAll(() => removers.forEach((r) => r()));
 
-  it(`restores ${MIN_PARALLEL + 50} secrets on two threads: each file whole with owner and mode; an unknown owner and a blob for another key are reported, the rest restored`, async () => {
+  it(`restores ${MIN_PARALLEL + 50} secrets (two threads when a core is spare): each file whole with owner and mode; an unknown owner and a blob for another key are reported, the rest restored`, async () => {
     expect(existsSync(AGENT), "run npm run build first").toBe(true);
     removers.push(ensureUser("nxs-par"));
     const gone = ensureUser("nxs-par-gone");
