@@ -100,3 +100,16 @@ describe("sealing a 16-byte file key", () => {
     }
   });
 });
+
+describe("ephemeral keys", () => {
+  it("are fresh for every stanza, across refills of the random pool", async () => {
+    const { ephemeral } = await import("../../core/age/primitives.js");
+    const shares = new Set<string>();
+    for (let i = 0; i < 600; i++) {
+      const e = ephemeral();
+      expect(toHex(x25519PublicBytes(e.key))).toBe(toHex(e.share));
+      shares.add(toHex(e.share)!);
+    }
+    expect(shares.size).toBe(600);
+  });
+});
