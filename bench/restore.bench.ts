@@ -5,7 +5,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeManifest } from "../cli/bundle/manifest.js";
@@ -97,13 +97,20 @@ async function one(n: number, runs: number, baselineRuns: number, target: number
     // Subject and baseline runs alternate, so a busy machine weighs on both alike.
     const subject: number[] = [];
     const baseline: number[] = [];
+    const load: number[] = [];
     for (let i = 0; i < Math.max(runs, baselineRuns); i++) {
-      if (i < runs) subject.push(restoreOnce(p, n));
+      if (i < runs) {
+        load.push(loadavg()[0]!);
+        subject.push(restoreOnce(p, n));
+      }
       if (i < baselineRuns) baseline.push(agenixOnce(p, n));
     }
+    // The machine's load decides the spread of both sides (and whether the agent finds a
+    // core for its decrypt worker): print it with the result.
+    const busy = `load average ${Math.min(...load).toFixed(1)}-${Math.max(...load).toFixed(1)} on ${availableParallelism()} cores`;
     return {
       name: `restore ${n} secrets at boot`,
-      subject: `nixseal-agent restore, fresh process, ${n} x ssh-ed25519, chown+chmod, real tmpfs, median of ${runs}`,
+      subject: `nixseal-agent restore, fresh process, ${n} x ssh-ed25519, chown+chmod, real tmpfs, median of ${runs}; ${busy}`,
       baseline: `agenix-style loop (age -d, chmod, mv, chown per secret), median of ${baselineRuns}`,
       subjectMs: median(subject),
       baselineMs: median(baseline),

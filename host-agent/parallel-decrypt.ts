@@ -30,14 +30,15 @@ export type WorkerReply = { k: number; plaintext: Uint8Array } | { k: number; wh
 export const MIN_PARALLEL = 200;
 
 /**
- * Whether a worker would find a core to run on: more than one core, and the 1-minute
- * load average leaves one idle. On a saturated machine a second thread only adds its
- * start-up to the work (measured here under load 4 on 2 cores: slower, not faster);
- * early at boot the average is still low.
+ * Whether a worker would find a core to run on: more than one core, and a 1-minute load
+ * average below the core count. On a saturated machine a second thread only adds its
+ * start-up to the work (measured here at load 4 on 2 cores: slower, not faster); early
+ * in a boot the average is still low.
  */
 export function spareCore(): boolean {
   const os = process.getBuiltinModule("node:os");
-  return os.availableParallelism() >= 2 && os.loadavg()[0]! <= os.availableParallelism() - 1;
+  const cores = os.availableParallelism();
+  return cores >= 2 && os.loadavg()[0]! < cores;
 }
 
 const WORKER_FILE = new URL("./decrypt-worker.js", import.meta.url);
