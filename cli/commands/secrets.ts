@@ -166,21 +166,26 @@ Examples:
     .action(async (names: string[], opts: { all?: boolean; dryRun?: boolean; identity?: string }) => {
       const { io } = ctx;
       names.forEach(checkSecretName);
-      const before = await openRepo(io.cwd);
-      const todo = pickRekey(before.repo, names, opts.all);
-      if (opts.dryRun || todo.length === 0) {
+      const nothing = "every secret is encrypted to its current recipients; nothing to do";
+      if (opts.dryRun) {
+        const todo = pickRekey((await openRepo(io.cwd)).repo, names, opts.all);
         for (const n of todo) io.stdout.write(`${n}\n`);
-        printInfo(io, todo.length === 0 ? "every secret is encrypted to its current recipients; nothing to do" : `${todo.length} to re-encrypt (dry run)`);
+        printInfo(io, todo.length === 0 ? nothing : `${todo.length} to re-encrypt (dry run)`);
         return;
       }
-      const admin = await loadAdminIdentity(io, opts.identity);
-      const t0 = performance.now();
+      // One load of nixseal.json, under the lock (a large repo costs ~0.1 s to validate);
+      // the admin identity is loaded only when there is something to do.
+      let t0 = 0;
       const done = await withLockedRepo(io.cwd, async (loaded) => {
         const list = pickRekey(loaded.repo, names, opts.all);
+        if (list.length === 0) return null;
+        const admin = await loadAdminIdentity(io, opts.identity);
+        t0 = performance.now();
         const outcome = await rekey(loaded, list, admin, { full: opts.all });
         await saveRepo(loaded.dir, loaded.repo);
         return outcome;
       });
+      if (done === null) return printInfo(io, nothing);
       // Why a changed set took the full path, one line per reason (a few names each).
       const byReason = new Map<string, string[]>();
       for (const { name, reason } of done.reasons) byReason.set(reason, [...(byReason.get(reason) ?? []), name]);
