@@ -26,19 +26,19 @@ export interface WorkerJob {
 /** What the worker sends back: one reply per claimed secret, then done. */
 export type WorkerReply = { k: number; plaintext: Uint8Array } | { k: number; why: string } | { done: true };
 
-/** Below this many secrets a second thread does not pay for its start-up (~50 ms of CPU, as long as ~200 decryptions). */
+/** Below this many secrets a second thread does not pay for its start-up (50-100 ms of CPU, as long as 200-400 decryptions). */
 export const MIN_PARALLEL = 200;
 
 /**
- * Whether a worker would find a core to run on: more than one core, and a 1-minute load
- * average below the core count. On a saturated machine a second thread only adds its
- * start-up to the work (measured here at load 4 on 2 cores: slower, not faster); early
- * in a boot the average is still low.
+ * Whether a worker would find an idle core: the 1-minute load average leaves one free
+ * besides this thread's. The worker's start-up costs ~50-100 ms of CPU; on a 2-core
+ * machine already at load 2 the restore of 1000 secrets measured ~10 % slower with it,
+ * so it runs only where it can pay (early in a boot the average is still low).
  */
 export function spareCore(): boolean {
   const os = process.getBuiltinModule("node:os");
   const cores = os.availableParallelism();
-  return cores >= 2 && os.loadavg()[0]! < cores;
+  return cores >= 2 && os.loadavg()[0]! < cores - 1;
 }
 
 const WORKER_FILE = new URL("./decrypt-worker.js", import.meta.url);
