@@ -112,6 +112,38 @@ describe("secrets rekey after recipients were added", () => {
     }
   });
 
+  it("after host set-key, a fresh file key: the old key opens nothing, the new one does", async () => {
+    const { run, blob } = await makeRepo();
+    const keys = new Map(await Promise.all(["a", "b", "c"].map(async (s) => [s, await fileKey("web1", blob(s))] as const)));
+    const r = await run(["host", "set-key", "web2", "--key", pub("web4")]);
+    expect(r.code).toBe(0);
+    for (const s of ["a", "b", "c"]) {
+      expect(await fileKey("web1", blob(s))).not.toBe(keys.get(s));
+      expect(ageOpen("web4", blob(s)).stdout).toBe(`value of ${s}`);
+      expect(ageOpen("web2", blob(s)).status).not.toBe(0);
+    }
+  });
+
+  it("an admin added by hand takes the add path; the same admin removed takes the full path", async () => {
+    const { run, editJson, blob } = await makeRepo();
+    const kept = new Map(["a", "b", "c", "d"].map((s) => [s, payload(blob(s))]));
+    editJson((r) => r.admins.push({ name: "second", recipient: pub("stranger") }));
+    const added = await run(["secrets", "rekey"]);
+    expect(added.stderr).toContain("4 by adding recipients (file key and payload kept), 0 in full");
+    for (const s of ["a", "b", "c", "d"]) {
+      expect(payload(blob(s))).toBe(kept.get(s));
+      expect(ageOpen("stranger", blob(s)).stdout).toBe(`value of ${s}`);
+    }
+    editJson((r) => (r.admins = r.admins.filter((a) => a.name !== "second")));
+    const removed = await run(["secrets", "rekey"]);
+    expect(removed.stderr).toContain("0 by adding recipients (file key and payload kept), 4 in full");
+    for (const s of ["a", "b", "c", "d"]) {
+      expect(payload(blob(s))).not.toBe(kept.get(s));
+      expect(ageOpen("stranger", blob(s)).status).not.toBe(0);
+      expect(ageOpen("web1", blob(s)).stdout).toBe(`value of ${s}`);
+    }
+  });
+
   it("takes the full path for a blob whose header does not match the record (an extra stanza, another key's stanza)", async () => {
     const { run, json, blob, adminFile, addHost } = await makeRepo();
     const admin = await parseIdentityFile(readFileSync(adminFile), "identity.txt");
