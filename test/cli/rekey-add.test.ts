@@ -213,9 +213,10 @@ describe.skipIf(!existsSync(BIN))("a killed secrets rekey", () => {
     const adminFile = join(work, "killed-admin.txt");
     writeFileSync(adminFile, admin.identity + "\n", { mode: 0o600 });
     const r: Repo = { format: REPO_FORMAT, admins: [{ name: "t", recipient: admin.recipient }], hosts: {}, secrets: {} };
-    for (const h of ["web1", "web2"]) r.hosts[h] = { target: "root@127.0.0.1", hostKey: pub(h) };
-    const names = Array.from({ length: 600 }, (_, i) => `s${i}`);
-    for (const s of names) r.secrets[s] = { hosts: ["web1", "web2"], owner: "root", group: "root", mode: "0400", restartUnits: [], reloadUnits: [], version: 1, updatedAt: "2026-01-01T00:00:00Z" };
+    for (const h of ["web1", "web2", "web4"]) r.hosts[h] = { target: "root@127.0.0.1", hostKey: pub(h) };
+    // Enough work that the kill lands well before the renames (staging takes about a second here).
+    const names = Array.from({ length: 1000 }, (_, i) => `s${i}`);
+    for (const s of names) r.secrets[s] = { hosts: ["web1", "web2", "web4"], owner: "root", group: "root", mode: "0400", restartUnits: [], reloadUnits: [], version: 1, updatedAt: "2026-01-01T00:00:00Z" };
     const lines = recipientLines(r, "s0");
     const blobs = await encryptMany(names.map((s) => ({ name: s, plaintext: Buffer.from(`value of ${s}`), recipients: lines })));
     for (const s of names) {
@@ -254,10 +255,11 @@ describe.skipIf(!existsSync(BIN))("a killed secrets rekey", () => {
     child.kill("SIGKILL");
     expect(await exited).toBeNull();
     expect(snap()).toEqual(before);
+    expect(hasTemp()).toBe(true); // left by the killed run (ciphertext only)
 
     const again = await runNixseal(["secrets", "rekey"], { cwd: repo, env });
     expect(again.code).toBe(0);
     expect(readdirSync(join(repo, "secrets")).filter((f) => f.endsWith(".tmp"))).toEqual([]);
-    expect(ageOpen("web3", join(repo, "secrets", "s599.age")).stdout).toBe("value of s599");
+    expect(ageOpen("web3", join(repo, "secrets", "s999.age")).stdout).toBe("value of s999");
   });
 });
