@@ -29,9 +29,11 @@ buildNpmPackage {
   npmDepsHash = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 
   # npm ci runs with --ignore-scripts here, so "prepare" does not build; the
-  # build phase runs `npm run build` (tsc) instead. ssh2's optional native
-  # addon (cpu-features) needs node-gyp's python; ssh2 works without it.
-  npmBuildScript = "build";
+  # build phase runs `npm run build:package` (tsc over core, cli, host-agent and
+  # server only: the source has no test/, which the dev build's demo needs).
+  # ssh2's optional native addon (cpu-features) needs node-gyp's python; ssh2
+  # works without it.
+  npmBuildScript = "build:package";
   nativeBuildInputs = [ python3 ];
 
   # Smoke-test the installed artifact, not the build tree: the version, the

@@ -2,7 +2,7 @@
 // passes buildNpmPackage as the identity): name and version, the source
 // filter, and its installCheck script, run against this tree's dist/ as $out.
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -18,7 +18,13 @@ type Pkg = {
   source: Record<string, boolean>;
 };
 
-const manifest = JSON.parse(readFileSync(`${ROOT}/package.json`, "utf8")) as { name: string; version: string; bin: Record<string, string>; scripts: Record<string, string> };
+const manifest = JSON.parse(readFileSync(`${ROOT}/package.json`, "utf8")) as {
+  name: string;
+  version: string;
+  bin: Record<string, string>;
+  scripts: Record<string, string>;
+  files: string[];
+};
 const haveSshKeygen = spawnSync("sh", ["-c", "command -v ssh-keygen"]).status === 0;
 
 describe.skipIf(!haveNix())("nix/package.nix", () => {
@@ -35,6 +41,28 @@ describe.skipIf(!haveNix())("nix/package.nix", () => {
   it("builds from the sources and the lock file, never from node_modules, dist or .git", () => {
     expect(pkg().source).toEqual({ core: true, packageLock: true, nodeModules: false, dist: false, test: false, git: false });
   });
+
+  it("its build script compiles the filtered source (no test/, dist/) into every bin and every packaged path", () => {
+    const p = pkg();
+    const src = mkdtempSync(join(tmpdir(), "nixseal-pkgsrc-"));
+    try {
+      // The top-level entries package.nix's filter keeps; node_modules stands in for npm ci.
+      for (const entry of readdirSync(ROOT)) {
+        if (["node_modules", "dist", "test", ".git", ".ci", "result"].includes(entry)) continue;
+        cpSync(join(ROOT, entry), join(src, entry), { recursive: true });
+      }
+      symlinkSync(join(ROOT, "node_modules"), join(src, "node_modules"));
+      const build = spawnSync("npm", ["run", "--silent", p.npmBuildScript], { cwd: src, encoding: "utf8" });
+      expect(build.stdout + build.stderr).toBe("");
+      expect(build.status).toBe(0);
+      for (const file of [...Object.values(manifest.bin), ...manifest.files]) expect(existsSync(join(src, file)), file).toBe(true);
+      expect(existsSync(join(src, "dist", "test"))).toBe(false);
+      const version = spawnSync(process.execPath, [join(src, manifest.bin.nixseal!), "--version"], { encoding: "utf8" });
+      expect(version.stdout.trim()).toBe(manifest.version);
+    } finally {
+      rmSync(src, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it.skipIf(!haveSshKeygen || !existsSync(`${ROOT}/dist/cli/bin.js`))(
     "its installCheck passes on this tree's build, and fails on a broken one",
