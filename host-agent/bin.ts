@@ -1,27 +1,11 @@
 #!/usr/bin/env node
-import { writeSync } from "node:fs";
-import { main, type Output } from "./main.js";
+// nixseal-agent. `npm run build` also bundles entry.js and every module the boot restore
+// needs into one chunk (scripts/bundle-agent.mjs): loading ~35 ES modules one by one costs
+// a fresh process ~17 ms, paid at every boot. The tsc modules are the fallback (and
+// NIXSEAL_AGENT_NO_BUNDLE=1 picks them, to compare); both are the same code.
+import { existsSync } from "node:fs";
 
-// stdout and stderr as plain write(2) calls. The boot restore prints a line or two, and
-// building process.stderr as a pipe or journal-socket stream costs it ~4 ms; the stream
-// is made only when a direct write fails (a full non-blocking pipe), and from then on
-// carries everything, in order.
-function fdOutput(fd: number, stream: () => Output): Output {
-  let fallback = false;
-  return {
-    write(data: string | Uint8Array): unknown {
-      if (fallback) return stream().write(data);
-      const bytes = typeof data === "string" ? Buffer.from(data) : data;
-      let off = 0;
-      try {
-        while (off < bytes.length) off += writeSync(fd, bytes, off);
-        return true;
-      } catch {
-        fallback = true;
-        return stream().write(bytes.subarray(off));
-      }
-    },
-  };
-}
-
-process.exitCode = await main(process.argv.slice(2), { stdout: fdOutput(1, () => process.stdout), stderr: fdOutput(2, () => process.stderr) });
+const bundle = new URL("./agent.bundle.js", import.meta.url);
+const useBundle = process.env.NIXSEAL_AGENT_NO_BUNDLE !== "1" && existsSync(bundle);
+const { run } = (await import(useBundle ? bundle.href : "./entry.js")) as typeof import("./entry.js");
+process.exitCode = await run(process.argv.slice(2));

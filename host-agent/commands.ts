@@ -8,6 +8,8 @@ import { DEFAULT_CONFIG_PATH, defaultConfig, loadConfig, type AgentConfig } from
 import type { InstallOutcome } from "./install.js";
 import type { AgentIo } from "./main.js";
 import type { SecretResult } from "./materialize.js";
+import { readBundleDir, requireWhole } from "./bundle-dir.js";
+import { restore } from "./restore.js";
 
 export const COMMANDS = ["restore", "serve", "status", "import", "stage", "activate", "rollback", "install", "check"];
 
@@ -92,7 +94,6 @@ export async function runCommand(name: string, args: CommandArgs, io: AgentIo): 
   const config = args.root ? await imageConfig(args) : await loadConfig(args.config, args.overrides);
   switch (name) {
     case "restore": {
-      const { restore } = await import("./restore.js");
       const r = await restore(config);
       if (r.generation === null || !r.outcome) {
         say(io, `no generation installed in ${config.stateDir}: nothing to restore`);
@@ -160,7 +161,6 @@ async function check(path: string, io: AgentIo): Promise<number> {
     throw new NixsealError("NIXSEAL_ERR_NOT_FOUND", `${path}: no such file or directory`, { cause: err });
   }
   if (isDir) {
-    const { readBundleDir, requireWhole } = await import("./bundle-dir.js");
     const b = await readBundleDir(path);
     requireWhole(b);
     io.stdout.write(`ok: bundle for host ${b.manifest.host}, ${b.manifest.secrets.length} secrets, every file matches its sha256\n`);

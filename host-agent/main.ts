@@ -1,7 +1,9 @@
 // nixseal-agent's command line. Hand-parsed on purpose: `restore` runs at every boot
-// and loads only what it needs (core, the restore modules); each command's module is
-// imported when that command runs, Fastify only for `serve`.
+// and loads only what it needs (core, the restore modules, imported statically so that
+// the build's bundle holds the whole boot path in one file); every other command's
+// module is imported when that command runs, Fastify only for `serve`.
 import { NixsealError } from "../core/errors.js";
+import { COMMANDS, runCommand } from "./commands.js";
 import { errors } from "./errors.js";
 
 /** Where the agent prints; only write() is used (bin.ts writes with write(2)). */
@@ -115,7 +117,6 @@ export async function main(argv: string[], io: AgentIo): Promise<number> {
       io.stdout.write("nixseal-agent 0.1.0\n");
       return 0;
     }
-    const { runCommand, COMMANDS } = await import("./commands.js");
     if (!COMMANDS.includes(a.command)) throw usageError(`unknown command ${a.command}`);
     return await runCommand(a.command, { positional: a.positional, config: a.config, overrides: a.overrides, root: a.root, json: a.json, agent: a.agent, noStart: a.noStart, one: (what) => one(a, what) }, io);
   } catch (err) {

@@ -120,8 +120,9 @@ function withPasswdLock(cmd: string, args: string[]): void {
 
 /** Creates a system user (and its group) unless it exists; returns a remover. */
 export function ensureUser(name: string): () => void {
-  if (spawnSync("id", ["-u", name]).status === 0) return () => {};
-  withPasswdLock("useradd", ["--system", "--no-create-home", "--user-group", "--shell", "/usr/sbin/nologin", name]);
+  // Test-only names: one a killed earlier run left behind is reused, and removed afterwards
+  // all the same (else a test that deletes it to make an owner unknown would see it stay).
+  if (spawnSync("id", ["-u", name]).status !== 0) withPasswdLock("useradd", ["--system", "--no-create-home", "--user-group", "--shell", "/usr/sbin/nologin", name]);
   return () => {
     if (spawnSync("id", ["-u", name]).status === 0) withPasswdLock("userdel", [name]);
     spawnSync("groupdel", [name]);

@@ -1,0 +1,32 @@
+// The agent process: stdout and stderr around main(). bin.ts loads this module, or its
+// build-time bundle (agent.bundle.js) when the build made one. No top-level await here:
+// the bundle's command chunks import from the boot chunk this module ends up in.
+import { writeSync } from "node:fs";
+import { main, type Output } from "./main.js";
+
+// stdout and stderr as plain write(2) calls. The boot restore prints a line or two, and
+// building process.stderr as a pipe or journal-socket stream costs it ~4 ms; the stream
+// is made only when a direct write fails (a full non-blocking pipe), and from then on
+// carries everything, in order.
+function fdOutput(fd: number, stream: () => Output): Output {
+  let fallback = false;
+  return {
+    write(data: string | Uint8Array): unknown {
+      if (fallback) return stream().write(data);
+      const bytes = typeof data === "string" ? Buffer.from(data) : data;
+      let off = 0;
+      try {
+        while (off < bytes.length) off += writeSync(fd, bytes, off);
+        return true;
+      } catch {
+        fallback = true;
+        return stream().write(bytes.subarray(off));
+      }
+    },
+  };
+}
+
+/** Runs the agent with the process's arguments and output; resolves to the exit code. */
+export function run(argv: string[]): Promise<number> {
+  return main(argv, { stdout: fdOutput(1, () => process.stdout), stderr: fdOutput(2, () => process.stderr) });
+}

@@ -1,0 +1,84 @@
+// The boot path as a unit runs it: dist/host-agent/bin.js restore runs the build's bundle
+// (scripts/bundle-agent.mjs), loading three of the project's files instead of ~35
+// modules, and restores exactly what the tsc modules (NIXSEAL_AGENT_NO_BUNDLE=1) restore;
+// every other command, run from the bundle, works too.
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { importBundle } from "../../host-agent/operations.js";
+import { makeEnv, writeBundle, type AgentEnv } from "./support.js";
+
+const DIST = join(import.meta.dirname, "..", "..", "dist", "host-agent");
+// Prints "LOADED <url>" on stderr for every file: module of the project that resolves.
+const HOOK = `
+export async function resolve(spec, ctx, next) {
+  const r = await next(spec, ctx);
+  if (r.url.startsWith("file:") && !r.url.includes("/node_modules/")) process.stderr.write("LOADED " + r.url + "\\n");
+  return r;
+}`;
+const REGISTER = `import { register } from "node:module"; register(${JSON.stringify("data:text/javascript," + encodeURIComponent(HOOK))});`;
+
+let env: AgentEnv;
+afterEach(() => env?.cleanup());
+
+function restoreWith(noBundle: boolean): { code: number | null; stderr: string; loaded: string[] } {
+  rmSync(join(env.config.runDir, "current"), { force: true });
+  for (const d of readdirSync(env.config.runDir)) if (/^\d/.test(d)) rmSync(join(env.config.runDir, d), { recursive: true });
+  const flags = ["--identity", env.hostKey, "--state-dir", env.config.stateDir, "--run-dir", env.config.runDir, "--keys-dir", env.config.keysDir];
+  const r = spawnSync(process.execPath, ["--import", "data:text/javascript," + encodeURIComponent(REGISTER), join(DIST, "bin.js"), "restore", ...flags], {
+    encoding: "utf8",
+    env: { ...process.env, NIXSEAL_AGENT_NO_BUNDLE: noBundle ? "1" : "" },
+  });
+  const loaded = [...r.stderr.matchAll(/^LOADED file:\/\/(\S+)$/gm)].map((m) => m[1]!.slice(DIST.length + 1));
+  return { code: r.status, stderr: r.stderr.replace(/^LOADED .*\n/gm, ""), loaded };
+}
+
+/** name -> content and mode of what /run/keys shows. */
+function keys(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const n of readdirSync(env.config.keysDir).sort()) {
+    const f = join(env.config.keysDir, n);
+    out[n] = `${readFileSync(f, "utf8")} ${(statSync(f).mode & 0o777).toString(8)}`;
+  }
+  return out;
+}
+
+describe.skipIf(!existsSync(join(DIST, "bin.js")))("the agent's boot bundle", () => {
+  it("bin.js restore loads the bundle (3 files of the project), and restores what the tsc modules restore", async () => {
+    expect(existsSync(join(DIST, "agent.bundle.js")), "npm run build makes dist/host-agent/agent.bundle.js").toBe(true);
+    env = makeEnv();
+    const secrets = Array.from({ length: 5 }, (_, i) => ({ name: `k${i}`, value: `boot-bundle-${i}`, mode: i % 2 ? "0440" : "0400" }));
+    await importBundle(env.config, await writeBundle(join(env.root, "b"), env.hostPub, secrets));
+
+    const bundled = restoreWith(false);
+    expect(bundled.code, bundled.stderr).toBe(0);
+    expect(bundled.loaded).toEqual(["bin.js", "agent.bundle.js", expect.stringMatching(/^agent\.chunk-boot-[\w-]+\.js$/)]);
+    const viaBundle = keys();
+    expect(Object.keys(viaBundle)).toHaveLength(5);
+
+    const plain = restoreWith(true);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.loaded.length).toBeGreaterThan(20);
+    expect(plain.loaded).not.toContain("agent.bundle.js");
+    expect(keys()).toEqual(viaBundle);
+    expect(plain.stderr.replace(/generation \d+/, "")).toBe(bundled.stderr.replace(/generation \d+/, ""));
+  });
+
+  it("the other commands run from the bundle's chunks: status, check, usage errors", async () => {
+    env = makeEnv();
+    const dir = await writeBundle(join(env.root, "b"), env.hostPub, [{ name: "k", value: "boot-bundle-k" }]);
+    const run = (...args: string[]) => spawnSync(process.execPath, [join(DIST, "bin.js"), ...args], { encoding: "utf8" });
+    const check = run("check", dir);
+    expect(check.status, check.stderr).toBe(0);
+    expect(check.stdout).toContain("every file matches its sha256");
+    const usage = run("frobnicate");
+    expect(usage.status).toBe(2);
+    expect(usage.stderr).toContain("unknown command frobnicate");
+    const flags = ["--identity", env.hostKey, "--state-dir", env.config.stateDir, "--run-dir", env.config.runDir, "--keys-dir", env.config.keysDir];
+    expect(run("import", dir, ...flags).status).toBe(0);
+    const status = run("status", "--json", ...flags);
+    expect(status.status, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout).secrets).toEqual([expect.objectContaining({ name: "k" })]);
+  });
+});
