@@ -3,11 +3,10 @@
 // verified, one stanza per added recipient is appended, and the header MAC is
 // recomputed. The payload bytes stay as they are (same file key, same nonce).
 // Safe only for additions: see docs/crypto.md, "Adding recipients".
-import { armor, dearmor, isArmored } from "./armor.js";
-import { encodeB64 } from "./base64.js";
+import { dearmor, isArmored } from "./armor.js";
 import { AgeErrorCode, headerError, hmacError, recipientError } from "./errors.js";
-import { unwrapWith } from "./format.js";
-import { headerMac, parseHeader, serializeStanzas, verifyHeaderMac } from "./header.js";
+import { assembleFile, unwrapWith } from "./format.js";
+import { parseHeader, serializeStanzas, verifyHeaderMac } from "./header.js";
 import { SshEd25519Recipient } from "./ssh-ed25519.js";
 import { SshRsaRecipient } from "./ssh-rsa.js";
 import { decryptPayload } from "./stream.js";
@@ -57,29 +56,18 @@ export function addRecipients(file: Uint8Array, identities: readonly Identity[],
   }
 
   const fileKey = unwrapWith(header.stanzas, identities);
-  let head: Buffer;
   try {
     if (!verifyHeaderMac(fileKey, header)) throw hmacError();
-    decryptPayload(fileKey, bin.subarray(header.payloadOffset)).fill(0);
+    const payload = bin.subarray(header.payloadOffset);
+    decryptPayload(fileKey, payload).fill(0);
     const stanzas: Stanza[] = [];
     for (const r of added) stanzas.push(...r.wrapFileKey(fileKey));
     // The old stanzas byte for byte (everything before "---"), then the new ones.
     const kept = Buffer.from(bin.buffer, bin.byteOffset, header.macInput.length - 3).toString("latin1");
-    const text = kept + serializeStanzas(stanzas) + "---";
-    head = Buffer.from(`${text} ${encodeB64(headerMac(fileKey, text))}\n`, "latin1");
+    return assembleFile(fileKey, kept + serializeStanzas(stanzas) + "---", payload, armored);
   } finally {
     fileKey.fill(0);
   }
-  const payload = bin.subarray(header.payloadOffset);
-  // Its own allocation (not Node's shared pool), like encrypt's output.
-  const out = Buffer.allocUnsafeSlow(head.length + payload.length);
-  out.set(head, 0);
-  out.set(payload, head.length);
-  if (!armored) return out;
-  const text = armor(out);
-  const res = Buffer.allocUnsafeSlow(text.length);
-  res.write(text, "latin1");
-  return res;
 }
 
 /**

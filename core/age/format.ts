@@ -26,15 +26,20 @@ export function encryptFile(plaintext: Uint8Array, recipients: readonly Recipien
   const fileKey = randomBytes(FILE_KEY_SIZE);
   const stanzas: Stanza[] = [];
   for (const r of recipients) stanzas.push(...r.wrapFileKey(fileKey));
-  const header = serializeHeaderWithoutMac(stanzas);
-  const mac = headerMac(fileKey, header);
-  const head = Buffer.from(`${header} ${encodeB64(mac)}\n`, "latin1");
-  const payload = encryptPayload(fileKey, plaintext);
-  // Its own allocation (not Node's shared pool), so a worker can transfer its buffer.
+  return assembleFile(fileKey, serializeHeaderWithoutMac(stanzas), encryptPayload(fileKey, plaintext), opts.armor ?? false);
+}
+
+/**
+ * An age file from its parts: the header text up to and including `---`, its MAC
+ * under fileKey, then the payload; armored when asked. The result has its own
+ * allocation (not Node's shared pool), so a worker can transfer its buffer.
+ */
+export function assembleFile(fileKey: Uint8Array, headerWithoutMac: string, payload: Uint8Array, armored: boolean): Uint8Array {
+  const head = Buffer.from(`${headerWithoutMac} ${encodeB64(headerMac(fileKey, headerWithoutMac))}\n`, "latin1");
   const bin = Buffer.allocUnsafeSlow(head.length + payload.length);
   bin.set(head, 0);
   bin.set(payload, head.length);
-  if (!opts.armor) return bin;
+  if (!armored) return bin;
   const text = armor(bin);
   const out = Buffer.allocUnsafeSlow(text.length);
   out.write(text, "latin1");
