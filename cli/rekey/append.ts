@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
-import { addRecipients, parseRecipient, type Identity, type Recipient } from "../../core/index.js";
+import { addRecipients, type Identity } from "../../core/index.js";
 import { secretFile } from "../repo/index.js";
 import type { RekeyStep } from "./plan.js";
+import { recipientParser } from "./pool.js";
 import type { StagedFiles } from "./stage.js";
 
 type AddStep = Extract<RekeyStep, { kind: "add" }>;
@@ -21,12 +22,7 @@ export interface Fallback {
  * the full path then re-encrypts it or reports the real problem.
  */
 export async function appendRecipients(dir: string, steps: AddStep[], identities: Identity[], staged: StagedFiles): Promise<Fallback[]> {
-  const parsed = new Map<string, Promise<Recipient>>();
-  const recipient = (line: string): Promise<Recipient> => {
-    let r = parsed.get(line);
-    if (!r) parsed.set(line, (r = parseRecipient(line, "nixseal.json")));
-    return r;
-  };
+  const recipient = recipientParser();
   const fallbacks: Fallback[] = [];
   for (const step of steps) {
     const file = secretFile(dir, step.name);

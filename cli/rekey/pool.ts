@@ -52,16 +52,23 @@ async function plaintextOf(job: PlainJob): Promise<Uint8Array> {
   return typeof job.plaintext === "function" ? await job.plaintext() : job.plaintext;
 }
 
-async function encryptHere(jobs: PlainJob[], onResult: (name: string, ct: Uint8Array) => void): Promise<void> {
+/**
+ * A parser of nixseal.json's recipient lines that parses each line once (the
+ * per-key work, e.g. the Ed25519 to X25519 conversion, then serves every secret).
+ */
+export function recipientParser(): (line: string) => Promise<Recipient> {
   const cache = new Map<string, Promise<Recipient>>();
+  return (line) => {
+    let r = cache.get(line);
+    if (!r) cache.set(line, (r = parseRecipient(line, "nixseal.json")));
+    return r;
+  };
+}
+
+async function encryptHere(jobs: PlainJob[], onResult: (name: string, ct: Uint8Array) => void): Promise<void> {
+  const recipient = recipientParser();
   for (const job of jobs) {
-    const recipients = await Promise.all(
-      job.recipients.map((line) => {
-        let r = cache.get(line);
-        if (!r) cache.set(line, (r = parseRecipient(line, "nixseal.json")));
-        return r;
-      }),
-    );
+    const recipients = await Promise.all(job.recipients.map(recipient));
     const plaintext = await plaintextOf(job);
     try {
       onResult(job.name, encrypt(plaintext, recipients));
