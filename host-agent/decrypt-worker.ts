@@ -2,33 +2,17 @@
 // then, per job, claims secrets from the counter it shares with the main thread and
 // hands each plaintext back whole (its buffer transferred, so no copy stays here).
 // It never writes a file: the main thread alone does, with all the checks.
-import { readFileSync } from "node:fs";
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
-import { decrypt, parseHostIdentityFile, type Identity } from "../core/age/decrypt.js";
+import { decrypt } from "../core/age/decrypt.js";
+import { readHostIdentities } from "./read-host-keys.js";
 import { ciphertextOf, whyNot, type WorkerJob, type WorkerReply } from "./parallel-decrypt.js";
 
 const { identityPaths } = workerData as { identityPaths: string[] };
 
-// The keys host-keys.ts loads on the main thread, read the same way; any problem is
-// reported there (this thread then decrypts nothing and the main thread does it all).
-async function loadKeys(): Promise<Identity[] | undefined> {
-  const out: Identity[] = [];
-  for (const path of identityPaths) {
-    let data: Buffer;
-    try {
-      data = readFileSync(path);
-    } catch {
-      continue;
-    }
-    try {
-      out.push(...(await parseHostIdentityFile(data, path)));
-    } catch {
-      // not usable here either
-    }
-  }
-  return out.length ? out : undefined;
-}
-const identities = await loadKeys();
+// The keys the main thread loads, read the same way; any problem is reported there
+// (this thread then decrypts nothing and the main thread does it all).
+const found = (await readHostIdentities(identityPaths)).identities;
+const identities = found.length ? found : undefined;
 
 /** The plaintext in an ArrayBuffer of its own, so transferring it moves exactly these bytes. */
 function ownBuffer(pt: Uint8Array): Uint8Array {

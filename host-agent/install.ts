@@ -13,7 +13,7 @@ import { generationDir, linkedGeneration, pruneGenerations, setStateLinks } from
 import { loadHostIdentities } from "./host-keys.js";
 import { flipCurrent, linkKeysAfterFlip, linkKeysBeforeFlip, linkPaths } from "./links.js";
 import { checkRunDir, materialize, type SecretResult } from "./materialize.js";
-import { MIN_PARALLEL, spareCore, startDecryptHelper, type DecryptHelper } from "./parallel-decrypt.js";
+import { helperFor, type DecryptHelper } from "./parallel-decrypt.js";
 import type { UnitActions } from "./unit-actions.js";
 
 export interface InstallOptions {
@@ -69,7 +69,7 @@ function pruneRunDir(runDir: string, live: string): void {
  */
 export async function installGeneration(config: AgentConfig, gen: number, bundle: BundleDir, opts: InstallOptions): Promise<InstallOutcome> {
   checkRunDir(config.runDir, config.requireMemoryFs);
-  const helper = opts.helper ?? (bundle.entries.length >= MIN_PARALLEL && spareCore() ? startDecryptHelper(config.identityPaths) : undefined);
+  const helper = opts.helper ?? helperFor(bundle.entries.length, config.identityPaths);
   let materialized: Awaited<ReturnType<typeof materialize>>;
   let before: BundleSecret[];
   try {

@@ -43,6 +43,14 @@ export function spareCore(): boolean {
 
 const WORKER_FILE = new URL("./decrypt-worker.js", import.meta.url);
 
+/**
+ * A decrypt worker for a bundle of `count` secrets when one pays (MIN_PARALLEL or more,
+ * and spare CPU); undefined otherwise.
+ */
+export function helperFor(count: number, identityPaths: readonly string[]): DecryptHelper | undefined {
+  return count >= MIN_PARALLEL && spareCore() ? startDecryptHelper(identityPaths) : undefined;
+}
+
 /** Why a decryption failed, for the secret's error message. */
 export function whyNot(err: unknown): string {
   return err instanceof NixsealError ? err.message : "not a valid age file";

@@ -7,7 +7,7 @@ import type { AgentConfig } from "./config.js";
 import { errors } from "./errors.js";
 import { generationDir, linkedGeneration } from "./generations.js";
 import { installGeneration, type InstallOutcome } from "./install.js";
-import { MIN_PARALLEL, spareCore, startDecryptHelper, type DecryptHelper } from "./parallel-decrypt.js";
+import { helperFor, type DecryptHelper } from "./parallel-decrypt.js";
 import { acquireLock } from "./lock.js";
 import { checkRunDir } from "./materialize.js";
 import { NixsealError } from "../core/errors.js";
@@ -45,7 +45,7 @@ export async function restore(config: AgentConfig): Promise<RestoreOutcome> {
       try {
         // A large bundle: the decrypt worker starts now, while the blobs are read.
         bundle = await readBundleDir(generationDir(config.stateDir, g), (m) => {
-          if (!helper && m.secrets.length >= MIN_PARALLEL && spareCore()) helper = startDecryptHelper(config.identityPaths);
+          helper ??= helperFor(m.secrets.length, config.identityPaths);
         });
         generation = g;
         break;
