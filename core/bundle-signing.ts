@@ -8,6 +8,7 @@
 // Not for: deciding trust. verifyBundleSignature says which key signed; which keys an
 // agent accepts is the caller's list (--trust-key).
 import { createHash, createPrivateKey, createPublicKey, sign, verify } from "node:crypto";
+import { decodeB64Padded } from "./age/base64.js";
 import type { SshEd25519PrivateKey } from "./keys/ssh-private.js";
 import { parseSshPublicKey, type SshPublicKey } from "./keys/ssh-public.js";
 import type { BundleManifest } from "./schema/bundle.js";
@@ -89,9 +90,10 @@ export function decodeBundleFiles(manifest: BundleManifest, files: Record<string
     names.add(s.name);
     const text = Object.hasOwn(files, s.file) ? files[s.file] : undefined;
     if (typeof text !== "string") return { refused: `${s.file} is missing` };
-    const bytes = Buffer.from(text, "base64");
-    // Only the canonical encoding: re-encoding must give the same text.
-    if (bytes.toString("base64") !== text) return { refused: `${s.file} is not canonical base64` };
+    // Only the canonical encoding (re-encoding gives the same text).
+    const decoded = decodeB64Padded(text);
+    if (decoded === null) return { refused: `${s.file} is not canonical base64` };
+    const bytes = Buffer.from(decoded.buffer, decoded.byteOffset, decoded.byteLength);
     if (createHash("sha256").update(bytes).digest("hex") !== s.sha256) return { refused: `${s.file} does not match its sha256 in manifest.json` };
     out.set(s.file, bytes);
   }

@@ -63,7 +63,6 @@ export function parseJsonText(text: string, file: string): unknown {
       throw new NixsealError("NIXSEAL_ERR_INVALID_FILE", `${file}: cannot be read as JSON: ${(err as Error).name}`, {
         hints: [`check ${file} ${restore}`],
       }); // no cause: V8's message may quote the text
-
     }
     const where = `${file}:${found.line}:${found.column}`;
     const what = found.atEnd ? `the file ends early, expected ${found.expected}` : `expected ${found.expected}`;
