@@ -7,18 +7,25 @@ import { main, type Output } from "./main.js";
 // stdout and stderr as plain write(2) calls. The boot restore prints a line or two, and
 // building process.stderr as a pipe or journal-socket stream costs it ~4 ms; the stream
 // is made only when a direct write fails (a full non-blocking pipe), and from then on
-// carries everything, in order.
+// carries everything, in order. A reader that closed the pipe (`nixseal-agent status |
+// head`) gets nothing more, and the command finishes its work rather than dying on EPIPE.
 function fdOutput(fd: number, stream: () => Output): Output {
   let fallback = false;
+  let closed = false;
   return {
     write(data: string | Uint8Array): unknown {
+      if (closed) return false;
       if (fallback) return stream().write(data);
       const bytes = typeof data === "string" ? Buffer.from(data) : data;
       let off = 0;
       try {
         while (off < bytes.length) off += writeSync(fd, bytes, off);
         return true;
-      } catch {
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "EPIPE") {
+          closed = true;
+          return false;
+        }
         fallback = true;
         return stream().write(bytes.subarray(off));
       }
