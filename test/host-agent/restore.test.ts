@@ -16,10 +16,12 @@ afterAll(() => removers.forEach((r) => r()));
 let env: AgentEnv;
 afterEach(() => env?.cleanup());
 
-function uidOf(name: string): number {
-  const line = readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.startsWith(`${name}:`))!;
+function idOf(db: "/etc/passwd" | "/etc/group", name: string): number {
+  const line = readFileSync(db, "utf8").split("\n").find((l) => l.startsWith(`${name}:`))!;
   return Number(line.split(":")[2]);
 }
+const uidOf = (name: string) => idOf("/etc/passwd", name);
+const gidOf = (name: string) => idOf("/etc/group", name);
 
 /** Simulates a reboot: the tmpfs content is gone, the disk stays. */
 function wipeRun(env: AgentEnv): void {
@@ -43,7 +45,7 @@ describe("nixseal-agent restore", () => {
     expect(r.outcome!.results.every((x) => x.ok)).toBe(true);
     expect(readlinkSync(env.config.keysDir)).toBe(join(env.config.runDir, "current"));
     const db = statSync(join(env.config.keysDir, "db-password"));
-    expect([db.uid, db.gid, db.mode & 0o7777]).toEqual([uidOf("nxs-alice"), uidOf("nxs-alice"), 0o400]);
+    expect([db.uid, db.gid, db.mode & 0o7777]).toEqual([uidOf("nxs-alice"), gidOf("nxs-alice"), 0o400]);
     const api = statSync(join(env.config.keysDir, "api-token"));
     expect([api.uid, api.mode & 0o7777]).toEqual([uidOf("nxs-bob"), 0o440]);
     expect(readFileSync(join(env.config.keysDir, "api-token"), "utf8")).toBe("s3cret-api-value");
