@@ -10,7 +10,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeManifest } from "../cli/bundle/manifest.js";
 import { BUNDLE_MANIFEST, encrypt, parseRecipient, type BundleSecret } from "../core/index.js";
-import { sha256Hex } from "../host-agent/bundle-dir.js";
+import { sha256Hex } from "../host-agent/generations/bundle-dir.js";
 import { median, type BenchResult } from "./report.js";
 
 const AGENT = join(dirname(fileURLToPath(import.meta.url)), "..", "host-agent", "bin.js");

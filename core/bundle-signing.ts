@@ -2,7 +2,7 @@
 // as base64, and optionally the operator's Ed25519 signature over the manifest. The
 // operator signs (cli push), the server checks the files but holds no trust
 // (server/check-bundle.ts), the agent checks signature and files before it installs
-// anything (host-agent/pull-verify.ts). All three read the wire format here, so a
+// anything (host-agent/pull/verify.ts). All three read the wire format here, so a
 // change to what is signed or how files are encoded is made once.
 //
 // Not for: deciding trust. verifyBundleSignature says which key signed; which keys an

@@ -1,11 +1,11 @@
-// The decrypt worker thread (see parallel-decrypt.ts): loads the host keys itself,
+// The decrypt worker thread (see plaintext/parallel-decrypt.ts): loads the host keys itself,
 // then, per job, claims secrets from the counter it shares with the main thread and
 // hands each plaintext back whole (its buffer transferred, so no copy stays here).
 // It never writes a file: the main thread alone does, with all the checks.
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import { decrypt } from "../core/age/decrypt.js";
-import { readHostIdentities } from "./read-host-keys.js";
-import { ciphertextOf, whyNot, type WorkerJob, type WorkerReply } from "./parallel-decrypt.js";
+import { readHostIdentities } from "./plaintext/read-host-keys.js";
+import { ciphertextOf, whyNot, type WorkerJob, type WorkerReply } from "./plaintext/parallel-decrypt.js";
 
 const { identityPaths } = workerData as { identityPaths: string[] };
 

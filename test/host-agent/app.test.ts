@@ -2,8 +2,8 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
-import { buildAgent } from "../../host-agent/app.js";
-import type { AgentConfig } from "../../host-agent/config.js";
+import { buildAgent } from "../../host-agent/api/app.js";
+import type { AgentConfig } from "../../host-agent/config/load.js";
 import { makeEnv, writeBundle, type AgentEnv } from "./support.js";
 
 const VALUES = ["app-value-one", "app-value-two", "app-value-three"];

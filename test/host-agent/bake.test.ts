@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { restore } from "../../host-agent/restore.js";
+import { restore } from "../../host-agent/boot/restore.js";
 import { grepTree, makeEnv, makeHostKey, writeBundle, type AgentEnv } from "./support.js";
 
 const AGENT = join(import.meta.dirname, "..", "..", "dist", "host-agent", "bin.js");

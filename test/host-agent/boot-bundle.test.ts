@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { importBundle } from "../../host-agent/operations.js";
+import { importBundle } from "../../host-agent/generations/operations.js";
 import { makeEnv, writeBundle, type AgentEnv } from "./support.js";
 
 const DIST = join(import.meta.dirname, "..", "..", "dist", "host-agent");

@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleContentId } from "../../cli/bundle/manifest.js";
-import { readBundleDir } from "../../host-agent/bundle-dir.js";
-import { importBundle } from "../../host-agent/operations.js";
+import { readBundleDir } from "../../host-agent/generations/bundle-dir.js";
+import { importBundle } from "../../host-agent/generations/operations.js";
 import { runNixseal, testEnv } from "../cli/harness.js";
 import { makeEnv, makeHostKey, type AgentEnv } from "./support.js";
 

@@ -1,9 +1,9 @@
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { generationDir, listGenerations } from "../../host-agent/generations.js";
-import { activate, importBundle, rollback, stage } from "../../host-agent/operations.js";
-import { unitsFor } from "../../host-agent/unit-actions.js";
+import { generationDir, listGenerations } from "../../host-agent/generations/store.js";
+import { activate, importBundle, rollback, stage } from "../../host-agent/generations/operations.js";
+import { unitsFor } from "../../host-agent/systemd/restart-units.js";
 import { grepTree, makeEnv, writeBundle, type AgentEnv } from "./support.js";
 
 let env: AgentEnv;
@@ -52,7 +52,7 @@ describe("generations", () => {
     const cut = blob.subarray(0, blob.length - 70_000);
     writeFileSync(join(dir, "a.age"), cut);
     const m = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
-    m.secrets.find((s: { name: string }) => s.name === "a").sha256 = (await import("../../host-agent/bundle-dir.js")).sha256Hex(cut);
+    m.secrets.find((s: { name: string }) => s.name === "a").sha256 = (await import("../../host-agent/generations/bundle-dir.js")).sha256Hex(cut);
     writeFileSync(join(dir, "manifest.json"), JSON.stringify(m));
     await expect(importBundle(env.config, dir)).rejects.toMatchObject({ code: "NIXSEAL_ERR_AGENT_DECRYPT" });
     expect(grepTree(env.config.runDir, "xxxxxxxx")).toEqual([]);

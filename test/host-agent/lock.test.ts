@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { acquireLock } from "../../host-agent/lock.js";
+import { acquireLock } from "../../host-agent/generations/lock.js";
 
 const dir = mkdtempSync(join(tmpdir(), "nixseal-lock-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,4 +1,4 @@
-// The decrypt worker (host-agent/parallel-decrypt.ts): the built worker file as the
+// The decrypt worker (host-agent/plaintext/parallel-decrypt.ts): the built worker file as the
 // agent runs it, real host keys from ssh-keygen, real age files; a worker that dies
 // mid-run; and a whole restore of a large bundle through the built agent.
 import { spawnSync } from "node:child_process";
@@ -9,9 +9,9 @@ import { pathToFileURL } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { encrypt, parseRecipient } from "../../core/index.js";
 import { decrypt, parseHostIdentityFile, type Identity } from "../../core/age/decrypt.js";
-import { sha256Hex } from "../../host-agent/bundle-dir.js";
-import { generationDir } from "../../host-agent/generations.js";
-import { MIN_PARALLEL, startDecryptHelper, type DecryptResult } from "../../host-agent/parallel-decrypt.js";
+import { sha256Hex } from "../../host-agent/generations/bundle-dir.js";
+import { generationDir } from "../../host-agent/generations/store.js";
+import { MIN_PARALLEL, startDecryptHelper, type DecryptResult } from "../../host-agent/plaintext/parallel-decrypt.js";
 import { ensureUser, makeEnv, makeHostKey, writeBundle, type AgentEnv } from "./support.js";
 
 const DIST = join(import.meta.dirname, "..", "..", "dist", "host-agent");

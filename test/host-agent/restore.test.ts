@@ -1,10 +1,10 @@
 import { lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { generationDir } from "../../host-agent/generations.js";
-import { importBundle } from "../../host-agent/operations.js";
-import { restore } from "../../host-agent/restore.js";
-import { collectStatus, formatStatus } from "../../host-agent/status.js";
+import { generationDir } from "../../host-agent/generations/store.js";
+import { importBundle } from "../../host-agent/generations/operations.js";
+import { restore } from "../../host-agent/boot/restore.js";
+import { collectStatus, formatStatus } from "../../host-agent/status/host-status.js";
 import { ensureUser, grepTree, makeEnv, writeBundle, type AgentEnv } from "./support.js";
 
 const removers: Array<() => void> = [];

@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { importBundle, stage } from "../../host-agent/operations.js";
+import { importBundle, stage } from "../../host-agent/generations/operations.js";
 import { makeEnv, writeBundle, type AgentEnv } from "./support.js";
 
 const AGENT = join(import.meta.dirname, "..", "..", "dist", "host-agent", "bin.js");

@@ -1,11 +1,11 @@
 // No drift: the unit files `nixseal-agent install` writes on a plain systemd host
-// (host-agent/units.ts) and the units NixOS gets from nix/units.nix carry the
+// (host-agent/systemd/install-units.ts) and the units NixOS gets from nix/units.nix carry the
 // same settings, for the same units.json and the same inputs. The NixOS side
 // is mapped back from NixOS options (test/nix/roundtrip.nix), so a setting
 // the mapping dropped, renamed or invented shows up here.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { memoryFsFor, renderUnits, type UnitsSpec } from "../../host-agent/units.js";
+import { memoryFsFor, renderUnits, type UnitsSpec } from "../../host-agent/systemd/install-units.js";
 import { ROOT, haveNix, nixEval, normalize, parseUnitText, type Sections } from "./nix.js";
 
 const spec = JSON.parse(readFileSync(`${ROOT}/host-agent/systemd/units.json`, "utf8")) as UnitsSpec;

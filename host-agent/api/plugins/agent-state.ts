@@ -1,0 +1,40 @@
+// The one shared decorator of the API: the agent's config and operations, so routes
+// stay thin and tests can build the app over temp dirs.
+import type { FastifyInstance } from "fastify";
+import fp from "fastify-plugin";
+import type { AgentConfig } from "../../config/load.js";
+import { activate, rollback, stage } from "../../generations/operations.js";
+import { readStateFile } from "../../status/state-file.js";
+import { collectStatus } from "../../status/host-status.js";
+
+export interface AgentService {
+  config: AgentConfig;
+  startedAt: number;
+  stage: (dir: string) => ReturnType<typeof stage>;
+  activate: (generation: number) => ReturnType<typeof activate>;
+  rollback: () => ReturnType<typeof rollback>;
+  status: () => ReturnType<typeof collectStatus>;
+  runs: () => { ok: number; failed: number };
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    agent: AgentService;
+  }
+}
+
+export const agentStatePlugin = fp(
+  async (app: FastifyInstance, opts: { config: AgentConfig }) => {
+    const { config } = opts;
+    app.decorate("agent", {
+      config,
+      startedAt: Date.now(),
+      stage: (dir: string) => stage(config, dir),
+      activate: (generation: number) => activate(config, generation),
+      rollback: () => rollback(config),
+      status: () => collectStatus(config),
+      runs: () => readStateFile(config.stateDir).activations,
+    } satisfies AgentService);
+  },
+  { name: "nixseal-agent-state" },
+);

@@ -1,0 +1,49 @@
+import type { FastifyInstance } from "fastify";
+import type { InstallOutcome } from "../../generations/install-generation.js";
+
+/** The reply to activate and rollback: results per secret (names and error codes only). */
+function activationReply(out: InstallOutcome) {
+  return {
+    ok: out.results.every((r) => r.ok),
+    generation: out.generation,
+    runGeneration: out.runGeneration,
+    changed: out.changed,
+    units: out.units,
+    pruned: out.pruned,
+    warnings: out.warnings,
+    secrets: out.results.map(({ name, ok, changed, code, error }) => ({ name, ok, changed, ...(ok ? {} : { code, error }) })),
+  };
+}
+
+/** POST /stage, /activate, /rollback. */
+export async function generationRoutes(app: FastifyInstance): Promise<void> {
+  app.post<{ Body: { dir: string } }>(
+    "/stage",
+    {
+      schema: {
+        body: {
+          type: "object",
+          additionalProperties: false,
+          required: ["dir"],
+          properties: { dir: { type: "string", pattern: "^/[^\\u0000]*$", maxLength: 4096 } },
+        },
+      },
+    },
+    async (req) => app.agent.stage(req.body.dir),
+  );
+  app.post<{ Body: { generation: number } }>(
+    "/activate",
+    {
+      schema: {
+        body: {
+          type: "object",
+          additionalProperties: false,
+          required: ["generation"],
+          properties: { generation: { type: "integer", minimum: 1, maximum: 999999999 } },
+        },
+      },
+    },
+    async (req) => activationReply(await app.agent.activate(req.body.generation)),
+  );
+  app.post("/rollback", async () => activationReply(await app.agent.rollback()));
+}

@@ -1,0 +1,79 @@
+// `nixseal-agent restore`, the boot oneshot: decrypt the current generation at rest into
+// a new run generation and flip to it. Best effort per secret: one that cannot be
+// made (unknown owner, bad blob) is reported and skipped, the others are restored. A
+// current generation whose manifest is missing or damaged falls back to previous.
+import { readBundleDir, type BundleDir } from "../generations/bundle-dir.js";
+import type { AgentConfig } from "../config/load.js";
+import { errors } from "../errors.js";
+import { generationDir, linkedGeneration } from "../generations/store.js";
+import { installGeneration, type InstallOutcome } from "../generations/install-generation.js";
+import { helperFor, type DecryptHelper } from "../plaintext/parallel-decrypt.js";
+import { acquireLock } from "../generations/lock.js";
+import { checkRunDir } from "../plaintext/materialize.js";
+import { NixsealError } from "../../core/errors.js";
+import { recordRun } from "../status/state-file.js";
+
+export interface RestoreOutcome {
+  /** The generation restored; null when none is installed yet. */
+  generation: number | null;
+  /** Set when current was unusable and previous was restored instead. */
+  fellBackFrom?: { generation: number; reason: string };
+  outcome?: InstallOutcome;
+}
+
+/**
+ * Restores the current generation (or previous) into runDir.
+ *
+ * @throws AgentError when nothing could be restored at all (no host key, full tmpfs,
+ * both generations unreadable); per-secret failures are in outcome.results instead
+ */
+export async function restore(config: AgentConfig): Promise<RestoreOutcome> {
+  const t0 = Date.now();
+  checkRunDir(config.runDir, config.requireMemoryFs);
+  const release = acquireLock(config.runDir);
+  let generation: number | null = null;
+  let helper: DecryptHelper | undefined;
+  try {
+    const current = linkedGeneration(config.stateDir, "current");
+    const previous = linkedGeneration(config.stateDir, "previous");
+    if (current === undefined && previous === undefined) return { generation: null };
+    let bundle: BundleDir | undefined;
+    let fellBackFrom: RestoreOutcome["fellBackFrom"];
+    const problems: string[] = [];
+    for (const g of [current, previous]) {
+      if (g === undefined) continue;
+      try {
+        // A large bundle: the decrypt worker starts now, while the blobs are read.
+        bundle = await readBundleDir(generationDir(config.stateDir, g), (m) => {
+          helper ??= helperFor(m.secrets.length, config.identityPaths);
+        });
+        generation = g;
+        break;
+      } catch (err) {
+        const reason = err instanceof NixsealError ? err.message : String(err);
+        problems.push(reason);
+        if (g === current) fellBackFrom = { generation: g, reason };
+      }
+    }
+    if (!bundle || generation === null) throw errors.bundleInvalid([config.stateDir, `no usable generation: ${problems.join("; ")}`]);
+    const outcome = await installGeneration(config, generation, bundle, { partial: true, flipState: false, restart: false, helper });
+    const failed = outcome.results.filter((r) => !r.ok).length;
+    await recordRun(
+      config.stateDir,
+      { action: "restore", generation, runGeneration: outcome.runGeneration, at: new Date().toISOString(), ok: failed === 0, failed, durationMs: Date.now() - t0 },
+      outcome.results,
+    );
+    return { generation, fellBackFrom, outcome };
+  } catch (err) {
+    const e = err instanceof NixsealError ? err : errors.internal([]);
+    await recordRun(
+      config.stateDir,
+      { action: "restore", generation, runGeneration: null, at: new Date().toISOString(), ok: false, failed: 0, durationMs: Date.now() - t0, error: { code: e.code, message: e.message } },
+      undefined,
+    ).catch(() => {});
+    throw err;
+  } finally {
+    helper?.close();
+    release();
+  }
+}

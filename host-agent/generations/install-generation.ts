@@ -1,0 +1,120 @@
+// Makes one stored generation live: plaintext into a new run directory, flip
+// runDir/current (the single commit point), links, state links, prune, then restart
+// the units of the secrets that really changed. A crash at any point leaves the old
+// generation or the new one, whole, behind /run/keys.
+import { readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { NixsealError } from "../../core/errors.js";
+import type { BundleSecret } from "../../core/schema/bundle.js";
+import { loadAccounts } from "../plaintext/accounts.js";
+import { readManifest, type BundleDir } from "./bundle-dir.js";
+import type { AgentConfig } from "../config/load.js";
+import { generationDir, linkedGeneration, pruneGenerations, setStateLinks } from "./store.js";
+import { loadHostIdentities } from "../plaintext/host-keys.js";
+import { flipCurrent, linkKeysAfterFlip, linkKeysBeforeFlip, linkPaths } from "../plaintext/links.js";
+import { checkRunDir, materialize, type SecretResult } from "../plaintext/materialize.js";
+import { helperFor, type DecryptHelper } from "../plaintext/parallel-decrypt.js";
+import type { UnitActions } from "../systemd/restart-units.js";
+
+export interface InstallOptions {
+  /** Skip failing secrets (boot restore) instead of aborting with nothing changed. */
+  partial: boolean;
+  /** Record the generation as current in stateDir (not for boot restore). */
+  flipState: boolean;
+  /** Restart/reload the units of changed secrets. */
+  restart: boolean;
+  /** A decrypt worker started early (restore); without it one is started for a large bundle. */
+  helper?: DecryptHelper;
+}
+
+export interface InstallOutcome {
+  generation: number;
+  /** Directory name under runDir that is live now. */
+  runGeneration: string;
+  results: SecretResult[];
+  /** Secrets whose content, owner, group or mode changed, plus those removed. */
+  changed: string[];
+  units: UnitActions;
+  pruned: number[];
+  /** Problems that did not stop the switch (a /run/keys link that could not be made). */
+  warnings: string[];
+}
+
+/** The secrets of the generation recorded as current (the one being replaced). */
+async function oldSecrets(stateDir: string, gen: number, bundle: BundleDir): Promise<BundleSecret[]> {
+  const cur = linkedGeneration(stateDir, "current");
+  if (cur === undefined) return [];
+  if (cur === gen) return bundle.manifest.secrets; // a restore: already read
+  try {
+    return (await readManifest(generationDir(stateDir, cur))).secrets;
+  } catch {
+    return [];
+  }
+}
+
+/** Removes every generation directory in runDir but the live one (plaintext kept no longer than needed). */
+function pruneRunDir(runDir: string, live: string): void {
+  for (const name of readdirSync(runDir)) {
+    if (name === live) continue;
+    // older generations, and a temp link an interrupted flip left behind
+    if (/^[0-9]+(\.[0-9]+)?$/.test(name) || /^\.current\.[0-9a-f]+\.tmp$/.test(name)) rmSync(join(runDir, name), { recursive: true, force: true });
+  }
+}
+
+/**
+ * Installs generation `gen` (already read and checked as `bundle`).
+ *
+ * @throws AgentError when nothing could be made live (no host key, full tmpfs, planted
+ * symlink, or any failing secret when not partial); the old generation stays live
+ */
+export async function installGeneration(config: AgentConfig, gen: number, bundle: BundleDir, opts: InstallOptions): Promise<InstallOutcome> {
+  checkRunDir(config.runDir, config.requireMemoryFs);
+  const helper = opts.helper ?? helperFor(bundle.entries.length, config.identityPaths);
+  let materialized: Awaited<ReturnType<typeof materialize>>;
+  let before: BundleSecret[];
+  try {
+    const identities = await loadHostIdentities(config.identityPaths);
+    before = await oldSecrets(config.stateDir, gen, bundle);
+    materialized = await materialize({
+      runDir: config.runDir,
+      generation: gen,
+      entries: bundle.entries,
+      identities,
+      accounts: loadAccounts(),
+      partial: opts.partial,
+      helper,
+    });
+  } finally {
+    helper?.close();
+  }
+  const { name, results } = materialized;
+  const byName = new Map(results.map((r) => [r.name, r]));
+  const okNames = results.filter((r) => r.ok).map((r) => r.name);
+  linkKeysBeforeFlip(config.keysDir, config.runDir, okNames, byName);
+  flipCurrent(config.runDir, name);
+  const warnings: string[] = [];
+  try {
+    linkKeysAfterFlip(config.keysDir, config.runDir, okNames);
+  } catch (err) {
+    // the generation is live behind runDir/current; only the NixOps path is missing
+    const why = err instanceof NixsealError ? err.message : ((err as NodeJS.ErrnoException).code ?? "failed");
+    warnings.push(`cannot link ${config.keysDir} to ${join(config.runDir, "current")}: ${why} (systemd-tmpfiles --create /etc/tmpfiles.d/nixseal.conf makes it)`);
+  }
+  const live = new Set(okNames);
+  linkPaths(config.runDir, bundle.manifest.secrets.filter((s) => live.has(s.name)), before, byName);
+  if (opts.flipState) {
+    const cur = linkedGeneration(config.stateDir, "current");
+    setStateLinks(config.stateDir, gen, cur !== gen ? cur : linkedGeneration(config.stateDir, "previous"));
+  }
+  pruneRunDir(config.runDir, name);
+  const pruned = opts.flipState ? pruneGenerations(config.stateDir, config.keepGenerations) : [];
+
+  const newNames = new Set(bundle.manifest.secrets.map((s) => s.name));
+  const removed = before.filter((s) => !newNames.has(s.name));
+  // `changed` is set only for a file written; a link that failed later does not undo it
+  const changedNew = bundle.manifest.secrets.filter((s) => byName.get(s.name)?.changed);
+  const changed = [...changedNew, ...removed];
+  // systemctl only after a live change; the boot restore never loads it
+  const units = opts.restart && config.restartUnits ? await (await import("../systemd/restart-units.js")).restartChangedUnits(changed) : { restarted: [], reloaded: [] };
+  return { generation: gen, runGeneration: name, results, changed: changed.map((s) => s.name), units, pruned, warnings };
+}

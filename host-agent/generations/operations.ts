@@ -1,0 +1,118 @@
+// The agent's state-changing operations, shared by the API routes and the local CLI
+// commands: stage (check a bundle, store it as a pending generation), activate,
+// rollback. Each takes the agent lock and records its outcome in status.json.
+import { existsSync } from "node:fs";
+import { loadAccounts } from "../plaintext/accounts.js";
+import { readBundleDir, requireWhole } from "./bundle-dir.js";
+import type { AgentConfig } from "../config/load.js";
+import { errors } from "../errors.js";
+import { findGenerationById, generationDir, linkedGeneration, pruneGenerations, setStateLinks, storeGeneration } from "./store.js";
+import { loadHostIdentities } from "../plaintext/host-keys.js";
+import { installGeneration, type InstallOutcome } from "./install-generation.js";
+import { acquireLock } from "./lock.js";
+import { checkRunDir, decryptSecret, resolveOwner } from "../plaintext/materialize.js";
+import { NixsealError } from "../../core/errors.js";
+import { recordRun, type LastRun } from "../status/state-file.js";
+
+export interface StageOutcome {
+  /** The pending generation (an existing one when the same bundle is already stored). */
+  generation: number;
+  /** The bundle's content id. */
+  id: string;
+  /** True when an identical bundle was already stored as `generation`. */
+  existing: boolean;
+  secrets: Array<{ name: string; version: number; sha256: string; owner: string; group: string; mode: string }>;
+}
+
+function withLock<T>(config: AgentConfig, fn: () => Promise<T>): Promise<T> {
+  checkRunDir(config.runDir, config.requireMemoryFs);
+  const release = acquireLock(config.runDir);
+  return fn().finally(release);
+}
+
+/**
+ * Checks an uploaded bundle dir completely (schema, sha256 of every file, every secret
+ * decrypts in memory with this host's keys, owners and groups exist) and stores it as
+ * a pending generation. Changes nothing live.
+ */
+export async function stage(config: AgentConfig, dir: string): Promise<StageOutcome> {
+  const checked = await checkBundle(config, dir, "");
+  return withLock(config, async () => storeChecked(config, checked));
+}
+
+/** A bundle read and checked whole: every blob decrypts, every owner and group exists. */
+async function checkBundle(config: AgentConfig, dir: string, root: string) {
+  const bundle = await readBundleDir(dir);
+  const entries = requireWhole(bundle);
+  const identities = await loadHostIdentities(config.identityPaths);
+  const accounts = loadAccounts(root);
+  for (const { secret, blob } of entries) {
+    resolveOwner(secret, accounts);
+    decryptSecret(secret.name, blob, identities).fill(0);
+  }
+  return { manifest: bundle.manifest, entries };
+}
+
+async function storeChecked(config: AgentConfig, { manifest, entries }: Awaited<ReturnType<typeof checkBundle>>): Promise<StageOutcome> {
+  const secrets = manifest.secrets.map(({ name, version, sha256, owner, group, mode }) => ({ name, version, sha256, owner, group, mode }));
+  const found = await findGenerationById(config.stateDir, manifest.id);
+  if (found !== undefined) return { generation: found, id: manifest.id, existing: true, secrets };
+  return { generation: storeGeneration(config.stateDir, manifest, entries), id: manifest.id, existing: false, secrets };
+}
+
+/**
+ * Image baking: checks a bundle against an offline system tree at `root` (its host
+ * key, its users and groups) and stores it there as the current generation. No
+ * plaintext is written anywhere: the image's first boot restores it. The image must not
+ * be running.
+ */
+export async function bakeBundle(config: AgentConfig, dir: string, root: string): Promise<StageOutcome> {
+  const staged = await storeChecked(config, await checkBundle(config, dir, root));
+  const current = linkedGeneration(config.stateDir, "current");
+  if (current !== staged.generation) setStateLinks(config.stateDir, staged.generation, current);
+  pruneGenerations(config.stateDir, config.keepGenerations);
+  return staged;
+}
+
+async function record(config: AgentConfig, action: LastRun["action"], generation: number, t0: number, run: () => Promise<InstallOutcome>): Promise<InstallOutcome> {
+  try {
+    const out = await run();
+    const failed = out.results.filter((r) => !r.ok).length;
+    await recordRun(config.stateDir, { action, generation, runGeneration: out.runGeneration, at: new Date().toISOString(), ok: failed === 0, failed, durationMs: Date.now() - t0 }, out.results);
+    return out;
+  } catch (err) {
+    const e = err instanceof NixsealError ? err : errors.internal([]);
+    await recordRun(config.stateDir, { action, generation, runGeneration: null, at: new Date().toISOString(), ok: false, failed: 0, durationMs: Date.now() - t0, error: { code: e.code, message: e.message } }, undefined).catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * Makes a stored generation live, all or nothing: any secret that cannot be made
+ * (unknown owner, bad blob) aborts it with the old generation still live.
+ */
+export async function activate(config: AgentConfig, generation: number, action: LastRun["action"] = "activate"): Promise<InstallOutcome> {
+  return withLock(config, () =>
+    record(config, action, generation, Date.now(), async () => {
+      const dir = generationDir(config.stateDir, generation);
+      if (!existsSync(dir)) throw errors.generationNotFound([generation, config.stateDir]);
+      const bundle = await readBundleDir(dir);
+      requireWhole(bundle);
+      return installGeneration(config, generation, bundle, { partial: false, flipState: true, restart: true });
+    }),
+  );
+}
+
+/** Activates the previous generation (current and previous trade places). */
+export async function rollback(config: AgentConfig): Promise<InstallOutcome> {
+  const previous = linkedGeneration(config.stateDir, "previous");
+  if (previous === undefined || !existsSync(generationDir(config.stateDir, previous))) throw errors.noPrevious([]);
+  return activate(config, previous, "rollback");
+}
+
+/** `nixseal-agent import DIR`: stage, then activate (no deploy tool involved). */
+export async function importBundle(config: AgentConfig, dir: string): Promise<{ stage: StageOutcome; activation: InstallOutcome }> {
+  const staged = await stage(config, dir);
+  const activation = await activate(config, staged.generation, "import");
+  return { stage: staged, activation };
+}

@@ -1,0 +1,241 @@
+// Turns a generation's ciphertexts into plaintext files in a fresh directory on the
+// memory filesystem. Each secret is decrypted whole in memory and written only after
+// it authenticated (many secrets: partly on a worker thread, parallel-decrypt.ts); files
+// are created O_EXCL|O_NOFOLLOW, so nothing is ever written through a planted symlink;
+// a full filesystem removes the new directory whole.
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readlinkSync,
+  rmSync,
+  statfsSync,
+  writeSync,
+} from "node:fs";
+import { join } from "node:path";
+import { decrypt, type Identity } from "../../core/age/decrypt.js";
+import { NixsealError } from "../../core/errors.js";
+import type { BundleSecret } from "../../core/schema/bundle.js";
+import type { Accounts } from "./accounts.js";
+import { readRegularFile, type BundleEntry } from "../generations/bundle-dir.js";
+import { errors, type AgentError } from "../errors.js";
+import { MIN_PARALLEL, whyNot, type DecryptHelper, type DecryptResult } from "./parallel-decrypt.js";
+
+/** What happened to one secret in one run. */
+export interface SecretResult {
+  name: string;
+  ok: boolean;
+  /** Content, owner, group or mode differ from the generation it replaces (or it is new). */
+  changed: boolean;
+  code?: string;
+  error?: string;
+  hints?: string[];
+}
+
+/** statfs f_type of the memory filesystems plaintext may live on. */
+export const TMPFS_MAGIC = 0x01021994;
+export const RAMFS_MAGIC = 0x858458f6;
+const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/** The symlink name of the live generation inside runDir. */
+export const CURRENT = "current";
+
+/**
+ * Checks that runDir is a real directory (not a symlink) and, when required, a tmpfs or
+ * ramfs: plaintext must never land on a disk.
+ */
+export function checkRunDir(runDir: string, requireMemoryFs: boolean): void {
+  let st;
+  try {
+    st = lstatSync(runDir);
+  } catch (err) {
+    throw errors.notMemoryFs([runDir], { cause: err });
+  }
+  if (!st.isDirectory()) throw errors.plantedSymlink([runDir]);
+  if (requireMemoryFs) {
+    const type = statfsSync(runDir).type;
+    if (type !== TMPFS_MAGIC && type !== RAMFS_MAGIC) throw errors.notMemoryFs([runDir]);
+  }
+}
+
+/** The directory name `current` points at, if it is a symlink. */
+export function currentRunName(runDir: string): string | undefined {
+  try {
+    return readlinkSync(join(runDir, CURRENT));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Creates the directory for generation `gen`: `<gen>`, or `<gen>.<k>` when `<gen>` is
+ * the live one (a second restore of the same generation). A leftover `<gen>` from an
+ * interrupted run is removed; anything but a directory there is refused.
+ */
+export function makeRunGenerationDir(runDir: string, gen: number): string {
+  const live = currentRunName(runDir);
+  for (let k = 0; ; k++) {
+    const name = k === 0 ? String(gen) : `${gen}.${k}`;
+    if (name === live) continue;
+    const dir = join(runDir, name);
+    try {
+      mkdirSync(dir, 0o700);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      if (!lstatSync(dir).isDirectory()) throw errors.plantedSymlink([dir]);
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir, 0o700);
+    }
+    return name;
+  }
+}
+
+function writeWhole(fd: number, data: Uint8Array): void {
+  let off = 0;
+  while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+}
+
+function sameAsBefore(oldDir: string | undefined, name: string, plaintext: Uint8Array, uid: number, gid: number, mode: number): boolean {
+  if (oldDir === undefined) return false;
+  try {
+    const file = join(oldDir, name);
+    const st = lstatSync(file);
+    if (!st.isFile() || st.uid !== uid || st.gid !== gid || (st.mode & 0o7777) !== mode || st.size !== plaintext.length) return false;
+    const old = readRegularFile(file);
+    const same = old.equals(plaintext);
+    old.fill(0);
+    return same;
+  } catch {
+    return false;
+  }
+}
+
+function failure(name: string, e: NixsealError): SecretResult {
+  return { name, ok: false, changed: false, code: e.code, error: e.message, hints: e.hints };
+}
+
+export interface MaterializeOptions {
+  runDir: string;
+  generation: number;
+  entries: BundleEntry[];
+  identities: Identity[];
+  accounts: Accounts;
+  /** Skip secrets that fail (boot restore); otherwise the first failure aborts, nothing changed. */
+  partial: boolean;
+  /** A decrypt worker to share the work with (many secrets on a multi-core host). */
+  helper?: DecryptHelper;
+}
+
+/** A secret that will be decrypted and written: where it is in the manifest, its owner and mode. */
+interface Job {
+  i: number;
+  uid: number;
+  gid: number;
+  mode: number;
+}
+
+/**
+ * Writes every secret of a generation into a new directory under runDir. Does not flip.
+ *
+ * @returns the new directory's name and one result per secret, in manifest order
+ * @throws AgentError noSpace (directory removed), or the first secret's error when not partial
+ */
+export async function materialize(opts: MaterializeOptions): Promise<{ name: string; results: SecretResult[] }> {
+  const live = currentRunName(opts.runDir);
+  const oldDir = live === undefined ? undefined : join(opts.runDir, live);
+  const name = makeRunGenerationDir(opts.runDir, opts.generation);
+  const dir = join(opts.runDir, name);
+  const results: SecretResult[] = new Array<SecretResult>(opts.entries.length);
+  const fail = (i: number, err: unknown): void => {
+    const file = join(dir, opts.entries[i]!.secret.name);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOSPC" || code === "EDQUOT") throw errors.noSpace([opts.runDir, String(opts.generation)], { cause: err });
+    if (code === "EEXIST" || code === "ELOOP") throw errors.plantedSymlink([file], { cause: err });
+    if (!(err instanceof NixsealError) || !opts.partial) throw err;
+    results[i] = failure(opts.entries[i]!.secret.name, err);
+  };
+  // Written only once whole and authenticated; zeroed here whatever happens.
+  const write = (job: Job, plaintext: Uint8Array): void => {
+    const s = opts.entries[job.i]!.secret;
+    try {
+      const fd = openSync(join(dir, s.name), CREATE_FLAGS, 0o600);
+      try {
+        writeWhole(fd, plaintext);
+        fchmodSync(fd, job.mode); // before chown: root still owns it, no CAP_FOWNER needed
+        fchownSync(fd, job.uid, job.gid);
+      } finally {
+        closeSync(fd);
+      }
+      results[job.i] = { name: s.name, ok: true, changed: !sameAsBefore(oldDir, s.name, plaintext, job.uid, job.gid, job.mode) };
+    } catch (err) {
+      fail(job.i, err);
+    } finally {
+      plaintext.fill(0);
+    }
+  };
+  const take = (job: Job, r: DecryptResult): void => {
+    if ("why" in r) fail(job.i, errors.decrypt([opts.entries[job.i]!.secret.name, r.why]));
+    else write(job, r.plaintext);
+  };
+  try {
+    // Owners before any decryption: a secret that cannot be written is not decrypted.
+    const jobs: Job[] = [];
+    const blobs: Buffer[] = [];
+    opts.entries.forEach((entry, i) => {
+      try {
+        if (entry.error || !entry.blob) throw entry.error ?? errors.internal([]);
+        const { uid, gid } = resolveOwner(entry.secret, opts.accounts);
+        jobs.push({ i, uid, gid, mode: parseInt(entry.secret.mode, 8) });
+        blobs.push(entry.blob);
+      } catch (err) {
+        fail(i, err);
+      }
+    });
+    const decryptHere = (blob: Uint8Array): Uint8Array => decrypt(blob, opts.identities);
+    if (opts.helper && jobs.length >= MIN_PARALLEL) {
+      await opts.helper.run(blobs, decryptHere, (k, r) => take(jobs[k]!, r));
+    } else {
+      for (let k = 0; k < jobs.length; k++) {
+        let r: DecryptResult;
+        try {
+          r = { plaintext: decryptHere(blobs[k]!) };
+        } catch (err) {
+          r = { why: whyNot(err) };
+        }
+        take(jobs[k]!, r);
+      }
+    }
+    chmodSync(dir, 0o751); // UMask=0077 in the unit: set the traversal bit explicitly
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return { name, results };
+}
+
+/**
+ * The numeric owner and group of a secret.
+ *
+ * @throws AgentError unknownOwner, unknownGroup
+ */
+export function resolveOwner(s: Pick<BundleSecret, "name" | "owner" | "group">, accounts: Accounts): { uid: number; gid: number } {
+  const uid = accounts.uid(s.owner);
+  if (uid === undefined) throw errors.unknownOwner([s.name, s.owner]);
+  const gid = accounts.gid(s.group);
+  if (gid === undefined) throw errors.unknownGroup([s.name, s.group]);
+  return { uid, gid };
+}
+
+/** Decrypts one secret whole; a wrong key or a truncated/forged blob is one clean error. */
+export function decryptSecret(name: string, blob: Uint8Array, identities: Identity[]): Uint8Array {
+  try {
+    return decrypt(blob, identities);
+  } catch (err) {
+    throw errors.decrypt([name, whyNot(err)], { cause: err }) as AgentError;
+  }
+}

@@ -1,0 +1,161 @@
+// What the host runs, read from disk (generations, status.json, the run dir) so it
+// works with the API down. Names, owners, modes, versions and ciphertext hashes only:
+// never a value.
+import { lstatSync, readFileSync, statfsSync } from "node:fs";
+import { join } from "node:path";
+import { readManifest } from "../generations/bundle-dir.js";
+import type { AgentConfig } from "../config/load.js";
+import { generationDir, linkedGeneration, listGenerations } from "../generations/store.js";
+import { CURRENT, currentRunName, RAMFS_MAGIC, TMPFS_MAGIC } from "../plaintext/materialize.js";
+import { readStateFile, type LastRun } from "./state-file.js";
+
+export interface SecretStatus {
+  name: string;
+  version: number;
+  sha256: string;
+  owner: string;
+  group: string;
+  mode: string;
+  /** The live file (through runDir/current). */
+  file: string;
+  /** Where NixOps users find it. */
+  keysPath: string;
+  /** Extra link, if the secret has one. */
+  path?: string;
+  restartUnits: string[];
+  reloadUnits: string[];
+  /** The file is in the live run generation. */
+  present: boolean;
+  /** Last result; ok is undefined when this generation never ran here. */
+  ok?: boolean;
+  code?: string;
+  error?: string;
+  hints?: string[];
+}
+
+export interface GenerationStatus {
+  generation: number;
+  state: "current" | "previous" | "pending" | "old" | "damaged";
+  id?: string;
+  host?: string;
+  createdAt?: string;
+  secrets?: number;
+}
+
+export interface StatusReport {
+  host: string | null;
+  current: number | null;
+  previous: number | null;
+  runGeneration: string | null;
+  runDir: string;
+  keysDir: string;
+  memoryFs: { type: "tmpfs" | "ramfs" | "other" | "missing"; noswap: boolean };
+  generations: GenerationStatus[];
+  lastRun: LastRun | null;
+  secrets: SecretStatus[];
+}
+
+function fsInfo(runDir: string): StatusReport["memoryFs"] {
+  let type: StatusReport["memoryFs"]["type"];
+  try {
+    const t = statfsSync(runDir).type;
+    type = t === TMPFS_MAGIC ? "tmpfs" : t === RAMFS_MAGIC ? "ramfs" : "other";
+  } catch {
+    return { type: "missing", noswap: false };
+  }
+  let noswap = false;
+  try {
+    for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+      const f = line.split(" ");
+      if (f[4] !== runDir) continue;
+      const superOpts = f[f.indexOf("-") + 3] ?? "";
+      noswap = superOpts.split(",").includes("noswap");
+    }
+  } catch {
+    // no /proc
+  }
+  return { type, noswap: type === "ramfs" || noswap };
+}
+
+/** Collects the status report from disk. */
+export async function collectStatus(config: AgentConfig): Promise<StatusReport> {
+  const current = linkedGeneration(config.stateDir, "current") ?? null;
+  const previous = linkedGeneration(config.stateDir, "previous") ?? null;
+  const state = readStateFile(config.stateDir);
+  const generations: GenerationStatus[] = [];
+  let host: string | null = null;
+  let currentSecrets: SecretStatus[] = [];
+  for (const n of listGenerations(config.stateDir).reverse()) {
+    const kind: GenerationStatus["state"] = n === current ? "current" : n === previous ? "previous" : current === null || n > current ? "pending" : "old";
+    try {
+      const m = await readManifest(generationDir(config.stateDir, n));
+      generations.push({ generation: n, state: kind, id: m.id, host: m.host, createdAt: m.createdAt, secrets: m.secrets.length });
+      if (n === current) {
+        host = m.host;
+        const live = join(config.runDir, CURRENT);
+        currentSecrets = m.secrets.map((s) => {
+          const r = state.results[s.name];
+          const sameGen = r && r.generation === n;
+          let present = false;
+          try {
+            present = lstatSync(join(live, s.name)).isFile();
+          } catch {
+            present = false;
+          }
+          return {
+            name: s.name,
+            version: s.version,
+            sha256: s.sha256,
+            owner: s.owner,
+            group: s.group,
+            mode: s.mode,
+            file: join(live, s.name),
+            keysPath: join(config.keysDir, s.name),
+            ...(s.path ? { path: s.path } : {}),
+            restartUnits: s.restartUnits,
+            reloadUnits: s.reloadUnits,
+            present,
+            ...(sameGen ? { ok: r.ok, ...(r.ok ? {} : { code: r.code, error: r.error, hints: r.hints }) } : {}),
+          };
+        });
+      }
+    } catch {
+      generations.push({ generation: n, state: "damaged" });
+    }
+  }
+  return {
+    host,
+    current,
+    previous,
+    runGeneration: currentRunName(config.runDir) ?? null,
+    runDir: config.runDir,
+    keysDir: config.keysDir,
+    memoryFs: fsInfo(config.runDir),
+    generations,
+    lastRun: state.lastRun ?? null,
+    secrets: currentSecrets,
+  };
+}
+
+/** The report for a person: one line per secret, failures with their reason and hint. */
+export function formatStatus(s: StatusReport): string {
+  const out: string[] = [];
+  out.push(`host: ${s.host ?? "(no generation installed)"}`);
+  out.push(`generation: current ${s.current ?? "-"}, previous ${s.previous ?? "-"}, live in ${s.runGeneration ? join(s.runDir, s.runGeneration) : "(nothing restored)"}`);
+  out.push(`memory filesystem: ${s.runDir} is ${s.memoryFs.type}${s.memoryFs.type === "tmpfs" ? (s.memoryFs.noswap ? " (noswap)" : " (may swap)") : ""}`);
+  if (s.lastRun) {
+    const lr = s.lastRun;
+    out.push(`last run: ${lr.action} of generation ${lr.generation ?? "-"} at ${lr.at}: ${lr.ok ? "ok" : lr.error ? `failed: ${lr.error.message}` : `${lr.failed} secret(s) failed`} (${lr.durationMs} ms)`);
+  }
+  if (s.secrets.length) out.push("secrets:");
+  for (const x of s.secrets) {
+    const state = x.ok === false ? "FAILED" : x.present ? "ok" : "missing";
+    out.push(`  ${x.name}  v${x.version}  ${x.owner}:${x.group} ${x.mode}  ${state}  ${x.keysPath}${x.path ? ` ${x.path}` : ""}`);
+    if (x.ok === false) {
+      out.push(`      ${x.error ?? ""}`);
+      for (const h of x.hints ?? []) out.push(`      hint: ${h}`);
+    }
+  }
+  if (s.generations.length) out.push("generations: " + s.generations.map((g) => `${g.generation}${g.state === "old" ? "" : ` (${g.state})`}`).join(", "));
+  return out.join("\n") + "\n";
+}

@@ -1,0 +1,68 @@
+// stateDir/status.json: the last run and each secret's last result (codes and
+// messages, never values), so `nixseal-agent status` works without the API and the
+// API can answer across restarts.
+import { randomBytes } from "node:crypto";
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import type { SecretResult } from "../plaintext/materialize.js";
+
+export interface LastRun {
+  action: "restore" | "activate" | "rollback" | "import";
+  generation: number | null;
+  /** Directory name under runDir now live. */
+  runGeneration: string | null;
+  at: string;
+  ok: boolean;
+  failed: number;
+  durationMs: number;
+  error?: { code: string; message: string };
+}
+
+export interface StateFile {
+  lastRun?: LastRun;
+  results: Record<string, SecretResult & { generation: number; at: string }>;
+  activations: { ok: number; failed: number };
+}
+
+const FILE = "status.json";
+
+/** Reads status.json; an absent or damaged one is an empty record. */
+export function readStateFile(stateDir: string): StateFile {
+  try {
+    const s = JSON.parse(readFileSync(join(stateDir, FILE), "utf8")) as StateFile;
+    return { results: s.results ?? {}, lastRun: s.lastRun, activations: s.activations ?? { ok: 0, failed: 0 } };
+  } catch {
+    return { results: {}, activations: { ok: 0, failed: 0 } };
+  }
+}
+
+/** Records one run: replaces the per-secret results with this run's when it ran any. */
+export async function recordRun(stateDir: string, run: LastRun, results: SecretResult[] | undefined): Promise<void> {
+  const s = readStateFile(stateDir);
+  s.lastRun = run;
+  if (run.ok) s.activations.ok++;
+  else s.activations.failed++;
+  if (results) {
+    s.results = {};
+    for (const r of results) s.results[r.name] = { ...r, generation: run.generation ?? 0, at: run.at };
+  }
+  // compact: with a thousand secrets, indentation doubles the bytes written at each boot
+  writeSyncAtomic(join(stateDir, FILE), JSON.stringify(s) + "\n");
+}
+
+// core's writeFileAtomic, done with sync calls: core/fs.js loads node:fs/promises and
+// node:os, which the boot restore otherwise never needs.
+function writeSyncAtomic(file: string, text: string): void {
+  const tmp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
+  const fd = openSync(tmp, "wx", 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    unlinkSync(tmp);
+    throw err;
+  }
+  closeSync(fd);
+  renameSync(tmp, file);
+}
