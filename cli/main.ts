@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
-import { commands, type CommandContext } from "./commands/index.js";
+import type { CommandContext } from "./commands/context.js";
+import { commands } from "./commands/index.js";
 import type { CliIo } from "./io.js";
 import { printError } from "./output.js";
 import { VERSION } from "./version.js";

@@ -2,7 +2,8 @@
 // build-time bundle (agent.bundle.js) when the build made one. No top-level await here:
 // the bundle's command chunks import from the boot chunk this module ends up in.
 import { writeSync } from "node:fs";
-import { main, type Output } from "./commands/main.js";
+import type { Output } from "./commands/io.js";
+import { main } from "./commands/main.js";
 
 // stdout and stderr as plain write(2) calls. The boot restore prints a line or two, and
 // building process.stderr as a pipe or journal-socket stream costs it ~4 ms; the stream

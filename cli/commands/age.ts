@@ -17,7 +17,7 @@ import {
 } from "../../core/index.js";
 import { readAll, type CliIo } from "../io.js";
 import { canPrompt, promptHidden } from "../prompt.js";
-import type { CommandContext } from "./index.js";
+import type { CommandContext } from "./context.js";
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 

@@ -3,7 +3,7 @@ import { buildHostBundle } from "../bundle/index.js";
 import { printInfo, printJson } from "../output.js";
 import { openRepo } from "../repo/index.js";
 import { resolve } from "node:path";
-import type { CommandContext } from "./index.js";
+import type { CommandContext } from "./context.js";
 
 /** `nixseal bundle HOST --out DIR`: the host's bundle for `nixseal-agent import` (image baking, air-gapped hosts). */
 export function registerBundle(program: Command, ctx: CommandContext): void {

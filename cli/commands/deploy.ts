@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { NixsealError } from "../../core/index.js";
 import type { RunOptions } from "../deploy/hosts.js";
-import type { CommandContext } from "./index.js";
+import type { CommandContext } from "./context.js";
 
 /** Parses a non-negative integer option. */
 export function intOption(name: string, min: number): (v: string) => number {

@@ -9,7 +9,7 @@ import { canPrompt, confirm } from "../prompt.js";
 import { rekeySecrets } from "../rekey/index.js";
 import { hostsOf, openRepo, parseTarget, saveRepo, secretsForHost, withLockedRepo } from "../repo/index.js";
 import { checkHostKey, checkHostName } from "../repo/validate.js";
-import type { CommandContext } from "./index.js";
+import type { CommandContext } from "./context.js";
 
 interface KeyOpts {
   key?: string;

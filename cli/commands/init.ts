@@ -6,7 +6,7 @@ import { NixsealError, REPO_FORMAT } from "../../core/index.js";
 import { ensureAdminIdentity } from "../identity/index.js";
 import { printInfo, printWarning } from "../output.js";
 import { repoFile, saveRepo, secretsDir, withRepoLock } from "../repo/index.js";
-import type { CommandContext } from "./index.js";
+import type { CommandContext } from "./context.js";
 
 /** `nixseal init [DIR]`: a new secrets repo and, unless one exists, an admin identity. */
 export function registerInit(program: Command, ctx: CommandContext): void {

@@ -16,7 +16,7 @@ import type { CliIo } from "../io.js";
 import { printError, printInfo, printJson, printWarning } from "../output.js";
 import { passphraseSource } from "../identity/passphrase.js";
 import { openRepo } from "../repo/index.js";
-import type { CommandContext } from "./index.js";
+import type { CommandContext } from "./context.js";
 
 /** How long one upload may take. */
 const TIMEOUT_MS = 300_000;

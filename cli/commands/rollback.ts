@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { intOption, runOptions } from "./deploy.js";
-import type { CommandContext } from "./index.js";
+import type { CommandContext } from "./context.js";
 
 /** `nixseal rollback HOST…`: previous config and previous secrets generation. */
 export function registerRollback(program: Command, ctx: CommandContext): void {

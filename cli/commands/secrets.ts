@@ -12,7 +12,7 @@ import { isStale, openRepo, saveRepo, secretFile, secretsDir, withLockedRepo, ty
 import { checkHostName, checkPath, checkPrincipal, checkSecretName, checkUnit } from "../repo/validate.js";
 import { readValue, type ValueOptions } from "../values.js";
 import { unknownHost } from "./host.js";
-import type { CommandContext } from "./index.js";
+import type { CommandContext } from "./context.js";
 
 /** Accumulates repeatable, comma-separated options: --host a,b --host c. */
 const collect = (value: string, previous: string[] = []): string[] => [...previous, ...value.split(",").filter((v) => v !== "")];

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { intOption, runOptions } from "./deploy.js";
-import type { CommandContext } from "./index.js";
+import type { CommandContext } from "./context.js";
 
 /** `nixseal status [HOST…]`: what each host runs against the repo. */
 export function registerStatus(program: Command, ctx: CommandContext): void {

@@ -4,7 +4,7 @@
 // a body that reveals nothing.
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import { NixsealError } from "../../core/errors.js";
-import type { AgentConfig } from "../config/load.js";
+import type { AgentConfig } from "../config/defaults.js";
 import { errors, statusOf } from "../errors.js";
 import { agentStatePlugin } from "./plugins/agent-state.js";
 import { generationRoutes } from "./routes/generations.js";

@@ -2,7 +2,7 @@
 // Fastify is loaded here only, never on the boot restore path.
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
-import type { AgentConfig } from "../config/load.js";
+import type { AgentConfig } from "../config/defaults.js";
 import { errors } from "../errors.js";
 
 /** Listens until SIGTERM/SIGINT; resolves when closed. */

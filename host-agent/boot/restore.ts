@@ -3,7 +3,7 @@
 // made (unknown owner, bad blob) is reported and skipped, the others are restored. A
 // current generation whose manifest is missing or damaged falls back to previous.
 import { readBundleDir, type BundleDir } from "../generations/bundle-dir.js";
-import type { AgentConfig } from "../config/load.js";
+import type { AgentConfig } from "../config/defaults.js";
 import { errors } from "../errors.js";
 import { generationDir, linkedGeneration } from "../generations/store.js";
 import { installGeneration, type InstallOutcome } from "../generations/install-generation.js";

@@ -5,16 +5,7 @@
 import { NixsealError } from "../../core/errors.js";
 import { COMMANDS, runCommand } from "./run-command.js";
 import { errors } from "../errors.js";
-
-/** Where the agent prints; only write() is used (bin.ts writes with write(2)). */
-export interface Output {
-  write(data: string | Uint8Array): unknown;
-}
-
-export interface AgentIo {
-  stdout: Output;
-  stderr: Output;
-}
+import type { AgentIo } from "./io.js";
 
 const USAGE = `usage: nixseal-agent COMMAND [--config FILE] [--state-dir DIR] [--run-dir DIR]
                      [--keys-dir DIR] [--identity KEYFILE]...

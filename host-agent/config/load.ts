@@ -1,40 +1,9 @@
-// The agent's settings: defaults (the on-host layout that deploy, the NixOS module and
-// units.json agree on), /etc/nixseal/agent.json when present (zod-validated), then
-// command-line overrides (image baking: import into a mounted image's /var/lib).
+// Loads the agent's settings: the defaults (defaults.ts), /etc/nixseal/agent.json when
+// present (zod-validated), then command-line overrides (image baking: import into a
+// mounted image's /var/lib).
 import { readFileSync } from "node:fs";
 import { NixsealError } from "../../core/errors.js";
-
-/** Where the agent looks for its settings unless --config says otherwise. */
-export const DEFAULT_CONFIG_PATH = "/etc/nixseal/agent.json";
-
-export interface AgentConfig {
-  identityPaths: string[];
-  stateDir: string;
-  runDir: string;
-  keysDir: string;
-  keepGenerations: number;
-  socket: string;
-  readWritePaths: string[];
-  restartUnits: boolean;
-  requireMemoryFs: boolean;
-}
-
-export const CONFIG_DEFAULTS: Readonly<AgentConfig> = Object.freeze({
-  identityPaths: ["/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_rsa_key"],
-  stateDir: "/var/lib/nixseal",
-  runDir: "/run/nixseal",
-  keysDir: "/run/keys",
-  keepGenerations: 5,
-  socket: "/run/nixseal-agent/agent.sock",
-  readWritePaths: [],
-  restartUnits: true,
-  requireMemoryFs: true,
-});
-
-/** A fresh copy of the defaults. */
-export function defaultConfig(): AgentConfig {
-  return { ...CONFIG_DEFAULTS, identityPaths: [...CONFIG_DEFAULTS.identityPaths], readWritePaths: [] };
-}
+import { DEFAULT_CONFIG_PATH, defaultConfig, type AgentConfig } from "./defaults.js";
 
 /** Validates a config object with the zod schema (loaded on demand). */
 export async function parseConfig(text: string, file: string): Promise<AgentConfig> {

@@ -3,7 +3,7 @@
 // (the common case) does not pay it.
 import { z } from "zod";
 import { absolutePath } from "../../core/index.js";
-import { CONFIG_DEFAULTS } from "./load.js";
+import { CONFIG_DEFAULTS } from "./defaults.js";
 
 export const agentConfigSchema = z.strictObject({
   identityPaths: z.array(absolutePath).min(1).default(CONFIG_DEFAULTS.identityPaths),

@@ -8,7 +8,7 @@ import { NixsealError } from "../../core/errors.js";
 import type { BundleSecret } from "../../core/schema/bundle.js";
 import { loadAccounts } from "../plaintext/accounts.js";
 import { readManifest, type BundleDir } from "./bundle-dir.js";
-import type { AgentConfig } from "../config/load.js";
+import type { AgentConfig } from "../config/defaults.js";
 import { generationDir, linkedGeneration, pruneGenerations, setStateLinks } from "./store.js";
 import { loadHostIdentities } from "../plaintext/host-keys.js";
 import { flipCurrent, linkKeysAfterFlip, linkKeysBeforeFlip, linkPaths } from "../plaintext/links.js";

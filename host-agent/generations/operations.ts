@@ -4,7 +4,7 @@
 import { existsSync } from "node:fs";
 import { loadAccounts } from "../plaintext/accounts.js";
 import { readBundleDir, requireWhole } from "./bundle-dir.js";
-import type { AgentConfig } from "../config/load.js";
+import type { AgentConfig } from "../config/defaults.js";
 import { errors } from "../errors.js";
 import { findGenerationById, generationDir, linkedGeneration, pruneGenerations, setStateLinks, storeGeneration } from "./store.js";
 import { loadHostIdentities } from "../plaintext/host-keys.js";

@@ -18,10 +18,11 @@ import { requestJson, serverBaseUrl } from "../../core/http-json.js";
 import { readTokenFile } from "../../core/token-file.js";
 import type { BundleManifest } from "../../core/schema/bundle.js";
 import { readManifest } from "../generations/bundle-dir.js";
-import { loadConfig, type AgentConfig } from "../config/load.js";
+import type { AgentConfig } from "../config/defaults.js";
+import { loadConfig } from "../config/load.js";
 import { errors } from "../errors.js";
 import { generationDir, linkedGeneration } from "../generations/store.js";
-import type { AgentIo } from "../commands/main.js";
+import type { AgentIo } from "../commands/io.js";
 import { downgrades, readTrustKeys, usage, verifyReply } from "./verify.js";
 
 const USAGE = `usage: nixseal-agent pull --server URL (--trust-key FILE... | --trust-server)

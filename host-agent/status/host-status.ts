@@ -4,7 +4,7 @@
 import { lstatSync, readFileSync, statfsSync } from "node:fs";
 import { join } from "node:path";
 import { readManifest } from "../generations/bundle-dir.js";
-import type { AgentConfig } from "../config/load.js";
+import type { AgentConfig } from "../config/defaults.js";
 import { generationDir, linkedGeneration, listGenerations } from "../generations/store.js";
 import { CURRENT, currentRunName, RAMFS_MAGIC, TMPFS_MAGIC } from "../plaintext/materialize.js";
 import { readStateFile, type LastRun } from "./state-file.js";

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
 import { buildAgent } from "../../host-agent/api/app.js";
-import type { AgentConfig } from "../../host-agent/config/load.js";
+import type { AgentConfig } from "../../host-agent/config/defaults.js";
 import { makeEnv, writeBundle, type AgentEnv } from "./support.js";
 
 const VALUES = ["app-value-one", "app-value-two", "app-value-three"];

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeManifest } from "../../cli/bundle/manifest.js";
 import { BUNDLE_MANIFEST, encrypt, parseRecipient, type BundleSecret } from "../../core/index.js";
-import type { AgentConfig } from "../../host-agent/config/load.js";
+import type { AgentConfig } from "../../host-agent/config/defaults.js";
 import { agentConfigSchema } from "../../host-agent/config/schema.js";
 import { sha256Hex } from "../../host-agent/generations/bundle-dir.js";
 

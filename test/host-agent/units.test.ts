@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { CONFIG_DEFAULTS } from "../../host-agent/config/load.js";
+import { CONFIG_DEFAULTS } from "../../host-agent/config/defaults.js";
 import { installUnits, kernelAtLeast, loadUnitsSpec, renderUnits } from "../../host-agent/systemd/install-units.js";
 
 const dir = mkdtempSync(join(tmpdir(), "nixseal-units-"));

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { agentConfigSchema } from "../../host-agent/config/load.js";
+import { agentConfigSchema } from "../../host-agent/config/schema.js";
 import { ROOT, haveNix, normalize, parseUnitText, type Sections } from "./nix.js";
 
 const NIXPKGS = process.env.NIXPKGS;

@@ -2,7 +2,7 @@
 // stay thin and tests can build the app over temp dirs.
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
-import type { AgentConfig } from "../../config/load.js";
+import type { AgentConfig } from "../../config/defaults.js";
 import { activate, rollback, stage } from "../../generations/operations.js";
 import { readStateFile } from "../../status/state-file.js";
 import { collectStatus } from "../../status/host-status.js";

@@ -1,0 +1,35 @@
+// The agent's settings and their defaults: the on-host layout that deploy, the NixOS
+// module and units.json agree on. No zod here: the boot restore reads these on every
+// host, and the schema (schema.ts) loads only when /etc/nixseal/agent.json exists.
+
+/** Where the agent looks for its settings unless --config says otherwise. */
+export const DEFAULT_CONFIG_PATH = "/etc/nixseal/agent.json";
+
+export interface AgentConfig {
+  identityPaths: string[];
+  stateDir: string;
+  runDir: string;
+  keysDir: string;
+  keepGenerations: number;
+  socket: string;
+  readWritePaths: string[];
+  restartUnits: boolean;
+  requireMemoryFs: boolean;
+}
+
+export const CONFIG_DEFAULTS: Readonly<AgentConfig> = Object.freeze({
+  identityPaths: ["/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_rsa_key"],
+  stateDir: "/var/lib/nixseal",
+  runDir: "/run/nixseal",
+  keysDir: "/run/keys",
+  keepGenerations: 5,
+  socket: "/run/nixseal-agent/agent.sock",
+  readWritePaths: [],
+  restartUnits: true,
+  requireMemoryFs: true,
+});
+
+/** A fresh copy of the defaults. */
+export function defaultConfig(): AgentConfig {
+  return { ...CONFIG_DEFAULTS, identityPaths: [...CONFIG_DEFAULTS.identityPaths], readWritePaths: [] };
+}
