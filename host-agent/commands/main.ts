@@ -1,78 +1,53 @@
-// nixseal-agent's command line. Hand-parsed on purpose: `restore` runs at every boot
-// and loads only what it needs (core, the restore modules, imported statically so that
-// the build's bundle holds the whole boot path in one file); every other command's
-// module is imported when that command runs, Fastify only for `serve`.
+// nixseal-agent's command line: parse, dispatch and --help from the command table
+// (table.ts), and the one place that prints an error.
 import { NixsealError } from "../../core/errors.js";
-import { COMMANDS, runCommand } from "./run-command.js";
-import { errors } from "../errors.js";
 import type { AgentIo } from "./io.js";
+import { commandName, COMMON_OPTIONS, OPTIONS, optionsUsage, parseOptions, usageError } from "./options.js";
+import { COMMANDS, type AgentCommand } from "./table.js";
 
-const USAGE = `usage: nixseal-agent COMMAND [--config FILE] [--state-dir DIR] [--run-dir DIR]
-                     [--keys-dir DIR] [--identity KEYFILE]...
+const WIDTH = 80;
+/** Where a command's description starts in the usage text. */
+const COLUMN = 23;
 
-  restore              decrypt the current generation into /run/nixseal (boot oneshot)
-  serve                run the API on the unix socket (root only)
-  status [--json]      what this host runs, from disk (works without the API)
-  import DIR           store a bundle dir as a new generation and activate it
-  import DIR --root IMG  image baking: check DIR against the offline system at IMG
-                       (its host key, users, groups) and store it there as current
-  stage DIR            check a bundle dir and store it as a pending generation
-  activate N           make generation N live
-  rollback             make the previous generation live again
-  install [--agent PATH] [--no-start]
-                       write the systemd units, daemon-reload, enable and start them
-  check MANIFEST|DIR   validate a manifest or a bundle dir (no decryption)
-  pull --server URL    fetch this host's latest bundle from a nixseal server, import it
+/** Words of text (a bracketed or parenthesised group is one word) filled after `lead`, continued at column `indent`. */
+function fill(lead: string, text: string, indent: number): string {
+  const lines = [lead];
+  for (const word of text.split(/ (?![^[(]*[\])])/)) {
+    const line = lines.at(-1)!;
+    if (line.trim() !== "" && line.length + 1 + word.length > WIDTH) lines.push(" ".repeat(indent) + word);
+    else lines[lines.length - 1] = line === "" || line.endsWith(" ") ? line + word : `${line} ${word}`;
+  }
+  return lines.join("\n");
+}
+
+/** One command's lines in the usage text: synopsis, then what it does from COLUMN. */
+function usageLines(cmd: AgentCommand): string {
+  return cmd.usage
+    .map(([synopsis, what]) => {
+      const head = `  ${synopsis}`;
+      return head.length < COLUMN - 1 ? fill(head.padEnd(COLUMN), what, COLUMN) : `${head}\n${fill(" ".repeat(COLUMN), what, COLUMN)}`;
+    })
+    .join("\n");
+}
+
+function usage(): string {
+  return `${fill("usage: nixseal-agent COMMAND", optionsUsage(COMMON_OPTIONS), 21)}
+
+${COMMANDS.map(usageLines).join("\n")}
 
 config: /etc/nixseal/agent.json (optional), see docs/agent.md; the --*-dir and
---identity options override it (tests, unusual layouts)
+--identity options override it (tests, unusual layouts);
+nixseal-agent COMMAND --help describes one command
 `;
-
-interface Args {
-  command: string | undefined;
-  positional: string[];
-  config?: string;
-  overrides: { stateDir?: string; runDir?: string; keysDir?: string; identityPaths?: string[] };
-  root?: string;
-  json: boolean;
-  agent?: string;
-  noStart: boolean;
-  help: boolean;
 }
 
-function usageError(message: string): NixsealError {
-  return errors.usage([message]);
-}
-
-function parseArgs(argv: string[]): Args {
-  const a: Args = { command: undefined, positional: [], overrides: {}, json: false, noStart: false, help: false };
-  const dir = (flag: string, v: string): string => {
-    if (!v.startsWith("/") || v.split("/").includes("..")) throw usageError(`${flag} needs an absolute path without ".."`);
-    return v;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw usageError(`${arg} needs a value`);
-      return v;
-    };
-    if (arg === "--config") a.config = value();
-    else if (arg.startsWith("--config=")) a.config = arg.slice(9);
-    else if (arg === "--state-dir") a.overrides.stateDir = dir(arg, value());
-    else if (arg === "--run-dir") a.overrides.runDir = dir(arg, value());
-    else if (arg === "--keys-dir") a.overrides.keysDir = dir(arg, value());
-    else if (arg === "--identity") a.overrides.identityPaths = [...(a.overrides.identityPaths ?? []), dir(arg, value())];
-    else if (arg === "--root") a.root = dir(arg, value());
-    else if (arg === "--json") a.json = true;
-    else if (arg === "--agent") a.agent = value();
-    else if (arg === "--no-start") a.noStart = true;
-    else if (arg === "-h" || arg === "--help") a.help = true;
-    else if (arg.startsWith("-")) throw usageError(`unknown option ${arg}`);
-    else if (a.command === undefined) a.command = arg;
-    else a.positional.push(arg);
-  }
-  return a;
+/** `nixseal-agent NAME --help`: each synopsis with the rest of its options, then the help. */
+function commandUsage(cmd: AgentCommand): string {
+  const heads = cmd.usage.map(([synopsis]) => {
+    const more = cmd.options.filter((o) => !synopsis.includes(OPTIONS[o].flag));
+    return fill(`usage: nixseal-agent ${synopsis}`, optionsUsage([...more, ...COMMON_OPTIONS]), 22 + cmd.name.length);
+  });
+  return `${heads.join("\n")}\n\n${cmd.help ?? `${usageLines(cmd)}\n`}`;
 }
 
 function printError(io: AgentIo, err: unknown): number {
@@ -86,11 +61,6 @@ function printError(io: AgentIo, err: unknown): number {
   return 70;
 }
 
-function one(a: Args, what: string): string {
-  if (a.positional.length !== 1) throw usageError(`${a.command} needs exactly one argument: ${what}`);
-  return a.positional[0]!;
-}
-
 /**
  * Runs one agent command.
  *
@@ -98,18 +68,26 @@ function one(a: Args, what: string): string {
  */
 export async function main(argv: string[], io: AgentIo): Promise<number> {
   try {
-    if (argv[0] === "pull") return await (await import("../pull/pull.js")).runPull(argv.slice(1), io);
-    const a = parseArgs(argv);
-    if (a.help || a.command === undefined || a.command === "help") {
-      (a.command === undefined && !a.help ? io.stderr : io.stdout).write(USAGE);
-      return a.command === undefined && !a.help ? 2 : 0;
-    }
-    if (a.command === "--version" || a.command === "version") {
+    if (argv[0] === "--version" || argv[0] === "version") {
       io.stdout.write("nixseal-agent 0.1.0\n");
       return 0;
     }
-    if (!COMMANDS.includes(a.command)) throw usageError(`unknown command ${a.command}`);
-    return await runCommand(a.command, { positional: a.positional, config: a.config, overrides: a.overrides, root: a.root, json: a.json, agent: a.agent, noStart: a.noStart, one: (what) => one(a, what) }, io);
+    const { name, rest } = commandName(argv);
+    const help = argv.includes("-h") || argv.includes("--help");
+    const cmd = COMMANDS.find((c) => c.name === name);
+    if (help || name === undefined || name === "help") {
+      const text = help && cmd ? commandUsage(cmd) : usage();
+      (name === undefined && !help ? io.stderr : io.stdout).write(text);
+      return name === undefined && !help ? 2 : 0;
+    }
+    if (!cmd) throw usageError(`unknown command ${name}`);
+    const hint = [`run nixseal-agent ${cmd.name} --help`];
+    const { operands, values } = parseOptions(rest, [...COMMON_OPTIONS, ...cmd.options], hint);
+    if (operands.length !== cmd.operands.length) {
+      const want = cmd.operands.length === 1 ? "exactly one argument" : `exactly ${cmd.operands.length} arguments`;
+      throw usageError(cmd.operands.length === 0 ? `${cmd.name} takes no arguments` : `${cmd.name} needs ${want}: ${cmd.operands.join(" ")}`, hint);
+    }
+    return await cmd.run({ operands, values }, io);
   } catch (err) {
     return printError(io, err);
   }

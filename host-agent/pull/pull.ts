@@ -11,7 +11,6 @@ import { mkdirSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { NixsealError } from "../../core/errors.js";
 import { withTempDir } from "../../core/fs.js";
 import { requestJson, serverBaseUrl } from "../../core/http-json.js";
@@ -19,26 +18,11 @@ import { readTokenFile } from "../../core/token-file.js";
 import type { BundleManifest } from "../../core/schema/bundle.js";
 import { readManifest } from "../generations/bundle-dir.js";
 import type { AgentConfig } from "../config/defaults.js";
-import { loadConfig } from "../config/load.js";
 import { errors } from "../errors.js";
 import { generationDir, linkedGeneration } from "../generations/store.js";
 import type { AgentIo } from "../commands/io.js";
+import { invocationConfig, type Invocation } from "../commands/invocation.js";
 import { downgrades, readTrustKeys, usage, verifyReply } from "./verify.js";
-
-const USAGE = `usage: nixseal-agent pull --server URL (--trust-key FILE... | --trust-server)
-                          [--host NAME] [--token-file FILE] [--allow-downgrade]
-                          [--config FILE] [--state-dir DIR] [--run-dir DIR]
-                          [--keys-dir DIR] [--identity KEYFILE]...
-
-Fetches this host's latest bundle from a nixseal server, checks the operator's
-signature (--trust-key: ssh-ed25519 public keys, as given to nixseal push
---sign-key) and every file's sha256, stores it as a new generation and activates
-it (as import does). --trust-server accepts unsigned bundles: the server (and
-anyone between) could then choose what this host installs.
---host defaults to the short host name; --token-file holds the host's read token
-when the server requires one. See docs/server.md.
-`;
-
 
 /** Largest reply pull reads (a server cannot make the agent buffer without bound). */
 export const MAX_REPLY_BYTES = 64 * 1024 * 1024;
@@ -56,52 +40,18 @@ async function currentManifest(config: AgentConfig): Promise<{ generation: numbe
   }
 }
 
-/** Runs `nixseal-agent pull ARGS`; returns the exit code (1 when a secret failed). */
-export async function runPull(argv: string[], io: AgentIo): Promise<number> {
-  let v;
-  try {
-    v = parseArgs({
-      args: argv,
-      options: {
-        server: { type: "string" },
-        host: { type: "string" },
-        "token-file": { type: "string" },
-        config: { type: "string" },
-        "state-dir": { type: "string" },
-        "run-dir": { type: "string" },
-        "keys-dir": { type: "string" },
-        identity: { type: "string", multiple: true },
-        "trust-key": { type: "string", multiple: true },
-        "trust-server": { type: "boolean" },
-        "allow-downgrade": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    }).values;
-  } catch (err) {
-    throw usage((err as Error).message.split("\n")[0]!.replace(/^./, (c) => c.toLowerCase()));
-  }
-  if (v.help) {
-    io.stdout.write(USAGE);
-    return 0;
-  }
+/** Runs `nixseal-agent pull`; returns the exit code (1 when a secret failed). */
+export async function runPull(inv: Invocation, io: AgentIo): Promise<number> {
+  const v = inv.values;
   if (!v.server) throw usage("pull needs --server URL");
-  if (!v["trust-key"] === !v["trust-server"]) throw usage("pull needs either --trust-key FILE (the operator's signing key) or --trust-server");
+  if (!v.trustKey === !v.trustServer) throw usage("pull needs either --trust-key FILE (the operator's signing key) or --trust-server");
   const usageErrors = { code: errors.usage.code, exitCode: 2 };
   const server = serverBaseUrl(v.server, usageErrors);
-  for (const [flag, dir] of [["--state-dir", v["state-dir"]], ["--run-dir", v["run-dir"]], ["--keys-dir", v["keys-dir"]], ...(v.identity ?? []).map((p) => ["--identity", p])]) {
-    if (dir !== undefined && (!dir.startsWith("/") || dir.split("/").includes(".."))) throw usage(`${flag} needs an absolute path without ".."`);
-  }
-  const overrides: Partial<AgentConfig> = {
-    ...(v["state-dir"] ? { stateDir: v["state-dir"] } : {}),
-    ...(v["run-dir"] ? { runDir: v["run-dir"] } : {}),
-    ...(v["keys-dir"] ? { keysDir: v["keys-dir"] } : {}),
-    ...(v.identity ? { identityPaths: v.identity } : {}),
-  };
-  const config = await loadConfig(v.config, overrides);
+  const config = await invocationConfig(inv);
   const host = v.host ?? hostname().split(".")[0]!.toLowerCase();
   if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(host)) throw usage(`"${host}" is not a host name; pass --host NAME`);
-  const token = v["token-file"] ? await readTokenFile(v["token-file"], usageErrors) : undefined;
-  const trusted = v["trust-key"] ? readTrustKeys(v["trust-key"]) : "server";
+  const token = v.tokenFile ? await readTokenFile(v.tokenFile, usageErrors) : undefined;
+  const trusted = v.trustKey ? readTrustKeys(v.trustKey) : "server";
 
   const reply = await requestJson(server, `v1/hosts/${host}/bundles/latest`, { token, timeoutMs: TIMEOUT_MS, maxBytes: MAX_REPLY_BYTES });
   const { manifest, files } = await verifyReply(server.origin, host, reply, trusted);
@@ -111,7 +61,7 @@ export async function runPull(argv: string[], io: AgentIo): Promise<number> {
     say(`bundle ${manifest.id.slice(0, 16)} from ${server.origin} is already generation ${current.generation} (current); nothing to do`);
     return 0;
   }
-  const lowered = current && !v["allow-downgrade"] ? downgrades(current.manifest, manifest) : [];
+  const lowered = current && !v.allowDowngrade ? downgrades(current.manifest, manifest) : [];
   if (lowered.length) {
     throw new NixsealError("NIXSEAL_ERR_PULL_DOWNGRADE", `the bundle from ${server.origin} has older versions than generation ${current!.generation}: ${lowered.join(", ")}`, {
       hints: ["nothing was changed; if the operator meant it, run nixseal-agent pull --allow-downgrade once (or rotate the secret, which raises its version)"],

@@ -1,0 +1,17 @@
+// `nixseal-agent restore`, the boot oneshot's command (on the boot path: imported statically).
+import { restore as restoreGeneration } from "../boot/restore.js";
+import type { AgentIo } from "./io.js";
+import { invocationConfig, type Invocation } from "./invocation.js";
+import { say, summarize } from "./report.js";
+
+/** Exit 1 when a secret failed or current was unusable and previous was restored. */
+export async function restore(inv: Invocation, io: AgentIo): Promise<number> {
+  const config = await invocationConfig(inv);
+  const r = await restoreGeneration(config);
+  if (r.generation === null || !r.outcome) {
+    say(io, `no generation installed in ${config.stateDir}: nothing to restore`);
+    return 0;
+  }
+  if (r.fellBackFrom) say(io, `error: current generation ${r.fellBackFrom.generation} is unusable (${r.fellBackFrom.reason}); restored previous generation ${r.generation}`);
+  return summarize(io, "restored", r.outcome, config) || (r.fellBackFrom ? 1 : 0);
+}
