@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { NixsealError, sshFingerprint, type Repo, type RepoHost } from "../../core/index.js";
+import { unknownHost } from "../errors.js";
 import { host as hostAddress } from "../repo/format-target.js";
 import { scanHostKey } from "../host-scan.js";
 import { loadAdminIdentity } from "../identity/index.js";
@@ -190,12 +191,5 @@ function warnSharedKey(io: CliIo, repo: Repo, name: string, hostKey: string): vo
 function hostExists(name: string): NixsealError {
   return new NixsealError("NIXSEAL_ERR_HOST_EXISTS", `host "${name}" is already registered`, {
     hints: [`to change its key: nixseal host set-key ${name} --scan; to change its target: nixseal host set ${name} --target …`],
-  });
-}
-
-/** Error for a host name that is not in nixseal.json. */
-export function unknownHost(name: string): NixsealError {
-  return new NixsealError("NIXSEAL_ERR_UNKNOWN_HOST", `no host named "${name}"`, {
-    hints: [`run "nixseal host list" to see the hosts, or "nixseal host add ${name} --target root@ADDRESS --scan"`],
   });
 }

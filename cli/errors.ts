@@ -1,0 +1,25 @@
+// The operator CLI's errors about the repo's hosts and secrets, one factory per
+// failure, so every command says the same thing for the same problem (docs/errors.md,
+// "Operator CLI"). Messages name hosts and secrets; never a value.
+import { NixsealError } from "../core/index.js";
+
+/** A host name that is not in nixseal.json. */
+export function unknownHost(name: string): NixsealError {
+  return new NixsealError("NIXSEAL_ERR_UNKNOWN_HOST", `no host named "${name}"`, {
+    hints: [`run "nixseal host list" to see the hosts, or "nixseal host add ${name} --target root@ADDRESS --scan"`],
+  });
+}
+
+/** A secret name that is not in nixseal.json. */
+export function unknownSecret(name: string): NixsealError {
+  return new NixsealError("NIXSEAL_ERR_UNKNOWN_SECRET", `no secret named "${name}"`, {
+    hints: ['run "nixseal secrets list" to see them', `or add it: nixseal secrets add ${name} --host H`],
+  });
+}
+
+/** `secrets add` of a name that exists. */
+export function secretExists(name: string): NixsealError {
+  return new NixsealError("NIXSEAL_ERR_SECRET_EXISTS", `secret "${name}" already exists`, {
+    hints: [`to give it a new value: nixseal secrets rotate ${name}; to change its hosts: nixseal secrets set ${name} --add-host H`],
+  });
+}

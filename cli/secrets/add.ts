@@ -1,0 +1,47 @@
+// `nixseal secrets add NAME --host H…`: a new secret, encrypted to its hosts and the admins.
+import type { RepoSecret } from "../../core/index.js";
+import { secretExists, unknownHost } from "../errors.js";
+import type { CliIo } from "../io.js";
+import { printInfo } from "../output.js";
+import { openRepo, saveRepo, withLockedRepo } from "../repo/index.js";
+import { checkSecretName } from "../repo/validate.js";
+import { readValue, type ValueOptions } from "../values.js";
+import { checkHosts, checkMeta, type MetaOpts } from "./meta.js";
+import { now, writeEncrypted } from "./write.js";
+
+export type AddOptions = MetaOpts & ValueOptions & { host: string[] };
+
+export async function addSecret(io: CliIo, name: string, opts: AddOptions): Promise<void> {
+  checkSecretName(name);
+  const hosts = checkHosts(opts.host);
+  const meta = checkMeta(io, opts);
+  const before = await openRepo(io.cwd);
+  if (before.repo.secrets[name]) throw secretExists(name);
+  for (const h of hosts) if (!before.repo.hosts[h]) throw unknownHost(h);
+  const { value, generated } = await readValue(io, opts);
+  try {
+    const version = await withLockedRepo(io.cwd, async ({ dir, repo }) => {
+      if (repo.secrets[name]) throw secretExists(name);
+      for (const h of hosts) if (!repo.hosts[h]) throw unknownHost(h);
+      const secret: RepoSecret = {
+        hosts,
+        owner: meta.owner ?? "root",
+        group: meta.group ?? "root",
+        mode: meta.mode ?? "0400",
+        restartUnits: meta.restartUnits ?? [],
+        reloadUnits: meta.reloadUnits ?? [],
+        version: 1,
+        updatedAt: now(),
+      };
+      if (meta.path) secret.path = meta.path;
+      if (generated) secret.generate = generated;
+      repo.secrets[name] = secret;
+      await writeEncrypted(dir, repo, name, value);
+      await saveRepo(dir, repo);
+      return secret.version;
+    });
+    printInfo(io, `added ${name} (version ${version}) for ${hosts.join(", ")}`);
+  } finally {
+    value.fill(0);
+  }
+}

@@ -1,0 +1,46 @@
+// The metadata options of `secrets add` and `secrets set` (owner, group, mode, path,
+// units, hosts), checked before anything is read or written.
+import { NixsealError, type RepoSecret } from "../../core/index.js";
+import type { CliIo } from "../io.js";
+import { checkMode } from "../mode-policy.js";
+import { printWarning } from "../output.js";
+import { checkHostName, checkPath, checkPrincipal, checkUnit } from "../repo/validate.js";
+
+/** The metadata options as commander gives them. */
+export interface MetaOpts {
+  owner?: string;
+  group?: string;
+  mode?: string;
+  path?: string | false;
+  restartUnit?: string[];
+  reloadUnit?: string[];
+  allowWorldReadable?: boolean;
+}
+
+/** Validated metadata; undefined means "not given". */
+export type Meta = Partial<Pick<RepoSecret, "owner" | "group" | "mode" | "path" | "restartUnits" | "reloadUnits">>;
+
+/** Checks the metadata options (a mode's warnings are printed). */
+export function checkMeta(io: CliIo, opts: MetaOpts): Meta {
+  const out: Meta = {};
+  if (opts.owner !== undefined) out.owner = checkPrincipal(opts.owner);
+  if (opts.group !== undefined) out.group = checkPrincipal(opts.group);
+  if (opts.mode !== undefined) {
+    const { mode, warnings } = checkMode(opts.mode, { allowWorld: opts.allowWorldReadable });
+    out.mode = mode;
+    for (const w of warnings) printWarning(io, w);
+  }
+  if (typeof opts.path === "string") out.path = checkPath(opts.path);
+  if (opts.restartUnit) out.restartUnits = [...new Set(opts.restartUnit.map(checkUnit))];
+  if (opts.reloadUnit) out.reloadUnits = [...new Set(opts.reloadUnit.map(checkUnit))];
+  return out;
+}
+
+/** Host names, checked and without repeats; none is a usage error unless allowed. */
+export function checkHosts(list: string[], allowEmpty = false): string[] {
+  const hosts = [...new Set(list.map(checkHostName))];
+  if (!allowEmpty && hosts.length === 0) {
+    throw new NixsealError("NIXSEAL_ERR_USAGE", "no host given", { hints: ["--host web1,web2"], exitCode: 2 });
+  }
+  return hosts;
+}
