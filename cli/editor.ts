@@ -59,17 +59,27 @@ export function editorCommand(io: CliIo): string {
 }
 
 /**
+ * A new private (0700) directory for cleartext on the tmpfs of editBaseDir, after
+ * sweeping what SIGKILLed runs left there; cleanup() removes it.
+ *
+ * @throws NixsealError NIXSEAL_ERR_NO_TMPFS
+ */
+export async function makePrivateTmpfsDir(io: CliIo): Promise<{ dir: string; cleanup: () => void }> {
+  const base = await editBaseDir(io);
+  await sweepLeftovers(base);
+  const dir = join(base, `${DIR_PREFIX}${process.pid}-${randomBytes(6).toString("hex")}`);
+  await mkdir(dir, { mode: 0o700 });
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
  * Lets the operator edit a value. Returns the new value, or null when it is
  * unchanged. An editor that exits non-zero, or an emptied file, changes nothing.
  *
  * @param fileName - the name shown in the editor (the secret name)
  */
 export async function editValue(io: CliIo, fileName: string, value: Uint8Array): Promise<Buffer | null> {
-  const base = await editBaseDir(io);
-  await sweepLeftovers(base);
-  const dir = join(base, `${DIR_PREFIX}${process.pid}-${randomBytes(6).toString("hex")}`);
-  await mkdir(dir, { mode: 0o700 });
-  const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
+  const { dir, cleanup } = await makePrivateTmpfsDir(io);
   let editorRunning = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     // Ctrl-C while the editor owns the terminal is the editor's (as git does);

@@ -14,6 +14,8 @@ packages=(
   nix-bin             # nix-instantiate --parse for nix/*.nix
   inotify-tools       # runs the NixOps-compatible key unit scripts in test/nix
   iproute2 util-linux procps psmisc kmod
+  python3             # its sqlite3 builds NixOps-shaped state files (NixOps is Python) for the import tests
+  wireguard-tools openssl whois apache2-utils  # peers of the generators: wg, openssl passwd, mkpasswd, htpasswd
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -12,7 +12,7 @@ import { hostsOf, openRepo, parseTarget, saveRepo, secretsForHost, withLockedRep
 import { checkHostKey, checkHostName } from "../repo/validate.js";
 import type { CommandContext } from "./context.js";
 
-interface KeyOpts {
+export interface KeyOpts {
   key?: string;
   scan?: boolean;
   yes?: boolean;
@@ -153,7 +153,7 @@ Examples:
 }
 
 /** The host key from --key, or from --scan with the operator's confirmation. */
-async function obtainKey(io: CliIo, opts: KeyOpts, targetText: string, target: ReturnType<typeof parseTarget>): Promise<string> {
+export async function obtainKey(io: CliIo, opts: KeyOpts, targetText: string, target: ReturnType<typeof parseTarget>): Promise<string> {
   if (Boolean(opts.key) === Boolean(opts.scan)) {
     throw new NixsealError("NIXSEAL_ERR_USAGE", "give the host key one way: --key LINE or --scan", {
       hints: ['--key "$(cat /etc/ssh/ssh_host_ed25519_key.pub)" (from the host) or --scan to read it over SSH'],

@@ -2,6 +2,7 @@ import { registerAge } from "./age.js";
 import { registerBundle } from "./bundle.js";
 import { registerDeploy } from "./deploy.js";
 import { registerHost } from "./host.js";
+import { registerImport } from "./import.js";
 import { registerInit } from "./init.js";
 import { registerPush } from "./push.js";
 import { registerRollback } from "./rollback.js";
@@ -15,6 +16,7 @@ export const commands: RegisterCommand[] = [
   registerBundle,
   registerDeploy,
   registerHost,
+  registerImport,
   registerInit,
   registerPush,
   registerRollback,

@@ -1,5 +1,5 @@
 // Start cost: node-ssh/ssh2 (~70-140 ms to load) and listr2 load only when a command
-// connects to a host, never for --help or repo-only commands. Runs the built
+// connects to a host, SQLite only for import nixops; never for --help or repo-only commands. Runs the built
 // dist/cli/bin.js with a module resolve hook that names every package it loads; a
 // command that does connect (status, to a closed loopback port) shows the hook sees them.
 import { spawnSync } from "node:child_process";
@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const BIN = resolve("dist/cli/bin.js");
-const HEAVY = ["node-ssh", "ssh2", "listr2"];
+const HEAVY = ["node-ssh", "ssh2", "listr2", "node-sqlite3-wasm"];
 // Prints "LOADED <package>" on stderr the first time any module of a package resolves.
 const HOOK = `
 export async function resolve(spec, ctx, next) {
