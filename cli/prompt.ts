@@ -16,6 +16,11 @@ export async function promptHidden(io: CliIo, question: string): Promise<string>
   return readLine(io, question, false);
 }
 
+/** Asks for one line on the terminal, echoed. */
+export async function promptLine(io: CliIo, question: string): Promise<string> {
+  return (await readLine(io, question, true)).trim();
+}
+
 /** Asks a yes/no question on the terminal; only "y" or "yes" is yes. */
 export async function confirm(io: CliIo, question: string): Promise<boolean> {
   const answer = await readLine(io, `${question} [y/N] `, true);

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { NixsealError } from "../../core/index.js";
+import { importAgenix } from "../import/agenix/run.js";
 import { importNixops } from "../import/nixops/run.js";
 import type { CommandContext } from "./index.js";
 
@@ -53,6 +54,43 @@ Examples:
         scan: opts.scan,
         yes: opts.yes,
         hostKeys: opts.hostKey ?? new Map(),
+        renames: opts.rename ?? new Map(),
+        allowWorldReadable: opts.allowWorldReadable,
+        dryRun: opts.dryRun,
+      });
+    });
+
+  imp
+    .command("agenix")
+    .description("import an agenix repo: secrets.nix and its .age files, kept byte for byte")
+    .argument("<dir>", "the directory of secrets.nix")
+    .option("--map <file>", 'which key is which host or admin: { "hosts": { NAME: { "key", "target" } }, "admins": { NAME: KEY } }')
+    .option("--age-secrets <host=file>", "owner, group, mode and path from a host's exported age.secrets (repeatable)", pairs("--age-secrets"))
+    .option("--rename <old=new>", "import OLD.age as secret NEW (repeatable)", pairs("--rename"))
+    .option("--allow-world-readable", "accept modes that give others access")
+    .option("--dry-run", "show what would be created and change nothing")
+    .addHelpText(
+      "after",
+      `
+secrets.nix is read with nix-instantiate --eval --strict --json. Each public key
+in it must be a host (it becomes one, with its SSH target) or an admin: from --map,
+or asked on the terminal. Each .age file becomes the secret of its file name, for
+the hosts among its keys, and is copied as it is: nothing is decrypted and no admin
+key is needed. Files whose recipients differ from what nixseal would use (their
+hosts plus every admin) are listed for "nixseal secrets rekey". Without
+--age-secrets a secret gets owner root, group root, mode 0400; with it, the owner,
+group, mode and path (e.g. /run/agenix/NAME, as a link) the host's config gave it.
+Imports into the repo at or above the current directory, or creates one here.
+
+Examples:
+  nixseal import agenix ./secrets --map keys.json --dry-run
+  nix eval --json .#nixosConfigurations.web1.config.age.secrets > web1-age.json
+  nixseal import agenix ./secrets --map keys.json --age-secrets web1=web1-age.json`,
+    )
+    .action(async (dir: string, opts: { map?: string; ageSecrets?: Map<string, string>; rename?: Map<string, string>; allowWorldReadable?: boolean; dryRun?: boolean }) => {
+      await importAgenix(ctx.io, dir, {
+        map: opts.map,
+        ageSecrets: opts.ageSecrets ?? new Map(),
         renames: opts.rename ?? new Map(),
         allowWorldReadable: opts.allowWorldReadable,
         dryRun: opts.dryRun,
