@@ -26,6 +26,7 @@ import { checkPath, checkPrincipal, checkSecretName } from "../../repo/validate.
 import { readAgeSecretsExport, type AgeSecretMeta } from "./age-secrets.js";
 import { askRoles, keyLabel, readKeyMap, type KeyRole } from "./key-map.js";
 import { readAgenixRules, RULES_FILE, type AgenixRule } from "./secrets-nix.js";
+import { where } from "../where.js";
 
 export interface AgenixImportOptions {
   map?: string;
@@ -79,15 +80,6 @@ function metaFor(rule: AgenixRule, hosts: string[], exports: Map<string, Map<str
     }
   }
   return found[0];
-}
-
-function where<T>(label: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof NixsealError) throw new NixsealError(err.code, `${label}: ${err.message}`, { hints: err.hints, cause: err });
-    throw err;
-  }
 }
 
 async function plan(io: CliIo, dir: string, opts: AgenixImportOptions): Promise<{ files: PlannedFile[]; roles: Map<string, KeyRole> }> {

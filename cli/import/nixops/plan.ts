@@ -5,6 +5,7 @@ import { checkMode } from "../../mode-policy.js";
 import { checkHostName, checkPath, checkPrincipal, checkSecretName } from "../../repo/validate.js";
 import { NixsealError } from "../../../core/index.js";
 import type { NixopsDeployment, NixopsResource, NixopsState } from "./state-file.js";
+import { where } from "../where.js";
 
 /** NixOps' defaults for a key (nix/keys.nix): what an absent option means. */
 const KEY_DEFAULTS = { user: "root", group: "root", permissions: "0600", destDir: "/run/keys" };
@@ -129,15 +130,6 @@ function rename(opts: PlanOptions, key: string, name: string): string {
   return opts.renames.get(key) ?? name;
 }
 
-function withWhere<T>(where: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof NixsealError) throw new NixsealError(err.code, `${where}: ${err.message}`, { hints: err.hints, cause: err });
-    throw err;
-  }
-}
-
 /**
  * Decides the hosts and secrets one deployment becomes.
  *
@@ -166,7 +158,7 @@ function collect(deployment: NixopsDeployment, file: string, opts: PlanOptions, 
       plan.otherResources.push(`${m.name} (${m.type})`);
       continue;
     }
-    const hostName = withWhere(`machine ${m.name}`, () => checkHostName(rename(opts, m.name, m.name)));
+    const hostName = where(`machine ${m.name}`, () => checkHostName(rename(opts, m.name, m.name)));
     const target = targetOf(m);
     if (!target) {
       throw new NixsealError("NIXSEAL_ERR_NIXOPS_STATE", `machine ${m.name} (${m.type}) has no targetHost or IP address in the state`, {
@@ -181,14 +173,14 @@ function collect(deployment: NixopsDeployment, file: string, opts: PlanOptions, 
         plan.skipped.push({ machine: m.name, key: keyName, why });
         continue;
       }
-      const where = `key ${keyName} of machine ${m.name}`;
-      const name = withWhere(where, () => checkSecretName(rename(opts, `${m.name}:${keyName}`, keyName)));
-      const owner = withWhere(where, () => checkPrincipal(str(k.user, KEY_DEFAULTS.user)));
-      const group = withWhere(where, () => checkPrincipal(str(k.group, KEY_DEFAULTS.group)));
-      const { mode, warnings } = withWhere(where, () => checkMode(str(k.permissions, KEY_DEFAULTS.permissions), { allowWorld: opts.allowWorldReadable }));
-      for (const w of warnings) plan.warnings.push(`${where}: ${w}`);
+      const label = `key ${keyName} of machine ${m.name}`;
+      const name = where(label, () => checkSecretName(rename(opts, `${m.name}:${keyName}`, keyName)));
+      const owner = where(label, () => checkPrincipal(str(k.user, KEY_DEFAULTS.user)));
+      const group = where(label, () => checkPrincipal(str(k.group, KEY_DEFAULTS.group)));
+      const { mode, warnings } = where(label, () => checkMode(str(k.permissions, KEY_DEFAULTS.permissions), { allowWorld: opts.allowWorldReadable }));
+      for (const w of warnings) plan.warnings.push(`${label}: ${w}`);
       const destDir = str(k.destDir, KEY_DEFAULTS.destDir).replace(/\/+$/, "");
-      const path = destDir === KEY_DEFAULTS.destDir ? undefined : withWhere(where, () => checkPath(`${destDir}/${name}`));
+      const path = destDir === KEY_DEFAULTS.destDir ? undefined : where(label, () => checkPath(`${destDir}/${name}`));
       const value = Buffer.from(k.text, "utf8");
       const prev = byName.get(name);
       if (prev) {
