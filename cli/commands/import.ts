@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { NixsealError } from "../../core/index.js";
 import { importAgenix } from "../import/agenix/run.js";
 import { importNixops } from "../import/nixops/run.js";
-import type { CommandContext } from "./index.js";
+import type { CommandContext } from "./context.js";
 
 /** Repeatable KEY=VALUE options into a map; a repeated key is an error. */
 function pairs(option: string): (value: string, previous?: Map<string, string>) => Map<string, string> {
