@@ -263,6 +263,8 @@ in
         # A new agent.json must reach a running agent.
         restartTriggers = [ config.environment.etc."nixseal/agent.json".source ];
       })) units.services;
+      # The API socket starts nixseal-agent.service on demand (it exits when idle).
+      systemd.sockets = units.sockets;
       systemd.targets = units.targets;
       systemd.mounts = units.mounts;
     }

@@ -17,6 +17,7 @@
 # zero or more items; any placeholder left over fails evaluation, naming it.
 #   => { sections = { "<unit>" = { Unit = { ... }; Service = { ... }; ... }; };
 #        services = { <n> = { description, after, ..., unitConfig, serviceConfig }; };
+#        sockets  = { <n> = { ..., listenStreams, socketConfig }; };
 #        targets  = { <n> = { ... }; };
 #        mounts   = [ { what, where, type, options, mountConfig, ... } ];
 #        names    = [ "<unit>" ... ]; }
@@ -31,8 +32,8 @@ let
   unitTable = units.units or (throw "nixseal: units.json has no \"units\" object");
   # Every unit must be mapped: one skipped here would exist on plain hosts only.
   names = map
-    (n: if match "[-A-Za-z0-9:_.@\\\\]+[.](service|target|mount)" n != null then n
-        else throw "nixseal: units.json has ${n}, a unit nix/units.nix does not map (it maps .service, .target and .mount units); extend it")
+    (n: if match "[-A-Za-z0-9:_.@\\\\]+[.](service|socket|target|mount)" n != null then n
+        else throw "nixseal: units.json has ${n}, a unit nix/units.nix does not map (it maps .service, .socket, .target and .mount units); extend it")
     (attrNames unitTable);
   hardening = units.hardening or { };
   hardenedUnits = units.hardenedUnits or [ ];
@@ -130,6 +131,17 @@ let
 
   toTarget = name: s: common name (only name s [ "Unit" "Install" ]);
 
+  # NixOS renders listenStreams as ListenStream= lines itself.
+  toSocket = name: s:
+    let
+      c = common name (only name s [ "Unit" "Socket" "Install" ]);
+      sock = s.Socket or { };
+    in
+    c // {
+      listenStreams = if sock ? ListenStream then (if isList sock.ListenStream then sock.ListenStream else [ sock.ListenStream ]) else [ ];
+      socketConfig = removeAttrs sock [ "ListenStream" ];
+    };
+
   toMount = name: s:
     let
       c = common name (only name s [ "Unit" "Mount" "Install" ]);
@@ -156,6 +168,7 @@ in
   mount = units.mount or { };
   tmpfiles = map (value "tmpfiles") (units.tmpfiles or [ ]);
   services = pick ".service" toService;
+  sockets = pick ".socket" toSocket;
   targets = pick ".target" toTarget;
   mounts = map (n: toMount n sections.${n}) (filter (hasSuffix ".mount") names);
 }

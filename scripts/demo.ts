@@ -71,7 +71,7 @@ async function main(): Promise<void> {
     show("(the test host is Debian, not NixOS: nixos-rebuild is replaced by a stand-in script that records the");
     show(` config it finds in /etc/nixos; it is ${STANDIN.replace("/opt/nixseal/", "")} and builds nothing)`);
     await prepareHost(host, ["webapp", "postgres"]);
-    await onHost(host, "systemctl is-enabled nixseal-agent.service nixseal-secrets.target 2>/dev/null || systemctl list-unit-files 'nixseal*' --no-legend");
+    await onHost(host, "systemctl is-enabled nixseal-agent.socket nixseal-secrets.target 2>/dev/null || systemctl list-unit-files 'nixseal*' --no-legend");
 
     say("3. Create a secrets repo (the admin identity goes to the OS keychain, or a 0600 file when there is none)");
     await cli(repo, ["init"]);

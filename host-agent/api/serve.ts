@@ -1,32 +1,93 @@
-// `nixseal-agent serve`: the API on the root-only unix socket (dir 0700, socket 0600).
+// `nixseal-agent serve`: the API on the root-only unix socket. Under systemd the socket
+// belongs to nixseal-agent.socket (dir 0700, socket 0600): the agent is started on the
+// first connection, takes the listening socket as fd 3 (LISTEN_FDS) and exits once no
+// connection has been open for idleExitSeconds, so nothing stays resident between
+// deploys. Run by hand (no LISTEN_FDS) it binds the path itself and stays up.
 // Fastify is loaded here only, never on the boot restore path.
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from "node:fs";
+import type { Server } from "node:net";
 import { dirname } from "node:path";
 import type { AgentConfig } from "../config/defaults.js";
 import { errors } from "../errors.js";
+import { exitWhenIdle } from "./idle-exit.js";
 
-/** Listens until SIGTERM/SIGINT; resolves when closed. */
-export async function serve(config: AgentConfig, log: (line: string) => void): Promise<void> {
-  const { buildAgent } = await import("./app.js");
-  const app = await buildAgent({ config, logger: { level: "info" } });
-  const dir = dirname(config.socket);
+/** The first fd systemd passes (SD_LISTEN_FDS_START). */
+const LISTEN_FD = 3;
+
+/**
+ * The socket systemd passed, if this process was socket-activated: sd_listen_fds(3)'s
+ * check (LISTEN_PID is this process), and the variables removed so that no child
+ * (systemctl) takes them for its own.
+ *
+ * @throws AgentError usage when systemd passed more than one socket
+ */
+export function inheritedSocket(env: NodeJS.ProcessEnv = process.env): { fd: number } | undefined {
+  const pid = env.LISTEN_PID;
+  const fds = env.LISTEN_FDS;
+  delete env.LISTEN_PID;
+  delete env.LISTEN_FDS;
+  delete env.LISTEN_FDNAMES;
+  if (pid !== String(process.pid) || fds === undefined) return undefined;
+  if (fds !== "1") throw errors.usage([`systemd passed ${fds} sockets; nixseal-agent.socket listens on one`], { hints: ["install the units again: nixseal-agent install"] });
+  return { fd: LISTEN_FD };
+}
+
+function bindPath(socket: string): void {
+  const dir = dirname(socket);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const st = lstatSync(dir);
   if (!st.isDirectory()) throw errors.plantedSymlink([dir]);
   chmodSync(dir, 0o700);
   try {
-    if (lstatSync(config.socket).isSocket()) unlinkSync(config.socket); // stale from a crash
+    if (lstatSync(socket).isSocket()) unlinkSync(socket); // stale from a crash
   } catch {
     // none
   }
-  await app.listen({ path: config.socket });
-  chmodSync(config.socket, 0o600);
-  log(`listening on ${config.socket}`);
+}
+
+function listen(server: Server, where: { fd: number } | { path: string }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(where, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}
+
+/** Serves until SIGTERM/SIGINT, or (socket-activated) until idle; resolves when closed. */
+export async function serve(config: AgentConfig, log: (line: string) => void): Promise<void> {
+  const inherited = inheritedSocket();
+  const { buildAgent } = await import("./app.js");
+  const app = await buildAgent({ config, logger: { level: "info" } });
+  await app.ready();
+  if (inherited) {
+    await listen(app.server, inherited);
+  } else {
+    bindPath(config.socket);
+    await listen(app.server, { path: config.socket });
+    chmodSync(config.socket, 0o600);
+  }
+  const idleMs = inherited ? config.idleExitSeconds * 1000 : 0;
+  log(inherited ? `serving on ${config.socket} (socket from systemd${idleMs ? `, exits after ${config.idleExitSeconds} s idle` : ""})` : `listening on ${config.socket}`);
   await new Promise<void>((resolve) => {
-    const stop = () => {
-      void app.close().then(() => resolve());
+    let closing = false;
+    // Stop accepting, let requests in flight finish (idle keep-alive connections are
+    // closed), then Fastify's own close.
+    const close = (): void => {
+      if (closing) return;
+      closing = true;
+      const closed = new Promise<void>((done) => (app.server.listening ? app.server.close(() => done()) : done()));
+      app.server.closeIdleConnections();
+      void closed.then(() => app.close()).then(() => resolve());
     };
-    process.once("SIGTERM", stop);
-    process.once("SIGINT", stop);
+    if (idleMs > 0) {
+      exitWhenIdle(app.server, idleMs, () => {
+        log(`no connection for ${config.idleExitSeconds} s: exiting (the socket starts the agent again on the next connection)`);
+        close();
+      });
+    }
+    process.once("SIGTERM", close);
+    process.once("SIGINT", close);
   });
 }

@@ -12,6 +12,8 @@ export interface AgentConfig {
   keysDir: string;
   keepGenerations: number;
   socket: string;
+  /** Socket-activated `serve` exits after this many seconds with no connection (0: stays up). */
+  idleExitSeconds: number;
   readWritePaths: string[];
   restartUnits: boolean;
   requireMemoryFs: boolean;
@@ -24,6 +26,7 @@ export const CONFIG_DEFAULTS: Readonly<AgentConfig> = Object.freeze({
   keysDir: "/run/keys",
   keepGenerations: 5,
   socket: "/run/nixseal-agent/agent.sock",
+  idleExitSeconds: 10,
   readWritePaths: [],
   restartUnits: true,
   requireMemoryFs: true,

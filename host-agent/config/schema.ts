@@ -12,6 +12,8 @@ export const agentConfigSchema = z.strictObject({
   keysDir: absolutePath.default(CONFIG_DEFAULTS.keysDir),
   keepGenerations: z.number().int().min(1).max(1000).default(CONFIG_DEFAULTS.keepGenerations),
   socket: absolutePath.default(CONFIG_DEFAULTS.socket),
+  /** Seconds without a connection before a socket-activated agent exits (0: it stays up). */
+  idleExitSeconds: z.number().int().min(0).max(86400).default(CONFIG_DEFAULTS.idleExitSeconds),
   /** Extra directories the sandboxed units may write (where Secret.path links go). */
   readWritePaths: z.array(absolutePath).default(CONFIG_DEFAULTS.readWritePaths),
   /** Run systemctl for the units a changed secret names (off in tests without systemd). */

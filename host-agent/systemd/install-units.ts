@@ -104,8 +104,9 @@ function run(cmd: string, args: string[]): void {
 
 /**
  * Writes the rendered units and the tmpfiles rule, then daemon-reload, enable and
- * start them (the target pulls in the restore service; the API service is restarted,
- * so running install again after an upgrade serves the new code).
+ * start them (the target pulls in the restore service; the API socket is started and
+ * a running agent stopped, so running install again after an upgrade serves the new
+ * code on the next connection).
  *
  * @returns the files written
  */
@@ -132,10 +133,13 @@ export async function installUnits(opts: InstallUnitsOptions): Promise<string[]>
   if (opts.systemctl !== false) {
     run("systemctl", ["daemon-reload"]);
     run("systemd-tmpfiles", ["--create", join(tmpfilesDir, "nixseal.conf")]);
-    const names = Object.keys(spec.units);
-    run("systemctl", ["enable", ...names]);
-    run("systemctl", ["start", "run-nixseal.mount", "nixseal-secrets.target"]);
-    run("systemctl", ["restart", "nixseal-agent.service"]); // an upgraded package serves at once
+    // the API service has no [Install]: its socket starts it
+    const installable = Object.entries(spec.units).filter(([, u]) => u.Install).map(([n]) => n);
+    run("systemctl", ["enable", ...installable]);
+    // Socket and service stopped together (an upgrade: the next connection runs the new
+    // code, and a changed socket unit is bound again), then the socket alone started.
+    run("systemctl", ["stop", "nixseal-agent.socket", "nixseal-agent.service"]);
+    run("systemctl", ["start", "run-nixseal.mount", "nixseal-secrets.target", "nixseal-agent.socket"]);
   }
   return written;
 }

@@ -22,8 +22,9 @@ function exposure(unitFile: string): number {
 describe("systemd units from units.json", () => {
   it("agrees with the agent's default layout", () => {
     expect(spec.paths).toMatchObject({ stateDir: CONFIG_DEFAULTS.stateDir, runDir: CONFIG_DEFAULTS.runDir, keysDir: CONFIG_DEFAULTS.keysDir, socket: CONFIG_DEFAULTS.socket });
-    expect(Object.keys(spec.units).sort()).toEqual(["nixseal-agent.service", "nixseal-restore.service", "nixseal-secrets.target", "run-nixseal.mount"]);
+    expect(Object.keys(spec.units).sort()).toEqual(["nixseal-agent.service", "nixseal-agent.socket", "nixseal-restore.service", "nixseal-secrets.target", "run-nixseal.mount"]);
     expect(spec.units["run-nixseal.mount"]!.Mount!.Where).toBe(CONFIG_DEFAULTS.runDir);
+    expect(spec.units["nixseal-agent.socket"]!.Socket!.ListenStream).toBe(CONFIG_DEFAULTS.socket);
   });
 
   it("renders every placeholder and picks tmpfs+noswap on kernels >= 6.4, ramfs before", () => {
@@ -39,6 +40,20 @@ describe("systemd units from units.json", () => {
     const extra = renderUnits(spec, { ...opts, readWritePaths: ["/etc/app"] });
     expect(extra["nixseal-agent.service"]).toMatch(/^ReadWritePaths=\/etc\/app$/m);
     expect(now["nixseal-agent.service"]).not.toContain("@readWritePaths@");
+  });
+
+  it("socket-activates the API: a root-only socket that starts the service, which has no [Install] of its own", () => {
+    const u = renderUnits(spec, opts);
+    expect(u["nixseal-agent.socket"]).toMatch(/^ListenStream=\/run\/nixseal-agent\/agent.sock$/m);
+    expect(u["nixseal-agent.socket"]).toMatch(/^SocketMode=0600$/m);
+    expect(u["nixseal-agent.socket"]).toMatch(/^DirectoryMode=0700$/m);
+    expect(u["nixseal-agent.socket"]).toMatch(/^SocketUser=root$/m);
+    expect(u["nixseal-agent.socket"]).toMatch(/^WantedBy=sockets.target$/m);
+    expect(u["nixseal-agent.service"]).toMatch(/^Requires=nixseal-agent.socket$/m);
+    expect(u["nixseal-agent.service"]).not.toMatch(/^\[Install\]$/m);
+    // a RuntimeDirectory= would delete the socket's directory each time the agent exits
+    expect(u["nixseal-agent.service"]).not.toMatch(/^RuntimeDirectory=/m);
+    expect(u["nixseal-agent.service"]).not.toMatch(/^Restart=/m);
   });
 
   it("orders the restore before nixseal-secrets.target and wants it from there", () => {

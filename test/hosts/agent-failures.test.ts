@@ -31,11 +31,14 @@ describe("nixseal-agent failures on a real systemd host", () => {
 
   it("the socket is root-only: dir 0700, socket 0600, no TCP port", async () => {
     expect((await h.exec("stat -c '%U %a' /run/nixseal-agent /run/nixseal-agent/agent.sock")).stdout.trim().split("\n")).toEqual(["root 700", "root 600"]);
+    expect((await agentGet(h, "/health")).status).toBe(200); // starts the agent (socket-activated)
     const pid = (await h.exec("systemctl show -P MainPID nixseal-agent.service")).stdout.trim();
+    expect(Number(pid)).toBeGreaterThan(0);
     const inodes = (await h.exec(`ls -l /proc/${pid}/fd | grep -o 'socket:\\[[0-9]*\\]' | tr -dc '0-9\\n'`)).stdout.split("\n").filter(Boolean);
     expect(inodes.length).toBeGreaterThan(0);
     const tcp = (await h.exec(`cat /proc/${pid}/net/tcp /proc/${pid}/net/tcp6 /proc/net/tcp /proc/net/tcp6 | awk '{print $10}'`)).stdout.split("\n");
-    const unix = (await h.exec(`cat /proc/${pid}/net/unix`)).stdout;
+    // the listening socket is systemd's (nixseal-agent.socket), made in the host's network namespace
+    const unix = (await h.exec(`cat /proc/${pid}/net/unix /proc/1/net/unix`)).stdout;
     for (const i of inodes) expect(tcp, `socket ${i} of the agent is not TCP`).not.toContain(i);
     expect(unix).toMatch(new RegExp(`\\b(${inodes.join("|")})\\b.*/run/nixseal-agent/agent.sock`));
     expect((await agentGet(h, "/health")).status).toBe(200);

@@ -54,7 +54,7 @@ describe("nixseal-agent on a real systemd host", () => {
     for (const s of secrets) {
       expect(reads.get(s.name), `${kind}: ${s.name} at the service's start`).toEqual({ hash: sha256(s.value), stat: expectedStat[s.name] });
     }
-    expect((await h.exec("systemctl is-active keyreader.service nixseal-restore.service nixseal-secrets.target nixseal-agent.service")).stdout.split("\n").filter(Boolean)).toEqual(["active", "active", "active", "active"]);
+    expect((await h.exec("systemctl is-active keyreader.service nixseal-restore.service nixseal-secrets.target nixseal-agent.socket")).stdout.split("\n").filter(Boolean)).toEqual(["active", "active", "active", "active"]);
     // the service, running as nxs-web, read its own key
     const own = (await h.exec("tail -n1 /var/lib/keyreader/own")).stdout.trim();
     expect(own).toBe(sha256(secrets[0]!.value));
@@ -92,7 +92,7 @@ describe("nixseal-agent on a real systemd host", () => {
     // copies every /proc/*/cmdline and environ (into /tmp, a tmpfs) during an
     // activation and a restore
     await h.exec("rm -f /tmp/stop-poll /tmp/procs; (while [ ! -e /tmp/stop-poll ]; do cat /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null >> /tmp/procs; done) >/dev/null 2>&1 &");
-    await h.exec("nixseal-agent rollback || true; nixseal-agent rollback || true; systemctl restart nixseal-restore.service nixseal-agent.service");
+    await h.exec("nixseal-agent rollback || true; nixseal-agent rollback || true; systemctl restart nixseal-restore.service");
     await h.exec("touch /tmp/stop-poll");
     const polled = Number((await h.exec("stat -c %s /tmp/procs")).stdout.trim());
     expect(polled).toBeGreaterThan(0);

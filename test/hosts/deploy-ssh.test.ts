@@ -141,7 +141,7 @@ describe("deploy's SSH layer (real sshd)", () => {
 
   it("reaches the agent socket through the SSH connection, and says how to install it when absent", async () => {
     const ssh = await connect(h.hostKeys.ed25519Pub);
-    await h.exec("systemctl stop nixseal-agent.service 2>/dev/null; rm -f /run/nixseal-agent/agent.sock; true");
+    await h.exec("systemctl stop nixseal-agent.socket nixseal-agent.service 2>/dev/null; rm -f /run/nixseal-agent/agent.sock; true");
     const err = (await new AgentClient(ssh, h.name).get("/health").catch((e: unknown) => e)) as NixsealError;
     expect(err.code).toBe("NIXSEAL_ERR_DEPLOY_AGENT");
     expect(err.hints.join(" ")).toMatch(/nixseal-agent install/);

@@ -32,6 +32,10 @@ let
 in
 listToAttrs (
   map (n: { name = "${n}.service"; value = nonEmpty (common mapped.services.${n} // { Service = mapped.services.${n}.serviceConfig; }); }) (attrNames mapped.services)
+  ++ map (n: { name = "${n}.socket"; value = nonEmpty (common mapped.sockets.${n} // {
+    Socket = mapped.sockets.${n}.socketConfig
+      // (if mapped.sockets.${n}.listenStreams != [ ] then { ListenStream = mapped.sockets.${n}.listenStreams; } else { });
+  }); }) (attrNames mapped.sockets)
   ++ map (n: { name = "${n}.target"; value = nonEmpty (common mapped.targets.${n}); }) (attrNames mapped.targets)
   ++ map (m: {
     name = mountName m.where;

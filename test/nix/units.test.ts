@@ -139,8 +139,8 @@ describe.skipIf(!nix)("nix/units.nix refuses what NixOS could not express", () =
   });
 
   it("a unit kind it does not map (which would exist on plain hosts only) fails evaluation", () => {
-    const err = nixEvalError(inline({ units: { "nixseal.socket": { Socket: { ListenStream: "/run/x.sock" } } } }));
-    expect(err).toContain("nixseal.socket");
+    const err = nixEvalError(inline({ units: { "nixseal.timer": { Timer: { OnCalendar: "daily" } } } }));
+    expect(err).toContain("nixseal.timer");
     expect(err).toContain("does not map");
   });
 
