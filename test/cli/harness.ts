@@ -29,7 +29,7 @@ export async function runNixseal(argv: string[], opts: { cwd: string; env: Recor
 
 /** The env a test gives nixseal: its own HOME, no keychain unless asked, the real PATH. */
 export function testEnv(work: string, extra: Record<string, string> = {}): Record<string, string | undefined> {
-  return { HOME: join(work, "home"), PATH: process.env.PATH, NIXSEAL_NO_KEYCHAIN: "1", ...extra };
+  return { HOME: join(work, "home"), PATH: process.env.PATH, TMPDIR: process.env.TMPDIR, NIXSEAL_NO_KEYCHAIN: "1", ...extra };
 }
 
 /** Every file under dir (relative path -> bytes), for "nothing changed" checks. */

@@ -19,14 +19,14 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** Runs a shell script inside a fresh D-Bus session with an unlocked gnome-keyring. */
 function inKeyringSession(home: string, repo: string, script: string, input?: string) {
-  const env = { PATH: process.env.PATH!, HOME: home, BIN, HK: join(work, "hk.pub") };
+  const env = { PATH: process.env.PATH!, HOME: home, TMPDIR: tmpdir(), BIN, HK: join(work, "hk.pub") };
   const full = `printf test-keyring-pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1\n${script}`;
   return spawnSync("dbus-run-session", ["--", "sh", "-ec", full], { cwd: repo, env, input, encoding: "utf8", timeout: 60_000 });
 }
 
 function withoutKeyring(home: string, repo: string, script: string, input?: string) {
   // No D-Bus session at all: the keychain is unreachable.
-  const env = { PATH: process.env.PATH!, HOME: home, BIN, HK: join(work, "hk.pub") };
+  const env = { PATH: process.env.PATH!, HOME: home, TMPDIR: tmpdir(), BIN, HK: join(work, "hk.pub") };
   return spawnSync("sh", ["-ec", script], { cwd: repo, env, input, encoding: "utf8", timeout: 60_000 });
 }
 

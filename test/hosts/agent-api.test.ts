@@ -2,7 +2,7 @@
 // nixseal-agent.service on a real systemd host: stage, activate, rollback, and the
 // restart/reload of the units that changed secrets name (each once, only for real
 // changes), done by systemctl from inside the sandbox.
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -46,6 +46,7 @@ describe("agent API on a real host (sandboxed service, systemctl from inside)", 
   });
   afterAll(async () => {
     await h?.stop();
+    rmSync(local, { recursive: true, force: true }); // bundles and a throwaway host key
   });
 
   const values = { a: v("a"), b: v("b"), c: v("c"), d: v("d") };

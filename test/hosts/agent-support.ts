@@ -3,7 +3,7 @@
 // `nixseal-agent import` (the scriptable path, no deploy involved), and a test service
 // that records what it found at start.
 import { readdirSync, readFileSync } from "node:fs";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestHost } from "./harness/index.js";
@@ -47,9 +47,14 @@ export async function installWithBundle(h: TestHost, secrets: AgentSecret[]): Pr
   const repo = await newRepo();
   await addHost(repo, h);
   for (const s of secrets) await addSecret(repo, s.name, [h.name], s.value, s.owner, s.group, s.mode);
-  const out = join(await mkdtemp(join(tmpdir(), "nixseal-agent-bundle-")), "bundle");
-  await nixsealOk(repo, ["bundle", h.name, "--out", out]);
-  for (const f of readdirSync(out)) await h.writeFile(`/root/bundle/${f}`, readFileSync(join(out, f)), 0o600);
+  const work = await mkdtemp(join(tmpdir(), "nixseal-agent-bundle-"));
+  try {
+    const out = join(work, "bundle");
+    await nixsealOk(repo, ["bundle", h.name, "--out", out]);
+    for (const f of readdirSync(out)) await h.writeFile(`/root/bundle/${f}`, readFileSync(join(out, f)), 0o600);
+  } finally {
+    await rm(work, { recursive: true, force: true }); // ciphertext only, but nothing stays in /tmp
+  }
   await h.exec("nixseal-agent install >/tmp/install.log 2>&1 || { cat /tmp/install.log >&2; exit 1; }", { timeoutMs: 90_000 });
   await h.exec("nixseal-agent import /root/bundle");
   return repo;
