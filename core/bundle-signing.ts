@@ -1,75 +1,68 @@
 // A bundle on a nixseal server travels as JSON: its manifest, every .age file it names
-// as base64, and optionally the operator's Ed25519 signature over the manifest. The
+// as base64, and optionally the operator's SSH signature over the manifest. The
 // operator signs (cli push), the server checks the files but holds no trust
 // (server/check-bundle.ts), the agent checks signature and files before it installs
 // anything (host-agent/pull/verify.ts). All three read the wire format here, so a
 // change to what is signed or how files are encoded is made once.
 //
+// The signature is an armored SSHSIG (core/keys/sshsig.ts) in the namespace
+// BUNDLE_SIGNATURE_NAMESPACE over the manifest exactly as JSON.stringify writes it, so
+// `ssh-keygen -Y verify -n nixseal-bundle-v1` checks one by hand.
+//
 // Not for: deciding trust. verifyBundleSignature says which key signed; which keys an
 // agent accepts is the caller's list (--trust-key).
-import { createHash, createPrivateKey, createPublicKey, sign, verify } from "node:crypto";
+import { createHash } from "node:crypto";
 import { decodeB64Padded } from "./age/base64.js";
-import type { SshEd25519PrivateKey } from "./keys/ssh-private.js";
-import { parseSshPublicKey, type SshPublicKey } from "./keys/ssh-public.js";
+import type { SshPrivateKey } from "./keys/ssh-private.js";
+import type { SshPublicKey } from "./keys/ssh-public.js";
+import { armorSshsig, dearmorSshsig, parseSshsig, signSshsig, verifySshsig } from "./keys/sshsig.js";
 import type { BundleManifest } from "./schema/bundle.js";
 
-/**
- * What a signature covers: this context line, then the manifest exactly as
- * JSON.stringify writes it (the server keeps the key order it was sent).
- */
-export const BUNDLE_SIGNATURE_CONTEXT = "nixseal-bundle-signature/v1\n";
+/** The SSHSIG namespace of bundle signatures: no other nixseal signature verifies as one. */
+export const BUNDLE_SIGNATURE_NAMESPACE = "nixseal-bundle-v1";
 
-/** The operator's detached signature over a manifest, as pushed and served. */
-export interface BundleSignature {
-  /** `ssh-ed25519 AAAA…`: the signing public key. */
-  key: string;
-  /** Base64 Ed25519 signature over BUNDLE_SIGNATURE_CONTEXT + JSON.stringify(manifest). */
-  sig: string;
-}
+/** The operator's detached signature over a manifest, as pushed and served: an armored SSHSIG. */
+export type BundleSignature = string;
 
 /** Signs manifests with one key. */
 export type BundleSigner = (manifest: BundleManifest) => BundleSignature;
 
 function signedBytes(manifest: unknown): Buffer {
-  return Buffer.from(BUNDLE_SIGNATURE_CONTEXT + JSON.stringify(manifest));
+  return Buffer.from(JSON.stringify(manifest));
 }
 
 /**
- * Makes a signer from a parsed ssh-ed25519 private key.
+ * Makes a signer from a parsed ssh-ed25519 or RSA private key.
  *
  * @param key - the operator's key (core parseSshPrivateKey)
  * @returns a function that signs a manifest as it will be sent
  */
-export function bundleSigner(key: SshEd25519PrivateKey): BundleSigner {
-  const b64url = (b: Uint8Array) => Buffer.from(b).toString("base64url");
-  const privateKey = createPrivateKey({ key: { kty: "OKP", crv: "Ed25519", d: b64url(key.seed), x: b64url(key.publicKey.key) }, format: "jwk" });
-  const line = `ssh-ed25519 ${Buffer.from(key.publicKey.wire).toString("base64")}`;
-  return (manifest) => ({ key: line, sig: sign(null, signedBytes(manifest), privateKey).toString("base64") });
+export function bundleSigner(key: SshPrivateKey): BundleSigner {
+  return (manifest) => armorSshsig(signSshsig(key, BUNDLE_SIGNATURE_NAMESPACE, signedBytes(manifest)));
 }
 
 /** Why a signature was not accepted; "ok" when it was. */
-export type SignatureVerdict = "ok" | "unsigned" | "bad-key" | "untrusted" | "mismatch";
+export type SignatureVerdict = "ok" | "unsigned" | "bad-key" | "untrusted" | "mismatch" | "namespace" | "algorithm";
 
 /**
  * Checks a signature over a manifest (as received, unparsed) against trusted keys.
  *
  * @param manifest - the manifest exactly as received (its key order is what was signed)
  * @param signature - the reply's signature field, of any shape
- * @param trusted - the ssh-ed25519 keys whose signatures count
- * @returns "ok", or why not: no signature, not an ssh key, a key not trusted, a bad signature
+ * @param trusted - the keys whose signatures count
+ * @returns "ok", or why not: no signature, not a readable SSH signature, a key not
+ * trusted, a signature of another namespace, a refused algorithm (ssh-rsa is SHA-1;
+ * RSA under 2048 bits), a signature that does not match
  */
 export function verifyBundleSignature(manifest: unknown, signature: unknown, trusted: SshPublicKey[]): SignatureVerdict {
-  const s = signature as { key?: unknown; sig?: unknown } | null | undefined;
-  if (typeof s?.key !== "string" || typeof s.sig !== "string") return "unsigned";
-  let signer: SshPublicKey;
-  try {
-    signer = parseSshPublicKey(s.key);
-  } catch {
-    return "bad-key";
-  }
-  if (signer.type !== "ssh-ed25519" || !trusted.some((t) => Buffer.from(t.wire).equals(Buffer.from(signer.wire)))) return "untrusted";
-  const publicKey = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(signer.key).toString("base64url") }, format: "jwk" });
-  return verify(null, signedBytes(manifest), publicKey, Buffer.from(s.sig, "base64")) ? "ok" : "mismatch";
+  if (typeof signature !== "string") return "unsigned";
+  const blob = dearmorSshsig(signature);
+  const sig = blob && parseSshsig(blob);
+  if (!sig) return "bad-key";
+  if (!trusted.some((t) => Buffer.from(t.wire).equals(Buffer.from(sig.publicKey.wire)))) return "untrusted";
+  const verdict = verifySshsig(sig, BUNDLE_SIGNATURE_NAMESPACE, signedBytes(manifest));
+  if (verdict === "ok" || verdict === "namespace" || verdict === "mismatch") return verdict;
+  return verdict === "malformed" ? "bad-key" : "algorithm";
 }
 
 /**

@@ -3,16 +3,28 @@
 // to a size cap, its error text is cut to one printable line before it reaches a
 // terminal or journal, and only a well-formed NIXSEAL_ERR_* code is passed on as such.
 import { NixsealError } from "./errors.js";
+import type { SshPrivateKey } from "./keys/ssh-private.js";
+import { signRequest, type RequestPrincipal } from "./signed-request.js";
+
+/** Signs each request with an SSH key (core/signed-request.ts): a host's host key or an admin key. */
+export interface RequestSigner {
+  key: SshPrivateKey;
+  principal: RequestPrincipal;
+}
 
 /** One request to a nixseal server. */
 export interface JsonRequest {
-  method?: "GET" | "PUT";
+  method?: "GET" | "PUT" | "POST";
   /** Sent as `Authorization: Bearer TOKEN`. */
   token?: string;
+  /** Signs the request instead (a fresh time and nonce each call). */
+  signer?: RequestSigner;
   /** Sent as JSON. */
   body?: unknown;
   /** The whole exchange, reply body included, must end within this. */
   timeoutMs: number;
+  /** Aborts the request early (a follower told to stop). */
+  signal?: AbortSignal;
   /** The largest reply body read; a larger one is refused. */
   maxBytes: number;
 }
@@ -51,24 +63,32 @@ async function readCapped(res: Response, origin: string, maxBytes: number): Prom
  * @param server - the server's base URL (ending in /)
  * @param path - the API path relative to it, e.g. `v1/hosts/web1/bundles/latest`
  * @param req - method, token, body, time and size limits
- * @returns the parsed reply of a 2xx answer
+ * @returns the parsed reply of a 2xx answer; null for 204 No Content
  * @throws NixsealError NIXSEAL_ERR_SERVER_UNREACHABLE (no connection, no complete reply
  * in time), the server's own NIXSEAL_ERR_* code with its message and hints (printable
  * only), or NIXSEAL_ERR_SERVER_REPLY (not a nixseal reply, or too large)
  */
 export async function requestJson(server: URL, path: string, req: JsonRequest): Promise<unknown> {
   const headers: Record<string, string> = {};
+  const url = new URL(path, server);
+  const method = req.method ?? "GET";
+  const payload = req.body !== undefined ? Buffer.from(JSON.stringify(req.body)) : undefined;
   if (req.token !== undefined) headers.authorization = `Bearer ${req.token}`;
-  if (req.body !== undefined) headers["content-type"] = "application/json";
+  if (req.signer) headers.authorization = signRequest(req.signer.key, req.signer.principal, method, url.pathname + url.search, payload);
+  if (payload !== undefined) headers["content-type"] = "application/json";
   let res: Response;
   let body: unknown;
   try {
-    res = await fetch(new URL(path, server), {
-      method: req.method ?? "GET",
+    res = await fetch(url, {
+      method,
       headers,
-      ...(req.body !== undefined ? { body: JSON.stringify(req.body) } : {}),
-      signal: AbortSignal.timeout(req.timeoutMs),
+      ...(payload !== undefined ? { body: payload } : {}),
+      signal: req.signal ? AbortSignal.any([AbortSignal.timeout(req.timeoutMs), req.signal]) : AbortSignal.timeout(req.timeoutMs),
     });
+    if (res.status === 204) {
+      await res.body?.cancel();
+      return null;
+    }
     const text = await readCapped(res, server.origin, req.maxBytes);
     try {
       body = JSON.parse(text);

@@ -30,6 +30,15 @@ export const bundleManifestSchema = z.strictObject({
   /** Content id: hex SHA-256 over the canonical secrets list (first 16 chars shown to people). */
   id: z.string().regex(/^[0-9a-f]{64}$/),
   createdAt: z.string(),
+  /**
+   * Per-host number that only grows, set by `nixseal push` and covered by the
+   * operator's signature: an agent that pulls refuses a bundle whose sequence is not
+   * above the highest it has run, so an old signed bundle cannot be replayed to it.
+   * Bundles shipped over SSH (deploy, import) have none.
+   */
+  sequence: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+  /** Signed by the operator on purpose: secrets' versions may go down (a rollback). */
+  rollback: z.literal(true).optional(),
   secrets: z.array(bundleSecretSchema),
 });
 
