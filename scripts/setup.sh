@@ -16,6 +16,8 @@ packages=(
   iproute2 util-linux procps psmisc kmod
   python3             # its sqlite3 builds NixOps-shaped state files (NixOps is Python) for the import tests
   wireguard-tools openssl whois apache2-utils  # peers of the generators: wg, openssl passwd, mkpasswd, htpasswd
+  postgresql          # the server's replicated store; tests start clusters of their own, never the system's
+  chromium fonts-dejavu-core  # the server's fleet page, screenshotted headless in its test
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,59 +1,116 @@
 // buildServer(): the nixseal server's Fastify app. It never listens (main.ts does) and
-// never decrypts: it holds no keys, only tokens. Tests drive it with inject().
+// never decrypts: it holds no keys but public ones. Tests drive it with inject() and
+// over loopback. Routes (docs/server.md):
 //
-//   GET  /v1/health                       liveness
-//   PUT  /v1/hosts/:host/bundles          operator token; store a bundle (and the operator's
-//                                         signature over it, which agents check), answer its id
-//   GET  /v1/hosts/:host/bundles/latest   the host's latest bundle
-//   GET  /v1/hosts/:host/bundles/:id      one bundle by id
+//   GET  /v1/health                        liveness, no auth
+//   PUT  /v1/fleet                         operator: the fleet state (host keys, admin keys)
+//   GET  /v1/fleet                         operator: each host's head, last fetch, refusals
+//   POST /v1/fleet/links                   operator: a one-time link that opens the fleet page
+//   GET  /v1/audit                         operator: the audit log, newest first
+//   PUT  /v1/hosts/:host/bundles           operator: store a bundle with the next sequence
+//   GET  /v1/hosts/:host/bundles/latest    the host itself or an operator; ?after=N&wait=S long-polls
+//   GET  /v1/hosts/:host/bundles/:id       the host itself or an operator
+//   GET  /metrics                          operator: Prometheus text
+//   GET  /fleet, /fleet/login, /fleet/style.css   the fleet page (a browser session)
 //
-// One error handler: catalogue errors below 500 answer with their code, message and
-// hints; everything else is logged (code and message only) and answered with a body
-// that reveals nothing. Request bodies are never logged.
+// Authentication runs in onRequest, before the body is read (server/auth.ts); the body
+// parser then checks a signed request's body against its signed hash. One error handler:
+// catalogue errors below 500 answer with their code, message and hints; everything else
+// is logged (code and message only) and answered with a body that reveals nothing.
+// Request bodies are never logged.
+import { createHash, randomBytes } from "node:crypto";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
-import { NixsealError, hostName } from "../core/index.js";
-import { Token, requireToken } from "./auth.js";
+import { NixsealError, hostName, validate } from "../core/index.js";
+import { dearmorSshsig, parseSshsig } from "../core/keys/sshsig.js";
+import { fleetStateSchema, type FleetState } from "../core/schema/fleet.js";
+import { verifyBundleSignature } from "../core/bundle-signing.js";
+import { Authenticator, Refusal, type Principal } from "./auth.js";
 import { checkPushedBundle, type PushBody } from "./check-bundle.js";
 import { errorBody, serverErrors } from "./errors.js";
-import { BundleStore, type StoredBundle } from "./storage.js";
+import { FLEET_PAGE_CSS, renderFleetPage } from "./fleet-page.js";
+import { fleetReport } from "./fleet-report.js";
+import { parseJsonBody } from "./json-body.js";
+import { LongPolls } from "./long-poll.js";
+import { ServerMetrics, timedStore } from "./metrics.js";
+import { FileStore } from "./store/file.js";
+import { IdConflict, SequenceConflict, type AuditEvent, type Store, type StoredBundle } from "./store/types.js";
 
 /** 16 MiB: hundreds of secrets; a larger bundle needs --body-limit. */
 export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
+/** A request's time may differ from the server's clock by this much. */
+export const DEFAULT_MAX_SKEW_SECONDS = 60;
+/** The longest a long-poll waits before it answers 204. */
+export const MAX_WAIT_SECONDS = 300;
+const LOGIN_LINK_SECONDS = 120;
+const SESSION_SECONDS = 12 * 3600;
+const SESSION_COOKIE = "nixseal_fleet";
+/** Refused requests recorded in the audit log per client address per minute (the metrics count them all). */
+const REFUSED_AUDIT_PER_MINUTE = 60;
 
 export interface BuildServerOptions {
-  /** Where bundles are stored (created if absent). */
-  storageDir: string;
-  /** The operator's token: needed to push. */
-  operatorToken: string;
-  /** Host name to that host's read token. When set, every read needs a token: the host's own or the operator's. */
-  hostTokens?: Record<string, string>;
+  /** The store; or storageDir for the embedded file store (opened and closed with the app). */
+  store?: Store;
+  storageDir?: string;
+  /** The operator token: may do everything an admin key may (automation). */
+  operatorToken?: string;
+  /** Admin keys accepted besides those of the pushed fleet state (the first push needs one, or the token). */
+  adminKeys?: Array<{ name: string; key: string }>;
   /** Largest accepted request body in bytes. */
   bodyLimit?: number;
+  maxSkewSeconds?: number;
+  /** Whole request (headers and body) must arrive within this (slow clients are cut off). */
+  requestTimeoutMs?: number;
+  /** Headers must arrive within this. */
+  headersTimeoutMs?: number;
   /** Fastify logger setting (default off). */
   logger?: FastifyServerOptions["logger"];
 }
 
-/** What GET answers: the manifest and every file it names, base64. */
+/** What a bundle GET answers: the manifest and every file it names, base64. */
 export interface BundleReply {
   id: string;
   host: string;
+  sequence: number;
   pushedAt: string;
   manifest: StoredBundle["manifest"];
   files: Record<string, string>;
-  signature?: StoredBundle["signature"];
+  signature?: string;
+}
+
+type Access = "public" | "operator" | "reader" | "session";
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    access?: Access;
+  }
+  interface FastifyRequest {
+    principal: Principal | null;
+    signedBodySha256: string | undefined;
+  }
 }
 
 function replyOf(b: StoredBundle): BundleReply {
   const files = Object.fromEntries([...b.files].map(([k, v]) => [k, v.toString("base64")]));
-  return { id: b.id, host: b.host, pushedAt: b.pushedAt, manifest: b.manifest, files, ...(b.signature ? { signature: b.signature } : {}) };
+  return { id: b.id, host: b.host, sequence: b.sequence, pushedAt: b.pushedAt, manifest: b.manifest, files, ...(b.signature ? { signature: b.signature } : {}) };
 }
 
 const BUNDLE_ID = /^[0-9a-f]{64}$/;
 
 function hostParam(req: FastifyRequest): string {
-  const host = (req.params as { host: string }).host;
-  if (!hostName.safeParse(host).success) throw serverErrors.badRequest(["the host in the path is not a valid host name (1-63 lowercase letters, digits and -)"]);
-  return host;
+  return (req.params as { host: string }).host;
+}
+
+/** Validates path parameters before anything else: a bad name is a 400 for everyone. */
+function checkParams(req: FastifyRequest): void {
+  const p = (req.params ?? {}) as { host?: string; id?: string };
+  if (p.host !== undefined && !hostName.safeParse(p.host).success) throw serverErrors.badRequest(["the host in the path is not a valid host name (1-63 lowercase letters, digits and -)"]);
+  if (p.id !== undefined && p.id !== "latest" && !BUNDLE_ID.test(p.id)) throw serverErrors.badRequest(["a bundle id is 64 lowercase hex digits"]);
+}
+
+function whole(name: string, v: unknown, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== "string" || !/^\d{1,15}$/.test(v) || Number(v) > max) throw serverErrors.badRequest([`?${name} wants a whole number from 0 to ${max}`]);
+  return Number(v);
 }
 
 /** Errors Fastify raises before a handler runs, with messages that never echo the body. */
@@ -72,17 +129,107 @@ function fastifyError(err: FastifyError, bodyLimit: number): NixsealError & { st
   }
 }
 
+function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+function cookie(req: FastifyRequest, name: string): string | undefined {
+  const h = req.headers.cookie;
+  if (typeof h !== "string") return undefined;
+  for (const part of h.split(";")) {
+    const [k, v] = part.trim().split("=", 2);
+    if (k === name && v && /^[A-Za-z0-9_-]{20,100}$/.test(v)) return v;
+  }
+  return undefined;
+}
+
+const PAGE_HEADERS = {
+  "content-security-policy": "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "cache-control": "no-store",
+};
+
 /** Builds the app; the caller listens (or injects). */
 export async function buildServer(opts: BuildServerOptions): Promise<FastifyInstance> {
   const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
-  const store = new BundleStore(opts.storageDir);
-  await store.init();
-  const operator = new Token(opts.operatorToken);
-  const hostTokens = opts.hostTokens ? new Map(Object.entries(opts.hostTokens).map(([h, t]) => [h, new Token(t)])) : undefined;
+  if (!opts.store && !opts.storageDir) throw new Error("buildServer needs a store or a storageDir");
+  const ownStore = opts.store ? undefined : new FileStore(opts.storageDir!);
+  if (ownStore) await ownStore.init();
+  const metrics = new ServerMetrics();
+  const store = timedStore(opts.store ?? ownStore!, metrics);
+  const auth = new Authenticator({ store, operatorToken: opts.operatorToken, bootstrapAdmins: opts.adminKeys ?? [], maxSkewSeconds: opts.maxSkewSeconds ?? DEFAULT_MAX_SKEW_SECONDS });
+  const polls = new LongPolls();
+  const unsubscribe = store.onBundle((host) => polls.wake(host));
+  const refusedAudited = new Map<string, number>();
+  const refusedWindow = setInterval(() => refusedAudited.clear(), 60_000);
+  refusedWindow.unref();
 
   // Strict request schemas: no silent type coercion, no silently dropped keys.
-  const app = Fastify({ logger: opts.logger ?? false, bodyLimit, ajv: { customOptions: { coerceTypes: false, removeAdditional: false } } });
-  app.removeContentTypeParser("text/plain"); // JSON only: anything else is a 415
+  const headersTimeout = opts.headersTimeoutMs ?? 10_000;
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit,
+    requestTimeout: opts.requestTimeoutMs ?? 30_000,
+    // Node checks these timeouts every connectionsCheckingInterval (30 s by default):
+    // a slow client holding connections open is cut off within a second of its limit.
+    http: { headersTimeout, connectionsCheckingInterval: Math.min(1000, headersTimeout / 2) },
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+  } as FastifyServerOptions);
+  app.decorateRequest("principal", null);
+  app.decorateRequest("signedBodySha256", undefined);
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (req, body, done) => {
+    try {
+      done(null, parseJsonBody(body as Buffer, req.signedBodySha256));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+  app.addHook("onClose", async () => {
+    unsubscribe();
+    clearInterval(refusedWindow);
+    polls.wake("*");
+    if (ownStore) await ownStore.close();
+  });
+
+  const audit = async (req: FastifyRequest, e: Omit<AuditEvent, "at" | "remote">): Promise<void> => {
+    await store.audit({ at: new Date().toISOString(), remote: req.ip, ...e });
+  };
+
+  const refuse = async (req: FastifyRequest, reason: string, err: Error): Promise<never> => {
+    metrics.countAuthFailure(reason);
+    const seen = (refusedAudited.get(req.ip) ?? 0) + 1;
+    refusedAudited.set(req.ip, seen);
+    if (seen <= REFUSED_AUDIT_PER_MINUTE) {
+      const host = (req.params as { host?: string } | undefined)?.host;
+      await audit(req, { actor: req.principal?.actor ?? "unknown", action: "refused", ...(host && hostName.safeParse(host).success ? { host } : {}), detail: `${reason}: ${req.method} ${req.routeOptions.url ?? "?"}` }).catch(() => {});
+    }
+    throw err;
+  };
+
+  app.addHook("onRequest", async (req) => {
+    const access = req.routeOptions.config?.access ?? "public";
+    if (access === "public" || access === "session") return;
+    checkParams(req);
+    let who;
+    try {
+      who = await auth.authenticate(req);
+    } catch (err) {
+      if (err instanceof Refusal) return refuse(req, err.reason, err.error);
+      throw err;
+    }
+    req.principal = who.principal;
+    req.signedBodySha256 = who.bodySha256;
+    const p = who.principal;
+    if (p.kind !== "host") return;
+    if (access === "operator") return refuse(req, "host-not-allowed", serverErrors.forbidden([`host ${p.host} may not ${req.method === "GET" ? "read this" : "push or change anything"}`]));
+    if (hostParam(req) !== p.host) return refuse(req, "other-host", serverErrors.forbidden([`host ${p.host} may read only its own bundles`]));
+  });
+  app.addHook("onResponse", async (req, reply) => {
+    metrics.countRequest(req.method, req.routeOptions.url ?? "unmatched", reply.statusCode);
+  });
+
   app.setErrorHandler((err: FastifyError, req, reply) => {
     let e: NixsealError & { statusCode?: number };
     if (err.validation) e = serverErrors.badRequest([err.message]);
@@ -90,32 +237,56 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     else if (typeof err.code === "string" && err.code.startsWith("FST_") && (err.statusCode ?? 500) < 500) e = fastifyError(err, bodyLimit);
     else e = serverErrors.internal([]);
     const status = e.statusCode ?? 500;
-    if (status >= 500) {
+    if (status >= 500 && status !== 503) {
       // Details go to the log only: the code and message (paths, OS errors), never a body.
       req.log.error({ code: err.code, err: { message: err.message } }, "unexpected error");
       e = serverErrors.internal([]);
     }
-    if (status === 401) reply.header("www-authenticate", 'Bearer realm="nixseal"');
-    return reply.code(status >= 500 ? 500 : status).send(errorBody(e));
+    if (status === 401) reply.header("www-authenticate", 'NixsealSig realm="nixseal", Bearer realm="nixseal"');
+    return reply.code(status >= 500 && status !== 503 ? 500 : status).send(errorBody(e));
   });
   app.setNotFoundHandler((req, reply) => {
     const e = serverErrors.routeNotFound([`${req.method} ${req.url.split("?")[0]}`]);
     return reply.code(404).send(errorBody(e));
   });
 
-  const mayRead = async (req: FastifyRequest): Promise<void> => {
-    if (!hostTokens) return;
-    const host = hostParam(req);
-    requireToken(req, [operator, hostTokens.get(host)], `reading the bundles of ${host}`);
-  };
+  const operator = { config: { access: "operator" as Access } };
+  const reader = { config: { access: "reader" as Access } };
 
   app.get("/v1/health", async () => ({ ok: true }));
+
+  app.put<{ Body: unknown }>("/v1/fleet", operator, async (req) => {
+    const state: FleetState = validate(fleetStateSchema, req.body, "the fleet state");
+    const stored = await store.putFleet(state, req.principal!.actor);
+    await audit(req, { actor: req.principal!.actor, action: "push-fleet", detail: `${Object.keys(state.hosts).length} hosts, ${state.admins.length} admins` });
+    return { ok: true, pushedAt: stored.pushedAt, hosts: Object.keys(state.hosts).length, admins: state.admins.length };
+  });
+
+  app.get("/v1/fleet", operator, async () => fleetReport(store));
+
+  app.post("/v1/fleet/links", operator, async (req) => {
+    const code = randomBytes(24).toString("base64url");
+    const expiresAt = Date.now() + LOGIN_LINK_SECONDS * 1000;
+    await store.claimOnce(`login:${sha256(code)}`, expiresAt);
+    await audit(req, { actor: req.principal!.actor, action: "login", detail: "fleet page link made" });
+    return { path: `/fleet/login?code=${code}`, expiresAt: new Date(expiresAt).toISOString() };
+  });
+
+  app.get("/v1/audit", operator, async (req) => {
+    const q = req.query as Record<string, unknown>;
+    const host = q.host;
+    if (host !== undefined && (typeof host !== "string" || !hostName.safeParse(host).success)) throw serverErrors.badRequest(["?host wants a host name"]);
+    const limit = whole("limit", q.limit, 1000) ?? 100;
+    const before = whole("before", q.before, Number.MAX_SAFE_INTEGER);
+    return { events: await store.auditLog({ ...(host ? { host } : {}), ...(before !== undefined ? { before } : {}), limit }) };
+  });
+
+  app.get("/metrics", operator, async (_req, reply) => reply.type("text/plain; version=0.0.4").send(metrics.render(polls.open)));
 
   app.put<{ Body: PushBody }>(
     "/v1/hosts/:host/bundles",
     {
-      // Before the body is read: an unauthenticated client cannot make the server parse megabytes.
-      onRequest: async (req) => requireToken(req, [operator], "pushing a bundle"),
+      ...operator,
       schema: {
         body: {
           type: "object",
@@ -124,40 +295,135 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
           properties: {
             manifest: { type: "object" },
             files: { type: "object", additionalProperties: { type: "string" } },
-            signature: {
-              type: "object",
-              additionalProperties: false,
-              required: ["key", "sig"],
-              properties: { key: { type: "string", pattern: "^ssh-ed25519 [A-Za-z0-9+/=]+$", maxLength: 200 }, sig: { type: "string", pattern: "^[A-Za-z0-9+/]{86}==$" } },
-            },
+            signature: { type: "string", maxLength: 12000 },
           },
         },
       },
     },
     async (req, reply: FastifyReply) => {
       const host = hostParam(req);
+      const fleet = await store.fleet();
+      if (!fleet) throw serverErrors.noFleet(["the server has no fleet state yet"]);
+      if (!fleet.state.hosts[host]) throw serverErrors.noFleet([`host ${host} is not in the fleet state the server has`]);
       const { manifest, files } = checkPushedBundle(host, req.body);
-      const saved = await store.saveBundle(manifest, files, req.body.signature);
-      req.log.info({ host, id: saved.id, created: saved.created, secrets: manifest.secrets.length, signed: Boolean(req.body.signature) }, "bundle stored");
-      return reply.code(saved.created ? 201 : 200).send({ id: saved.id, host, created: saved.created, pushedAt: saved.pushedAt });
+      if (manifest.sequence === undefined) throw serverErrors.badBundle([host, "manifest.json has no sequence (nixseal push sets one)"]);
+      let signer: string | undefined;
+      if (req.body.signature !== undefined) {
+        const blob = dearmorSshsig(req.body.signature);
+        const sig = blob && parseSshsig(blob);
+        const name = sig ? await auth.adminName(sig.publicKey) : undefined;
+        const verdict = sig && name !== undefined ? verifyBundleSignature(req.body.manifest, req.body.signature, [sig.publicKey]) : "untrusted";
+        if (verdict !== "ok") throw serverErrors.bundleSignature([host, verdict === "untrusted" ? "its key is not an admin key of the fleet state" : verdict]);
+        signer = name;
+      }
+      let saved;
+      try {
+        saved = await store.saveBundle(manifest as typeof manifest & { sequence: number }, files, req.body.signature);
+      } catch (err) {
+        if (err instanceof SequenceConflict) throw serverErrors.sequence([host, err.head, err.sequence]);
+        if (err instanceof IdConflict) throw serverErrors.bundleConflict([host, manifest.id]);
+        throw err;
+      }
+      metrics.bundlesPushed++;
+      req.log.info({ host, id: manifest.id, sequence: manifest.sequence, created: saved.created, secrets: manifest.secrets.length, signed: Boolean(signer) }, "bundle stored");
+      await audit(req, {
+        actor: req.principal!.actor,
+        action: "push-bundle",
+        host,
+        bundle: manifest.id,
+        sequence: manifest.sequence,
+        detail: `${manifest.secrets.length} secrets, ${signer ? `signed by ${signer}` : "unsigned"}${manifest.rollback ? ", rollback" : ""}`,
+      });
+      return reply.code(saved.created ? 201 : 200).send({ id: manifest.id, host, sequence: saved.head.sequence, created: saved.created, pushedAt: saved.head.pushedAt });
     },
   );
 
-  app.get("/v1/hosts/:host/bundles/latest", { onRequest: mayRead }, async (req) => {
-    const host = hostParam(req);
-    const b = await store.latest(host);
-    if (!b) throw serverErrors.noBundle([host]);
+  /** Sends a bundle; a host's own fetch is recorded (last fetch, audit). */
+  const serve = async (req: FastifyRequest, host: string, id: string, fromHead = true): Promise<BundleReply> => {
+    const b = await store.readBundle(host, id);
+    // A head always names a record written before it; anything else is damage.
+    if (!b) throw fromHead ? serverErrors.corrupt([`the head of ${host}`]) : serverErrors.bundleNotFound([host, id]);
+    const p = req.principal!;
+    if (p.kind === "host") {
+      const at = new Date().toISOString();
+      await store.recordFetch(host, { id: b.id, sequence: b.sequence, at });
+      await audit(req, { actor: p.actor, action: "fetch", host, bundle: b.id, sequence: b.sequence });
+    }
+    metrics.bundlesServed++;
     return replyOf(b);
+  };
+
+  app.get("/v1/hosts/:host/bundles/latest", reader, async (req, reply) => {
+    const host = hostParam(req);
+    const q = req.query as Record<string, unknown>;
+    const after = whole("after", q.after, Number.MAX_SAFE_INTEGER);
+    const waitS = whole("wait", q.wait, MAX_WAIT_SECONDS) ?? 0;
+    if (after === undefined) {
+      const head = await store.head(host);
+      if (!head) throw serverErrors.noBundle([host]);
+      return serve(req, host, head.id);
+    }
+    const deadline = Date.now() + waitS * 1000;
+    const gone = new AbortController();
+    const onClose = () => gone.abort();
+    reply.raw.once("close", onClose);
+    try {
+      for (;;) {
+        // Wait first, then look: a push between the look and the wait is never missed.
+        const waiting = polls.wait(host, Math.max(0, deadline - Date.now()), gone.signal);
+        const head = await store.head(host);
+        if (head && head.sequence > after) {
+          waiting.cancel();
+          return await serve(req, host, head.id);
+        }
+        if (waitS === 0) {
+          waiting.cancel();
+          return reply.code(204).send();
+        }
+        const why = await waiting.done;
+        if (why === "aborted") return reply.code(204).send();
+        if (why === "timeout") {
+          const last = await store.head(host);
+          if (last && last.sequence > after) return await serve(req, host, last.id);
+          return reply.code(204).send();
+        }
+      }
+    } finally {
+      reply.raw.off("close", onClose);
+    }
   });
 
-  app.get("/v1/hosts/:host/bundles/:id", { onRequest: mayRead }, async (req) => {
-    const host = hostParam(req);
-    const id = (req.params as { id: string }).id;
-    if (!BUNDLE_ID.test(id)) throw serverErrors.badRequest(["a bundle id is 64 lowercase hex digits"]);
-    const b = await store.readBundle(host, id);
-    if (!b) throw serverErrors.bundleNotFound([host, id]);
-    return replyOf(b);
+  app.get("/v1/hosts/:host/bundles/:id", reader, async (req) => serve(req, hostParam(req), (req.params as { id: string }).id, false));
+
+  app.get("/fleet/style.css", async (_req, reply) => reply.type("text/css; charset=utf-8").headers(PAGE_HEADERS).send(FLEET_PAGE_CSS));
+
+  app.get("/fleet/login", async (req, reply) => {
+    const code = (req.query as { code?: unknown }).code;
+    const ok = typeof code === "string" && /^[A-Za-z0-9_-]{32}$/.test(code) && (await store.takeOnce(`login:${sha256(code)}`));
+    reply.headers(PAGE_HEADERS);
+    if (!ok) {
+      await refuse(req, "bad-login-link", serverErrors.unauthorized(["this fleet page link is not valid: it was used already, expired, or mistyped"])).catch(() => {});
+      return reply.code(401).type("text/html; charset=utf-8").send(messagePage("This link is not valid (used, expired or mistyped). Ask for a new one: nixseal fleet --server URL --link"));
+    }
+    const session = randomBytes(32).toString("base64url");
+    await store.claimOnce(`session:${sha256(session)}`, Date.now() + SESSION_SECONDS * 1000);
+    const secure = req.protocol === "https" || req.headers["x-forwarded-proto"] === "https" ? "; Secure" : "";
+    reply.header("set-cookie", `${SESSION_COOKIE}=${session}; Path=/fleet; HttpOnly; SameSite=Strict; Max-Age=${SESSION_SECONDS}${secure}`);
+    return reply.code(303).header("location", "/fleet").send();
+  });
+
+  app.get("/fleet", async (req, reply) => {
+    const session = cookie(req, SESSION_COOKIE);
+    reply.headers(PAGE_HEADERS).type("text/html; charset=utf-8");
+    if (!session || !(await store.holds(`session:${sha256(session)}`))) {
+      return reply.code(401).send(messagePage("Open the fleet page with a link from: nixseal fleet --server URL --link"));
+    }
+    return reply.send(renderFleetPage(await fleetReport(store)));
   });
 
   return app;
+}
+
+function messagePage(text: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>nixseal fleet</title><link rel="stylesheet" href="/fleet/style.css"></head><body><header><h1>nixseal fleet</h1></header><main><p>${text.replace(/[&<>"']/g, "")}</p></main></body></html>\n`;
 }

@@ -12,8 +12,22 @@ export type ServerError = CatalogueError;
 export const serverErrors = {
   usage: define("NIXSEAL_ERR_SERVER_USAGE", "%s", 400, ["run nixseal-server --help"], 2),
   unauthorized: define("NIXSEAL_ERR_SERVER_UNAUTHORIZED", "%s", 401, [
-    "send Authorization: Bearer TOKEN with the token the server was started with (nixseal push --token-file FILE)",
+    "a host signs with its SSH host key, which the operator pushes with nixseal push; an operator signs with an admin key of nixseal.json (nixseal push --sign-key) or sends the token the server was started with (--token-file)",
   ]),
+  stale: define("NIXSEAL_ERR_SERVER_STALE", "the request was signed at %s, more than %s s from the server's clock, or before the server started", 401, [
+    "check the clock of this machine and of the server (NTP); a client signs again when it retries",
+  ]),
+  replayed: define("NIXSEAL_ERR_SERVER_REPLAYED", "the request's signature was already used", 401, ["sign every request anew (nixseal and nixseal-agent do); a copy of a request is refused"]),
+  forbidden: define("NIXSEAL_ERR_SERVER_FORBIDDEN", "%s", 403, ["a host reads only its own bundles; pushing needs an admin key or the operator token"]),
+  bodyMismatch: define("NIXSEAL_ERR_SERVER_BODY_MISMATCH", "the body does not match the sha256 the request was signed with", 400, ["send the body exactly as it was signed"]),
+  noFleet: define("NIXSEAL_ERR_SERVER_NO_FLEET", "%s", 409, ["push the fleet state first: nixseal push does it before the bundles"]),
+  sequence: define("NIXSEAL_ERR_SERVER_SEQUENCE", "host %s is at sequence %s on this server; this bundle has sequence %s", 409, [
+    "another push came first, or this is an old bundle: run nixseal push again, which signs the next sequence",
+  ]),
+  bundleSignature: define("NIXSEAL_ERR_SERVER_BUNDLE_SIGNATURE", "the signature of the bundle for host %s is not accepted: %s", 400, [
+    "sign with an admin key listed in nixseal.json (nixseal push --sign-key), and push the fleet state that lists it",
+  ]),
+  unavailable: define("NIXSEAL_ERR_SERVER_UNAVAILABLE", "the server's storage is not reachable right now", 503, ["retry in a few seconds (nixseal-agent pull --follow does); check the database"]),
   badRequest: define("NIXSEAL_ERR_SERVER_BAD_REQUEST", "bad request: %s", 400, ["see docs/server.md for the request shapes"]),
   badBundle: define("NIXSEAL_ERR_SERVER_BAD_BUNDLE", "bundle for host %s rejected: %s", 400, [
     "rebuild it from the repo with nixseal push HOST (or nixseal bundle HOST --out DIR) and send it again",

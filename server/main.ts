@@ -1,14 +1,16 @@
 // nixseal-server's command line: read flags and token files, build the app, listen on
 // 127.0.0.1 (default) or a unix socket until SIGTERM/SIGINT. TLS is a reverse proxy's
 // job (see docs/server.md); the server itself never needs to face the network.
-import { chmod, lstat, unlink } from "node:fs/promises";
+import { chmod, lstat, readFile, unlink } from "node:fs/promises";
 import type { Writable } from "node:stream";
 import { parseArgs } from "node:util";
-import { z } from "zod";
-import { NixsealError, hostName, parseJsonText, validate } from "../core/index.js";
-import { readPrivateFile, readTokenFile, type TokenFileErrors } from "../core/token-file.js";
-import { DEFAULT_BODY_LIMIT, type BuildServerOptions } from "./app.js";
+import { NixsealError } from "../core/index.js";
+import { canonicalSshLine, parseSshPublicKey } from "../core/keys/ssh-public.js";
+import { readTokenFile, type TokenFileErrors } from "../core/token-file.js";
+import { DEFAULT_BODY_LIMIT, DEFAULT_MAX_SKEW_SECONDS, type BuildServerOptions } from "./app.js";
 import { serverErrors } from "./errors.js";
+import { FileStore } from "./store/file.js";
+import type { Store } from "./store/types.js";
 
 export interface ServerIo {
   stdout: Writable;
@@ -19,16 +21,22 @@ export const DEFAULT_PORT = 8470;
 /** Shorter tokens are refused: 16 random characters or more. */
 export const MIN_TOKEN_LENGTH = 16;
 
-const USAGE = `usage: nixseal-server --storage DIR --token-file FILE [--host-tokens FILE]
-                      [--listen ADDRESS] [--port N] [--socket PATH] [--body-limit BYTES]
+const USAGE = `usage: nixseal-server (--storage DIR | --postgres CONNINFO)
+                      [--token-file FILE] [--admin-keys FILE]
+                      [--listen ADDRESS] [--port N] [--socket PATH]
+                      [--body-limit BYTES] [--max-skew SECONDS]
 
-  --storage DIR        where bundles are kept (ciphertext and manifests only)
-  --token-file FILE    the operator token that may push (mode 0600, one line)
-  --host-tokens FILE   JSON {"HOST": "TOKEN", ...}: reads then need the host's token
+  --storage DIR        the embedded store: one directory, one server process
+  --postgres CONNINFO  PostgreSQL (several replicas), e.g. "host=/run/postgresql dbname=nixseal";
+                       no password in it: use a .pgpass file (PGPASSFILE) or peer auth
+  --token-file FILE    an operator token that may push (mode 0600, one line): for automation
+  --admin-keys FILE    ssh public keys (one a line) that may push besides the admins of the
+                       pushed fleet state: how the first push gets in without a token
   --listen ADDRESS     address to listen on (default 127.0.0.1)
   --port N             TCP port (default ${DEFAULT_PORT}; 0 picks a free one)
   --socket PATH        listen on a unix socket instead of TCP
   --body-limit BYTES   largest accepted request (default ${DEFAULT_BODY_LIMIT})
+  --max-skew SECONDS   how far a signed request's time may be from this clock (default ${DEFAULT_MAX_SKEW_SECONDS})
 
 See docs/server.md.
 `;
@@ -36,9 +44,13 @@ See docs/server.md.
 /** Where to listen: a TCP address and port, or a unix socket path. */
 export type ListenTarget = { host: string; port: number } | { path: string };
 
+/** Where the server keeps its state. */
+export type StoreTarget = { kind: "file"; dir: string } | { kind: "postgres"; connectionString: string };
+
 export interface ServerSettings {
   listen: ListenTarget;
-  options: Omit<BuildServerOptions, "logger">;
+  store: StoreTarget;
+  options: Omit<BuildServerOptions, "logger" | "store" | "storageDir">;
 }
 
 function usage(message: string): NixsealError {
@@ -53,9 +65,30 @@ function whole(flag: string, text: string, min: number): number {
   return Number(text);
 }
 
-const hostTokensSchema = z.record(hostName, z.string().regex(/^[\x21-\x7e]+$/).min(MIN_TOKEN_LENGTH));
+/** Reads an --admin-keys file: ssh-ed25519 / ssh-rsa public key lines; the comment names the admin. */
+async function readAdminKeys(file: string): Promise<Array<{ name: string; key: string }>> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch {
+    throw usage(`cannot read --admin-keys ${file}`);
+  }
+  const out: Array<{ name: string; key: string }> = [];
+  text.split("\n").forEach((line, i) => {
+    if (line.trim() === "" || line.trim().startsWith("#")) return;
+    let key;
+    try {
+      key = parseSshPublicKey(line, `${file}:${i + 1}`);
+    } catch (err) {
+      throw usage(err instanceof Error ? err.message : `${file}:${i + 1}: not an ssh public key`);
+    }
+    out.push({ name: key.comment || `${file}:${i + 1}`, key: canonicalSshLine(key) });
+  });
+  if (out.length === 0) throw usage(`--admin-keys ${file} holds no ssh public key`);
+  return out;
+}
 
-/** Parses the flags and reads the token files. */
+/** Parses the flags and reads the token and key files. */
 export async function loadSettings(argv: string[]): Promise<ServerSettings | "help" | "version"> {
   let values;
   try {
@@ -65,12 +98,14 @@ export async function loadSettings(argv: string[]): Promise<ServerSettings | "he
       allowPositionals: false,
       options: {
         storage: { type: "string" },
+        postgres: { type: "string" },
         "token-file": { type: "string" },
-        "host-tokens": { type: "string" },
+        "admin-keys": { type: "string" },
         listen: { type: "string" },
         port: { type: "string" },
         socket: { type: "string" },
         "body-limit": { type: "string" },
+        "max-skew": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
       },
@@ -80,25 +115,32 @@ export async function loadSettings(argv: string[]): Promise<ServerSettings | "he
   }
   if (values.help) return "help";
   if (values.version) return "version";
-  if (!values.storage) throw usage("--storage DIR is required");
-  if (!values["token-file"]) throw usage("--token-file FILE is required (the operator token that may push)");
-  if (values.socket && (values.listen || values.port)) throw usage("--socket excludes --listen and --port");
-  const operatorToken = await readTokenFile(values["token-file"], TOKEN_FILE_ERRORS, MIN_TOKEN_LENGTH);
-  let hostTokens: Record<string, string> | undefined;
-  if (values["host-tokens"]) {
-    const file = values["host-tokens"];
-    hostTokens = validate(hostTokensSchema, parseJsonText(await readPrivateFile(file, TOKEN_FILE_ERRORS), file), file);
+  if (!values.storage === !values.postgres) throw usage("give one of --storage DIR (the embedded store) or --postgres CONNINFO");
+  if (values.postgres !== undefined && /password\s*=|:\/\/[^/@]*:[^/@]*@/i.test(values.postgres)) {
+    throw usage("--postgres must not hold a password (process lists show it): use a .pgpass file (PGPASSFILE) or peer authentication");
   }
+  if (values.socket && (values.listen || values.port)) throw usage("--socket excludes --listen and --port");
+  const operatorToken = values["token-file"] ? await readTokenFile(values["token-file"], TOKEN_FILE_ERRORS, MIN_TOKEN_LENGTH) : undefined;
+  const adminKeys = values["admin-keys"] ? await readAdminKeys(values["admin-keys"]) : undefined;
   const listen: ListenTarget = values.socket ? { path: values.socket } : { host: values.listen ?? "127.0.0.1", port: values.port ? whole("--port", values.port, 0) : DEFAULT_PORT };
   return {
     listen,
+    store: values.storage ? { kind: "file", dir: values.storage } : { kind: "postgres", connectionString: values.postgres! },
     options: {
-      storageDir: values.storage,
-      operatorToken,
-      ...(hostTokens ? { hostTokens } : {}),
+      ...(operatorToken !== undefined ? { operatorToken } : {}),
+      ...(adminKeys ? { adminKeys } : {}),
       bodyLimit: values["body-limit"] ? whole("--body-limit", values["body-limit"], 1024) : DEFAULT_BODY_LIMIT,
+      maxSkewSeconds: values["max-skew"] ? whole("--max-skew", values["max-skew"], 1) : DEFAULT_MAX_SKEW_SECONDS,
     },
   };
+}
+
+/** Opens the store the settings name. */
+export async function openStore(target: StoreTarget): Promise<Store> {
+  const store: Store =
+    target.kind === "file" ? new FileStore(target.dir) : new (await import("./store/postgres.js")).PostgresStore({ connectionString: target.connectionString });
+  await store.init();
+  return store;
 }
 
 async function removeStaleSocket(path: string): Promise<void> {
@@ -126,7 +168,13 @@ export async function main(argv: string[], io: ServerIo): Promise<number> {
       return 0;
     }
     const { buildServer } = await import("./app.js");
-    const app = await buildServer({ ...settings.options, logger: { level: "info" } });
+    const store = await openStore(settings.store);
+    if (settings.options.operatorToken === undefined && !settings.options.adminKeys && !(await store.fleet())?.state.admins.length) {
+      await store.close();
+      throw usage("nobody could push to this server: give --token-file FILE or --admin-keys FILE");
+    }
+    const app = await buildServer({ ...settings.options, store, logger: { level: "info" } });
+    app.addHook("onClose", async () => store.close());
     if ("path" in settings.listen) {
       await removeStaleSocket(settings.listen.path);
       await app.listen({ path: settings.listen.path });
