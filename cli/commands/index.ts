@@ -1,6 +1,8 @@
 import { registerAge } from "./age.js";
+import { registerAudit } from "./audit.js";
 import { registerBundle } from "./bundle.js";
 import { registerDeploy } from "./deploy.js";
+import { registerFleet } from "./fleet.js";
 import { registerHost } from "./host.js";
 import { registerImport } from "./import.js";
 import { registerInit } from "./init.js";
@@ -13,8 +15,10 @@ import type { RegisterCommand } from "./context.js";
 // One line per command module; keep sorted.
 export const commands: RegisterCommand[] = [
   registerAge,
+  registerAudit,
   registerBundle,
   registerDeploy,
+  registerFleet,
   registerHost,
   registerImport,
   registerInit,

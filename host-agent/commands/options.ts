@@ -25,10 +25,10 @@ export const OPTIONS = {
   noStart: { flag: "--no-start" },
   server: { flag: "--server", value: "URL" },
   host: { flag: "--host", value: "NAME" },
-  tokenFile: { flag: "--token-file", value: "FILE" },
   trustKey: { flag: "--trust-key", value: "FILE", repeat: true },
   trustServer: { flag: "--trust-server" },
-  allowDowngrade: { flag: "--allow-downgrade" },
+  follow: { flag: "--follow" },
+  wait: { flag: "--wait", value: "SECONDS" },
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;

@@ -91,20 +91,23 @@ export const COMMANDS: readonly AgentCommand[] = [
   {
     name: "pull",
     operands: [],
-    options: ["server", "host", "tokenFile", "trustKey", "trustServer", "allowDowngrade"],
+    options: ["server", "host", "trustKey", "trustServer", "follow", "wait"],
     usage: [
       [
-        "pull --server URL (--trust-key FILE... | --trust-server)",
+        "pull --server URL (--trust-key FILE... | --trust-server) [--follow]",
         "fetch this host's latest bundle from a nixseal server, check it, import it",
       ],
     ],
-    help: `Fetches this host's latest bundle from a nixseal server, checks the operator's
-signature (--trust-key: ssh-ed25519 public keys, as given to nixseal push
---sign-key) and every file's sha256, stores it as a new generation and activates
-it (as import does). --trust-server accepts unsigned bundles: the server (and
-anyone between) could then choose what this host installs.
---host defaults to the short host name; --token-file holds the host's read token
-when the server requires one. See docs/server.md.
+    help: `Fetches this host's latest bundle from a nixseal server, signing the request
+with this host's SSH host key, checks the operator's signature (--trust-key:
+ssh-ed25519 or ssh-rsa public keys, as given to nixseal push --sign-key),
+every file's sha256 and that the bundle's sequence is above the highest this
+host has run, stores it as a new generation and activates it (as import does).
+--follow stays running and installs each newer bundle as soon as it is pushed
+(a long-poll of --wait seconds, default 50, renewed); stop it with SIGTERM.
+--trust-server accepts unsigned bundles: the server (and anyone between) could
+then choose what this host installs. --host defaults to the short host name.
+See docs/server.md.
 `,
     run: async (inv, io) => (await import("../pull/pull.js")).runPull(inv, io),
   },

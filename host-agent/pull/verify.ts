@@ -1,7 +1,9 @@
 // What `nixseal-agent pull` checks in a server's reply before anything on the host
-// changes: the operator's Ed25519 signature over the manifest (against the keys given
-// with --trust-key), the manifest's schema, host and id, exactly the files it names,
-// every file's sha256; and that no secret's version goes down (a replayed bundle).
+// changes: the operator's SSH signature over the manifest (against the keys given with
+// --trust-key), the manifest's schema, host and id, exactly the files it names, every
+// file's sha256; that its sequence is above the highest this host has run (an old
+// bundle replayed), and that no secret's version goes down unless the operator signed
+// a rollback.
 import { readFileSync } from "node:fs";
 import { decodeBundleFiles, verifyBundleSignature, type SignatureVerdict } from "../../core/bundle-signing.js";
 import { NixsealError } from "../../core/errors.js";
@@ -25,10 +27,10 @@ interface Reply {
   host: string;
   manifest: unknown;
   files: Record<string, string>;
-  signature?: { key?: unknown; sig?: unknown };
+  signature?: unknown;
 }
 
-/** Reads the trusted signing keys: ssh-ed25519 public key lines (comments and blanks skipped). */
+/** Reads the trusted signing keys: ssh-ed25519 or ssh-rsa public key lines (comments and blanks skipped). */
 export function readTrustKeys(files: string[]): SshPublicKey[] {
   const keys: SshPublicKey[] = [];
   for (const file of files) {
@@ -40,12 +42,10 @@ export function readTrustKeys(files: string[]): SshPublicKey[] {
     }
     text.split("\n").forEach((line, i) => {
       if (line.trim() === "" || line.trim().startsWith("#")) return;
-      const key = parseSshPublicKey(line.trim(), `${file}:${i + 1}`);
-      if (key.type !== "ssh-ed25519") throw usage(`${file}:${i + 1}: bundles are signed with ssh-ed25519 keys, not ${key.type}`);
-      keys.push(key);
+      keys.push(parseSshPublicKey(line.trim(), `${file}:${i + 1}`));
     });
   }
-  if (keys.length === 0) throw usage(`no ssh-ed25519 key in ${files.join(", ")}`);
+  if (keys.length === 0) throw usage(`no ssh public key in ${files.join(", ")}`);
   return keys;
 }
 
@@ -55,6 +55,8 @@ const SIGNATURE_REFUSED: Record<Exclude<SignatureVerdict, "ok">, string> = {
   "bad-key": "its signing key is not an ssh public key",
   untrusted: "it is signed by a key not given with --trust-key",
   mismatch: "its signature does not match its manifest",
+  namespace: "its signature was made for another purpose (not the nixseal-bundle-v1 namespace)",
+  algorithm: "its signature uses a refused algorithm (ssh-rsa SHA-1, or an RSA key under 2048 bits)",
 };
 
 /**
@@ -85,8 +87,36 @@ export async function verifyReply(origin: string, host: string, reply: unknown, 
   return { manifest, files: decoded.files };
 }
 
-/** Secrets whose version the new manifest lowers: a replayed older bundle. */
+/** Secrets whose version the new manifest lowers. */
 export function downgrades(current: BundleManifest, next: BundleManifest): string[] {
   const now = new Map(current.secrets.map((s) => [s.name, s.version]));
   return next.secrets.filter((s) => s.version < (now.get(s.name) ?? 0)).map((s) => `${s.name} (${now.get(s.name)} -> ${s.version})`);
+}
+
+/**
+ * Refuses a bundle that would take this host back: a sequence not above the highest it
+ * has run (a replay), or lower versions than the current generation without the
+ * operator's signed rollback mark.
+ *
+ * @param ran - the highest sequence this host has run
+ * @param current - the current generation's manifest, if any
+ * @throws NixsealError NIXSEAL_ERR_PULL_REPLAY, NIXSEAL_ERR_PULL_DOWNGRADE
+ */
+export function refuseRollback(origin: string, next: BundleManifest, ran: number, current?: { generation: number; manifest: BundleManifest }): void {
+  if (next.sequence === undefined) {
+    throw new NixsealError("NIXSEAL_ERR_PULL_REPLAY", `the bundle from ${origin} has no sequence, so a replay of it could not be told apart`, {
+      hints: ["nothing was changed on this host; push the bundle with nixseal push, which numbers every bundle"],
+    });
+  }
+  if (next.sequence <= ran) {
+    throw new NixsealError("NIXSEAL_ERR_PULL_REPLAY", `the bundle from ${origin} has sequence ${next.sequence}, not above ${ran}, the highest this host has run: an older bundle replayed`, {
+      hints: ["nothing was changed on this host; the operator pushes a newer bundle with nixseal push (to return to older secrets on purpose: nixseal push --rollback)"],
+    });
+  }
+  const lowered = current && !next.rollback ? downgrades(current.manifest, next) : [];
+  if (lowered.length) {
+    throw new NixsealError("NIXSEAL_ERR_PULL_DOWNGRADE", `the bundle from ${origin} has older versions than generation ${current!.generation}: ${lowered.join(", ")}`, {
+      hints: ["nothing was changed on this host; if the operator meant it, they push it with nixseal push --rollback (signed), or rotate the secret, which raises its version"],
+    });
+  }
 }
