@@ -1,21 +1,21 @@
-// The server's routes through inject(): every route and every error code, what is
-// stored (and that a refused push stores nothing), bodies of 500s, and logs that never
-// hold a request body, a token or a value.
+// The server's routes through inject(), with the operator token: what is stored (and
+// that a refused push stores nothing), bundle checks, bodies of 500s, and logs that never
+// hold a request body, a token or a value. Signed requests, both stores and the abuse
+// cases are in api.test.ts.
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bundleSigner } from "../../core/bundle-signing.js";
 import { buildServer } from "../../server/app.js";
 import { serverErrors } from "../../server/errors.js";
 import { snapshotTree } from "../cli/harness.js";
-import { logSink, makeHostKey, pushBodyOf, writeBundle } from "./support.js";
+import { logSink, makeHostKey, pushBodyOf, sshKey, writeBundle } from "./support.js";
 
 const work = mkdtempSync(join(tmpdir(), "nixseal-server-app-"));
 const OPERATOR = `op-${randomBytes(16).toString("hex")}`;
-const WEB1_TOKEN = `web1-${randomBytes(16).toString("hex")}`;
-const WEB2_TOKEN = `web2-${randomBytes(16).toString("hex")}`;
 const VALUES = [`plain-${randomBytes(12).toString("hex")}`, `plain-${randomBytes(12).toString("hex")}`, `plain-${randomBytes(12).toString("hex")}`];
 const log = logSink();
 const replies: LightMyRequestResponse[] = [];
@@ -26,14 +26,21 @@ let b2: ReturnType<typeof pushBodyOf>;
 
 async function call(method: "GET" | "PUT" | "POST", url: string, opts: { token?: string; body?: unknown; raw?: string; contentType?: string } = {}) {
   const headers: Record<string, string> = {};
-  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  const token = opts.token ?? OPERATOR;
+  if (token) headers.authorization = `Bearer ${token}`;
   if (opts.contentType) headers["content-type"] = opts.contentType;
   const r = await app.inject({ method, url, headers, ...(opts.raw !== undefined ? { payload: opts.raw } : opts.body !== undefined ? { payload: opts.body as object } : {}) });
   replies.push(r);
   return r;
 }
 
-const put = (host: string, body: unknown, token = OPERATOR) => call("PUT", `/v1/hosts/${host}/bundles`, { token, body });
+let sequence = 0;
+/** PUT with the next sequence (unless the body sets one). */
+const put = (host: string, body: unknown, token = OPERATOR) => {
+  const b = structuredClone(body) as { manifest?: { sequence?: number } };
+  if (b.manifest && typeof b.manifest === "object" && b.manifest.sequence === undefined) b.manifest.sequence = ++sequence;
+  return call("PUT", `/v1/hosts/${host}/bundles`, { token, body: b });
+};
 const clone = <T>(v: T): T => structuredClone(v);
 
 beforeAll(async () => {
@@ -42,6 +49,8 @@ beforeAll(async () => {
   b2 = pushBodyOf(await writeBundle(join(work, "b2"), pub, [{ name: "db", value: VALUES[2]! }], "web1"));
   storage = join(work, "storage");
   app = await buildServer({ storageDir: storage, operatorToken: OPERATOR, logger: { level: "info", stream: log.stream } as never, bodyLimit: 256 * 1024 });
+  const hosts = Object.fromEntries(["web1", "web2", "web3"].map((h) => [h, { hostKey: pub.split(" ").slice(0, 2).join(" ") }]));
+  expect((await call("PUT", "/v1/fleet", { body: { format: "nixseal-fleet/v1", hosts, admins: [] } })).statusCode).toBe(200);
 });
 
 afterAll(async () => {
@@ -59,16 +68,14 @@ describe("server routes", () => {
   it("PUT needs the operator token, checked before the body is read", async () => {
     const none = await put("web1", b1, "");
     expect(none.statusCode).toBe(401);
-    expect(none.headers["www-authenticate"]).toMatch(/^Bearer/);
+    expect(none.headers["www-authenticate"]).toMatch(/^NixsealSig realm="nixseal", Bearer/);
     expect(none.json().code).toBe("NIXSEAL_ERR_SERVER_UNAUTHORIZED");
     const wrong = await put("web1", b1, OPERATOR.slice(0, -1) + "x");
     expect(wrong.statusCode).toBe(401);
-    expect(wrong.json().message).toMatch(/not valid/);
+    expect(wrong.json().message).toMatch(/not accepted/);
     // A body far over the limit without a token is refused as unauthorised, not parsed.
-    const huge = await call("PUT", "/v1/hosts/web1/bundles", { raw: "x".repeat(1024 * 1024), contentType: "application/json" });
+    const huge = await call("PUT", "/v1/hosts/web1/bundles", { token: "", raw: "x".repeat(1024 * 1024), contentType: "application/json" });
     expect(huge.statusCode).toBe(401);
-    const hostToken = await put("web1", b1, WEB1_TOKEN);
-    expect(hostToken.statusCode).toBe(401);
     expect(snapshotTree(join(storage, "hosts")).size).toBe(0);
   });
 
@@ -86,7 +93,7 @@ describe("server routes", () => {
     expect(latest.statusCode).toBe(200);
     const body = latest.json();
     expect(body.id).toBe(b1.manifest.id);
-    expect(body.manifest).toEqual(b1.manifest);
+    expect(body.manifest).toEqual({ ...b1.manifest, sequence: body.sequence });
     expect(body.files).toEqual(b1.files);
     const byId = await call("GET", `/v1/hosts/web1/bundles/${b1.manifest.id}`);
     expect(byId.json()).toEqual(body);
@@ -112,16 +119,20 @@ describe("server routes", () => {
   });
 
   it("keeps the operator's signature with the manifest it covers and serves both", async () => {
-    const signature = { key: `ssh-ed25519 ${Buffer.alloc(51, 1).toString("base64")}`, sig: Buffer.alloc(64, 2).toString("base64") };
-    const signed = { ...clone(b2), signature };
+    const admin = await sshKey(work, "admin");
+    const fleet = { format: "nixseal-fleet/v1", hosts: Object.fromEntries(["web1", "web2", "web3"].map((h) => [h, { hostKey: admin.pub }])), admins: [{ name: "admin", key: admin.pub }] };
+    expect((await call("PUT", "/v1/fleet", { body: fleet })).statusCode).toBe(200);
+    const signed = clone(b2);
     signed.manifest.createdAt = new Date(Date.now() + 9000).toISOString();
-    expect((await put("web1", signed)).statusCode).toBe(200);
+    signed.manifest.sequence = ++sequence;
+    const signature = bundleSigner(admin.key)(signed.manifest);
+    expect((await put("web1", { ...signed, signature })).statusCode).toBe(200);
     const got = (await call("GET", "/v1/hosts/web1/bundles/latest")).json();
     expect(got.signature).toEqual(signature);
     expect(got.manifest).toEqual(signed.manifest);
-    for (const bad of [{ key: "ssh-rsa AAAA", sig: signature.sig }, { key: signature.key, sig: "short" }, { key: signature.key }]) {
+    for (const [bad, code] of [[5, "NIXSEAL_ERR_SERVER_BAD_REQUEST"], ["short", "NIXSEAL_ERR_SERVER_BUNDLE_SIGNATURE"], [signature.replace(/[A-Za-z](?=[^\n]*\n-----END)/, "A"), "NIXSEAL_ERR_SERVER_BUNDLE_SIGNATURE"]] as const) {
       const r = await put("web1", { ...clone(b2), signature: bad });
-      expect([r.statusCode, r.json().code]).toEqual([400, "NIXSEAL_ERR_SERVER_BAD_REQUEST"]);
+      expect([r.statusCode, r.json().code]).toEqual([400, code]);
     }
     // An unsigned push of the same content replaces the record: no stale signature is served.
     expect((await put("web1", b2)).statusCode).toBe(200);
@@ -134,7 +145,7 @@ describe("server routes", () => {
     const r = await put("web1", forged);
     expect(r.statusCode).toBe(409);
     expect(r.json().code).toBe("NIXSEAL_ERR_SERVER_BUNDLE_CONFLICT");
-    expect((await call("GET", `/v1/hosts/web1/bundles/${b1.manifest.id}`)).json().manifest).toEqual(b1.manifest);
+    expect((await call("GET", `/v1/hosts/web1/bundles/${b1.manifest.id}`)).json().manifest).toMatchObject(b1.manifest);
   });
 
   const badBundles: Array<[string, (b: ReturnType<typeof pushBodyOf>) => unknown, RegExp]> = [
@@ -248,44 +259,13 @@ describe("server routes", () => {
   });
 });
 
-describe("per-host read tokens", () => {
-  let strict: FastifyInstance;
-  beforeAll(async () => {
-    strict = await buildServer({ storageDir: storage, operatorToken: OPERATOR, hostTokens: { web1: WEB1_TOKEN, web2: WEB2_TOKEN } });
-  });
-  afterAll(() => strict.close());
-
-  const get = async (path: string, token?: string) => {
-    const r = await strict.inject({ method: "GET", url: path, headers: token ? { authorization: `Bearer ${token}` } : {} });
-    replies.push(r);
-    return r;
-  };
-
-  it("a host reads its own bundles with its token or the operator's; nothing else reads them", async () => {
-    expect((await get("/v1/hosts/web1/bundles/latest")).statusCode).toBe(401);
-    expect((await get("/v1/hosts/web1/bundles/latest", WEB2_TOKEN)).statusCode).toBe(401);
-    expect((await get(`/v1/hosts/web1/bundles/${b1.manifest.id}`, WEB2_TOKEN)).statusCode).toBe(401);
-    expect((await get("/v1/hosts/web1/bundles/latest", `${WEB1_TOKEN}x`)).statusCode).toBe(401);
-    expect((await get("/v1/hosts/web1/bundles/latest", WEB1_TOKEN)).statusCode).toBe(200);
-    expect((await get("/v1/hosts/web1/bundles/latest", OPERATOR)).statusCode).toBe(200);
-    // A host without a token cannot be read at all, not even with another host's token.
-    expect((await get("/v1/hosts/web9/bundles/latest", WEB1_TOKEN)).statusCode).toBe(401);
-    expect((await get("/v1/health")).statusCode).toBe(200);
-  });
-
-  it("a host token cannot push", async () => {
-    const r = await strict.inject({ method: "PUT", url: "/v1/hosts/web1/bundles", headers: { authorization: `Bearer ${WEB1_TOKEN}` }, payload: b2 });
-    expect(r.statusCode).toBe(401);
-  });
-});
-
 describe("what the server lets out", () => {
   it("no reply and no log line holds a value, a token or a request body", () => {
     expect(replies.length).toBeGreaterThan(30);
     const logs = log.text();
     expect(logs).toContain('"msg":"bundle stored"');
     const fileText = Object.values(b1.files)[0]!;
-    for (const needle of [...VALUES, OPERATOR, WEB1_TOKEN, WEB2_TOKEN]) {
+    for (const needle of [...VALUES, OPERATOR]) {
       for (const r of replies) expect(r.body).not.toContain(needle);
       expect(logs).not.toContain(needle);
     }

@@ -62,14 +62,18 @@ function get(opts: { port?: number; socketPath?: string; path: string }): Promis
 
 describe("nixseal-server command line", () => {
   it("--help and --version", () => {
-    expect(run("--help")).toMatchObject({ code: 0, stdout: expect.stringContaining("usage: nixseal-server --storage DIR --token-file FILE") });
+    expect(run("--help")).toMatchObject({ code: 0, stdout: expect.stringContaining("usage: nixseal-server (--storage DIR | --postgres CONNINFO)") });
     expect(run("--version")).toMatchObject({ code: 0, stdout: "nixseal-server 0.1.0\n" });
   });
 
   it("refuses bad flags and unsafe token files before listening, exit 2", () => {
     const cases: Array<[string[], RegExp]> = [
-      [["--token-file", tokenFile], /error: --storage DIR is required/],
-      [["--storage", work], /error: --token-file FILE is required/],
+      [["--token-file", tokenFile], /error: give one of --storage DIR \(the embedded store\) or --postgres CONNINFO/],
+      [["--storage", work, "--postgres", "host=/run/postgresql"], /error: give one of --storage DIR/],
+      [["--postgres", "host=/run/postgresql password=hunter2"], /error: --postgres must not hold a password/],
+      [["--postgres", "postgresql://u:hunter2@localhost/db"], /error: --postgres must not hold a password/],
+      [["--storage", join(work, "empty-store")], /error: nobody could push to this server: give --token-file FILE or --admin-keys FILE/],
+      [["--storage", work, "--admin-keys", join(work, "none")], /error: cannot read --admin-keys/],
       [["--storage", work, "--token-file", tokenFile, "--bogus"], /error: unknown option '--bogus'/],
       [["--storage", work, "--token-file", tokenFile, "--port", "http"], /error: --port wants a whole number >= 0, not "http"/],
       [["--storage", work, "--token-file", tokenFile, "--socket", join(work, "s"), "--port", "1"], /error: --socket excludes --listen and --port/],
@@ -89,9 +93,9 @@ describe("nixseal-server command line", () => {
     const short = join(work, "short");
     writeFileSync(short, "abc\n", { mode: 0o600 });
     expect(run("--storage", work, "--token-file", short).stderr).toMatch(/must hold one token of 16 or more printable characters[\s\S]*hint: make one/);
-    const hostTokens = join(work, "hosts.json");
-    writeFileSync(hostTokens, JSON.stringify({ WEB: "x".repeat(20) }), { mode: 0o600 });
-    expect(run("--storage", work, "--token-file", tokenFile, "--host-tokens", hostTokens).stderr).toMatch(/hosts\.json: at \$\.WEB/);
+    const adminKeys = join(work, "admins");
+    writeFileSync(adminKeys, "ecdsa-sha2-nistp256 AAAA alice\n");
+    expect(run("--storage", work, "--admin-keys", adminKeys).stderr).toMatch(/admins:1: ecdsa-sha2-nistp256 keys are not supported|admins:1/);
     for (const out of [l.stderr, l.stdout]) expect(out).not.toContain(TOKEN);
   });
 
@@ -113,8 +117,8 @@ describe("nixseal-server command line", () => {
     const s = await start(["--storage", join(work, "store-unix"), "--token-file", tokenFile, "--socket", sock], /nixseal-server: listening on \//);
     expect(statSync(sock).mode & 0o777).toBe(0o660);
     const r = await get({ socketPath: sock, path: "/v1/hosts/web1/bundles/latest" });
-    expect(r.status).toBe(404);
-    expect(JSON.parse(r.body).code).toBe("NIXSEAL_ERR_SERVER_NO_BUNDLE");
+    expect(r.status).toBe(401);
+    expect(JSON.parse(r.body).code).toBe("NIXSEAL_ERR_SERVER_UNAUTHORIZED");
     child!.kill("SIGTERM");
     expect(await s.exited).toBe(0);
   });

@@ -50,16 +50,26 @@ describe("bundle signatures", () => {
 
   it("a signature verifies against its key, and tells each refusal apart", () => {
     const sig = bundleSigner(operator.priv)(manifest);
-    expect(sig.key).toBe(`ssh-ed25519 ${Buffer.from(operator.pub.wire).toString("base64")}`);
+    expect(sig).toMatch(/^-----BEGIN SSH SIGNATURE-----\n[\s\S]+\n-----END SSH SIGNATURE-----\n$/);
     expect(verifyBundleSignature(manifest, sig, [other.pub, operator.pub])).toBe("ok");
     expect(verifyBundleSignature(manifest, undefined, [operator.pub])).toBe("unsigned");
-    expect(verifyBundleSignature(manifest, { key: sig.key }, [operator.pub])).toBe("unsigned");
-    expect(verifyBundleSignature(manifest, { ...sig, key: "ssh-ed25519 !!!" }, [operator.pub])).toBe("bad-key");
+    expect(verifyBundleSignature(manifest, { key: "x" }, [operator.pub])).toBe("unsigned");
+    expect(verifyBundleSignature(manifest, "-----BEGIN SSH SIGNATURE-----\n!!!\n-----END SSH SIGNATURE-----\n", [operator.pub])).toBe("bad-key");
     expect(verifyBundleSignature(manifest, sig, [other.pub])).toBe("untrusted");
     expect(verifyBundleSignature({ ...manifest, host: "web2" }, sig, [operator.pub])).toBe("mismatch");
     // What is signed is the JSON text: the same fields in another order are another manifest.
     const reordered = { host: manifest.host, ...manifest };
     expect(verifyBundleSignature(reordered, sig, [operator.pub])).toBe("mismatch");
+  });
+
+  it("ssh-keygen -Y verify checks a bundle signature by hand (namespace nixseal-bundle-v1)", () => {
+    const sig = bundleSigner(operator.priv)(manifest);
+    writeFileSync(join(dir, "manifest.sig"), sig);
+    writeFileSync(join(dir, "signers"), `operator ${Buffer.from(operator.pub.wire).toString("base64").replace(/^/, "ssh-ed25519 ")}\n`);
+    const ok = spawnSync("ssh-keygen", ["-Y", "verify", "-f", join(dir, "signers"), "-I", "operator", "-n", "nixseal-bundle-v1", "-s", join(dir, "manifest.sig")], { input: JSON.stringify(manifest) });
+    expect(ok.status, ok.stderr.toString()).toBe(0);
+    const wrongNs = spawnSync("ssh-keygen", ["-Y", "verify", "-f", join(dir, "signers"), "-I", "operator", "-n", "nixseal-request-v1", "-s", join(dir, "manifest.sig")], { input: JSON.stringify(manifest) });
+    expect(wrongNs.status).not.toBe(0);
   });
 });
 

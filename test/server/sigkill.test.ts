@@ -1,7 +1,7 @@
 // SIGKILL of a process that is storing bundles, at random points: after every kill the
-// store still serves a whole latest bundle (every object matching its sha256), every
+// store still serves a whole head bundle (every object matching its sha256), every
 // record it holds is whole, and the next start sweeps the temp files the kill left.
-// The writer is a real child process running the built dist/server/storage.js.
+// The writer is a real child process running the built dist/server/store/file.js.
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -9,9 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { BUNDLE_FORMAT, type BundleManifest } from "../../core/index.js";
-import { BundleStore } from "../../server/storage.js";
+import { FileStore } from "../../server/store/file.js";
 
-const STORAGE_JS = join(import.meta.dirname, "..", "..", "dist", "server", "storage.js");
+const STORAGE_JS = join(import.meta.dirname, "..", "..", "dist", "server", "store", "file.js");
 const TRIALS = 20;
 const PER_TRIAL = 12;
 const work = mkdtempSync(join(tmpdir(), "nixseal-server-kill-"));
@@ -30,18 +30,18 @@ function makeBundle(n: number): Pushed {
     return { name: `s${i}`, file: `s${i}.age`, sha256: createHash("sha256").update(blob).digest("hex"), owner: "root", group: "root", mode: "0400", restartUnits: [], reloadUnits: [], version: n + 1 };
   });
   const id = createHash("sha256").update(`bundle-${n}-${randomBytes(8).toString("hex")}`).digest("hex");
-  return { manifest: { format: BUNDLE_FORMAT, host: "web1", id, createdAt: new Date().toISOString(), secrets }, files };
+  return { manifest: { format: BUNDLE_FORMAT, host: "web1", id, createdAt: new Date().toISOString(), sequence: n + 1, secrets }, files };
 }
 
 const WRITER = `
 import { readFileSync } from "node:fs";
-const { BundleStore } = await import(process.argv[1]);
-const store = new BundleStore(process.argv[2]);
+const { FileStore } = await import(process.argv[1]);
+const store = new FileStore(process.argv[2]);
 await store.init();
 const bundles = JSON.parse(readFileSync(process.argv[3], "utf8"));
 for (let i = 0; i < bundles.length; i++) {
   const b = bundles[i];
-  await store.saveBundle(b.manifest, new Map(Object.entries(b.files).map(([k, v]) => [k, Buffer.from(v, "base64")])));
+  await store.saveBundle(b.manifest, new Map(Object.entries(b.files).map(([k, v]) => [k, Buffer.from(v, "base64")])), undefined);
   process.stdout.write("saved " + i + "\\n");
 }
 `;
@@ -98,8 +98,10 @@ describe("SIGKILL while storing bundles", () => {
       if (r.signal === "SIGKILL") killed++;
       if (tempFiles(storage).length) leftTemps++;
       // Readers see the last bundle reported saved, or a later one: never older, never partial.
-      const store = new BundleStore(storage);
-      const latest = await store.latest("web1");
+      const store = new FileStore(storage);
+      await store.init();
+      const head = await store.head("web1");
+      const latest = head && (await store.readBundle("web1", head.id));
       const index = ids[t]!.indexOf(latest!.id);
       expect(index).toBeGreaterThanOrEqual(r.saved);
       expect(latest!.files.size).toBe(6);
@@ -109,10 +111,10 @@ describe("SIGKILL while storing bundles", () => {
         if (!name.endsWith(".json")) continue;
         expect(await store.readBundle("web1", name.slice(0, -5))).toBeDefined();
       }
+      await store.close();
     }
     expect(killed).toBe(TRIALS);
     // Starting again sweeps what the kills left half-written.
-    await new BundleStore(storage).init();
     expect(tempFiles(storage)).toEqual([]);
     expect(leftTemps, "some kills landed mid-write").toBeGreaterThan(0);
   });
