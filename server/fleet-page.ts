@@ -72,14 +72,14 @@ header p { margin: 2px 0; }
 main { padding: 16px 24px; }
 h2 { font-size: 16px; margin: 24px 0 8px; }
 table { border-collapse: collapse; width: 100%; background: #fff; }
-th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid #e2e5ea; }
+th, td { text-align: left; white-space: nowrap; padding: 6px 10px; border-bottom: 1px solid #e2e5ea; }
 th { background: #eceff3; font-weight: 600; }
 .mono { font-family: "DejaVu Sans Mono", monospace; }
 .small { font-size: 12px; color: #6b7280; }
 header .small { color: #c7ccd6; }
 .num { text-align: right; }
 .name { font-weight: 600; }
-.pill { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; color: #fff; }
+.pill { display: inline-block; white-space: nowrap; padding: 1px 8px; border-radius: 10px; font-size: 12px; color: #fff; }
 .pill.current { background: #2f855a; }
 .pill.behind { background: #c05621; }
 .pill.never-fetched { background: #6b7280; }

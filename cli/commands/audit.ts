@@ -5,7 +5,7 @@ import type { Command } from "commander";
 import { hostName } from "../../core/index.js";
 import { NixsealError } from "../../core/errors.js";
 import { printJson } from "../output.js";
-import { openServer, SERVER_FLAG_HELP } from "../server/client.js";
+import { openServer, serverOptions } from "../server/client.js";
 import { intOption } from "./deploy.js";
 import type { CommandContext } from "./context.js";
 
@@ -28,12 +28,7 @@ export function auditLine(e: AuditEvent): string {
 }
 
 export function registerAudit(program: Command, ctx: CommandContext): void {
-  program
-    .command("audit")
-    .description("read a nixseal server's audit log: pushes, fetches and refused attempts, newest first")
-    .requiredOption("--server <url>", SERVER_FLAG_HELP.server)
-    .option("--sign-key <file>", SERVER_FLAG_HELP.signKey)
-    .option("--token-file <file>", SERVER_FLAG_HELP.tokenFile)
+  serverOptions(program.command("audit").description("read a nixseal server's audit log: pushes, fetches and refused attempts, newest first"))
     .option("--host <name>", "only events about this host")
     .option("-n, --limit <n>", "events to show", intOption("--limit", 1), 50)
     .option("--json", "print the events as JSON")

@@ -4,7 +4,7 @@
 // browser session.
 import type { Command } from "commander";
 import { printJson } from "../output.js";
-import { openServer, SERVER_FLAG_HELP } from "../server/client.js";
+import { openServer, serverOptions } from "../server/client.js";
 import type { CommandContext } from "./context.js";
 
 interface HostReport {
@@ -16,12 +16,7 @@ interface HostReport {
 }
 
 export function registerFleet(program: Command, ctx: CommandContext): void {
-  program
-    .command("fleet")
-    .description("show what a nixseal server knows of each host (should run vs last fetched), or open its fleet page")
-    .requiredOption("--server <url>", SERVER_FLAG_HELP.server)
-    .option("--sign-key <file>", SERVER_FLAG_HELP.signKey)
-    .option("--token-file <file>", SERVER_FLAG_HELP.tokenFile)
+  serverOptions(program.command("fleet").description("show what a nixseal server knows of each host (should run vs last fetched), or open its fleet page"))
     .option("--link", "print a one-time link to the fleet page (valid for two minutes)")
     .option("--json", "print the report as JSON")
     .action(async (o: { server: string; signKey?: string; tokenFile?: string; link?: boolean; json?: boolean }) => {

@@ -14,7 +14,7 @@ import { buildHostBundle } from "../bundle/index.js";
 import { selectHosts } from "../deploy/hosts.js";
 import { printError, printInfo, printJson } from "../output.js";
 import { openRepo, type LoadedRepo } from "../repo/index.js";
-import { openServer, SERVER_FLAG_HELP, type ServerClient } from "../server/client.js";
+import { openServer, serverOptions, type ServerClient } from "../server/client.js";
 import { fleetStateOf } from "../server/fleet-state.js";
 import { intOption } from "./deploy.js";
 import type { CommandContext } from "./context.js";
@@ -56,13 +56,13 @@ async function eachLimited<T>(items: T[], jobs: number, fn: (item: T) => Promise
 
 /** `nixseal push [HOST…] --server URL (--sign-key KEY | --token-file FILE)`. */
 export function registerPush(program: Command, ctx: CommandContext): void {
-  program
-    .command("push")
-    .description("upload the fleet state and each host's bundle (ciphertext only) to a nixseal server, for nixseal-agent pull")
-    .argument("[hosts...]", "hosts to push (default: all)")
-    .requiredOption("--server <url>", SERVER_FLAG_HELP.server)
-    .option("--sign-key <file>", SERVER_FLAG_HELP.signKey + " (hosts pull with --trust-key KEY.pub)")
-    .option("--token-file <file>", SERVER_FLAG_HELP.tokenFile)
+  serverOptions(
+    program
+      .command("push")
+      .description("upload the fleet state and each host's bundle (ciphertext only) to a nixseal server, for nixseal-agent pull")
+      .argument("[hosts...]", "hosts to push (default: all)"),
+    " and the bundles (hosts pull with --trust-key KEY.pub)",
+  )
     .option("--rollback", "sign the bundles as a deliberate rollback: agents accept lower secret versions than they run")
     .option("-j, --parallel <n>", "hosts uploaded at once", intOption("--parallel", 1), 8)
     .option("--json", "print a JSON summary on stdout")

@@ -3,6 +3,7 @@
 // (--sign-key, the same key that signs bundles) or the server's operator token
 // (--token-file or NIXSEAL_SERVER_TOKEN_FILE, for automation). Neither from argv.
 import { readFile } from "node:fs/promises";
+import type { Command } from "commander";
 import { resolve } from "node:path";
 import { requestJson, serverBaseUrl, type JsonRequest, type RequestSigner } from "../../core/http-json.js";
 import { NixsealError, parseSshPrivateKey } from "../../core/index.js";
@@ -73,9 +74,10 @@ export async function openServer(io: CliIo, flags: ServerFlags): Promise<ServerC
   };
 }
 
-/** The shared flags of the server commands. */
-export const SERVER_FLAG_HELP = {
-  server: "the server's base URL, e.g. https://secrets.example.org",
-  tokenFile: "file holding the server's operator token (default: $NIXSEAL_SERVER_TOKEN_FILE)",
-  signKey: "an admin's SSH private key (listed in nixseal.json): signs the requests, and push's bundles",
-};
+/** Adds the flags every server command takes: --server, --sign-key, --token-file. */
+export function serverOptions(command: Command, signKeyNote = ""): Command {
+  return command
+    .requiredOption("--server <url>", "the server's base URL, e.g. https://secrets.example.org")
+    .option("--sign-key <file>", `an admin's SSH private key (listed in nixseal.json): signs the requests${signKeyNote}`)
+    .option("--token-file <file>", "file holding the server's operator token (default: $NIXSEAL_SERVER_TOKEN_FILE)");
+}

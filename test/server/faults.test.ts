@@ -14,7 +14,7 @@ import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUNDLE_FORMAT, encrypt, parseRecipient } from "../../core/index.js";
 import { parseSshPublicKey } from "../../core/keys/ssh-public.js";
-import { follow } from "../../host-agent/pull-client.js";
+import { follow } from "../../host-agent/pull/client.js";
 import { buildServer } from "../../server/app.js";
 import { PostgresStore } from "../../server/store/postgres.js";
 import { call, fleetOf, signedBundle, sshKey, type TestKey } from "./support.js";

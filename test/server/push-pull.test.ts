@@ -288,8 +288,8 @@ describe("nixseal push, nixseal-agent pull", () => {
   it("pull --follow installs a push within seconds, and stops on request", async () => {
     const stop = new AbortController();
     const [out, err] = [logSink(), logSink()];
-    const values = { server: url, host: "testhost", trustKey: [`${signKey}.pub`], follow: true, wait: "20", stateDir: env.config.stateDir, runDir: env.config.runDir, keysDir: env.config.keysDir, identity: [env.hostKey], config: join(work, "agent.json") };
-    const following = runPull({ operands: [], values }, { stdout: out.stream, stderr: err.stream }, stop.signal);
+    const options = { server: url, host: "testhost", trustKey: [`${signKey}.pub`], follow: true, wait: "20", stateDir: env.config.stateDir, runDir: env.config.runDir, keysDir: env.config.keysDir, identity: [env.hostKey], config: join(work, "agent.json") };
+    const following = runPull({ operands: [], values: options }, { stdout: out.stream, stderr: err.stream }, stop.signal);
     try {
       await expect.poll(() => err.text(), { timeout: 10_000 }).toMatch(/following http:\/\/127\.0\.0\.1:\d+ for host testhost \(running sequence \d+\)/);
       const v = fresh();
@@ -358,6 +358,30 @@ describe("nixseal push, nixseal-agent pull", () => {
     const r = await agent(["pull", "--server", url, "--host", "nobody", "--trust-key", `${signKey}.pub`, ...dirs()]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/error: http:\/\/127\.0\.0\.1:\d+: the request's signature or token is not accepted/);
+  });
+
+  it("nixseal audit and nixseal fleet show pushes, fetches and refusals; fleet --link opens the page once", async () => {
+    const a = await nixseal(["audit", "--server", url, "--sign-key", signKey, "--host", "testhost", "--json", "-n", "500"]);
+    expect(a.code, a.stderr).toBe(0);
+    const events = (JSON.parse(a.stdout) as { events: Array<{ action: string; actor: string; host?: string; detail?: string }> }).events;
+    expect(events.some((e) => e.action === "push-bundle" && e.actor === "admin:operator" && /signed by operator/.test(e.detail ?? ""))).toBe(true);
+    expect(events.some((e) => e.action === "push-bundle" && e.actor === "token" && /unsigned/.test(e.detail ?? ""))).toBe(true);
+    expect(events.some((e) => e.action === "fetch" && e.actor === "host:testhost")).toBe(true);
+    expect(events.every((e) => e.host === "testhost")).toBe(true);
+    const text = await nixseal(["audit", "--server", url, "--token-file", tokenFile, "-n", "3"]);
+    expect(text.stdout.trim().split("\n")).toHaveLength(3);
+    expect(text.stdout).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z  \S+  \S+/m);
+    const f = await nixseal(["fleet", "--server", url, "--sign-key", signKey]);
+    expect(f.code).toBe(0);
+    expect(f.stdout).toMatch(/^HOST\s+STATE\s+SHOULD RUN\s+LAST FETCHED\s+REFUSED$/m);
+    expect(f.stdout).toMatch(/^testhost\s+current\s+#\d+ [0-9a-f]{12}\s+#\d+ [0-9a-f]{12} at \S+\s+\d+$/m);
+    const l = await nixseal(["fleet", "--server", url, "--sign-key", signKey, "--link"]);
+    const link = l.stdout.trim();
+    expect(link).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/fleet\/login\?code=[A-Za-z0-9_-]{32}$/);
+    expect((await fetch(link, { redirect: "manual" })).status).toBe(303);
+    expect((await fetch(link, { redirect: "manual" })).status).toBe(401);
+    const bad = await nixseal(["audit", "--server", url, "--sign-key", signKey, "--host", "Not_A_Host"]);
+    expect([bad.code, bad.stderr]).toEqual([2, expect.stringMatching(/--host "Not_A_Host" is not a host name/)]);
   });
 
   it("no value in the server's storage or log, in any reply, or left in the agent's state dir", async () => {
