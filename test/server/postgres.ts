@@ -4,9 +4,9 @@
 // postgres user (PostgreSQL refuses root). The freshly initialised data dir is cached
 // under /var/cache/nixseal (initdb takes seconds; a copy takes milliseconds).
 import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 const CACHE = process.env.NIXSEAL_TEST_PG_CACHE ?? "/var/cache/nixseal";
 
@@ -58,6 +58,12 @@ export function startPostgres(): TestPostgres {
   const bin = postgresBin();
   if (!bin) throw new Error("PostgreSQL is not installed: run bash scripts/setup.sh");
   const root = mkdtempSync(join(tmpdir(), "nixseal-pg-"));
+  // The postgres user must reach its dir: a run's private TMPDIR (test/tmp-guard.ts) is
+  // 0700; it becomes traversable (not listable) for the run, nothing else changes.
+  for (let d = dirname(root); d !== "/" && d !== "/tmp"; d = dirname(d)) {
+    const mode = statSync(d).mode & 0o777;
+    if ((mode & 0o001) === 0) chmodSync(d, mode | 0o001);
+  }
   execFileSync("chown", ["postgres:postgres", root]);
   const data = join(root, "data");
   cpSync(template(bin), data, { recursive: true });
