@@ -1,19 +1,25 @@
 // The operator CLI's errors about the repo's hosts and secrets, one factory per
 // failure, so every command says the same thing for the same problem (docs/errors.md,
 // "Operator CLI"). Messages name hosts and secrets; never a value.
-import { NixsealError } from "../core/index.js";
+import { NixsealError, type Repo } from "../core/index.js";
+import { didYouMean } from "./suggest.js";
 
-/** A host name that is not in nixseal.json. */
-export function unknownHost(name: string): NixsealError {
+/** A host name that is not in nixseal.json; with the repo, the names it may have meant. */
+export function unknownHost(name: string, repo?: Pick<Repo, "hosts">): NixsealError {
+  const guess = repo ? didYouMean(name, Object.keys(repo.hosts)) : undefined;
   return new NixsealError("NIXSEAL_ERR_UNKNOWN_HOST", `no host named "${name}"`, {
-    hints: [`run "nixseal host list" to see the hosts, or "nixseal host add ${name} --target root@ADDRESS --scan"`],
+    hints: [
+      ...(guess ? [guess] : []),
+      `run "nixseal host list" to see the hosts, or "nixseal host add ${name} --target root@ADDRESS --scan"`,
+    ],
   });
 }
 
-/** A secret name that is not in nixseal.json. */
-export function unknownSecret(name: string): NixsealError {
+/** A secret name that is not in nixseal.json; with the repo, the names it may have meant. */
+export function unknownSecret(name: string, repo?: Pick<Repo, "secrets">): NixsealError {
+  const guess = repo ? didYouMean(name, Object.keys(repo.secrets)) : undefined;
   return new NixsealError("NIXSEAL_ERR_UNKNOWN_SECRET", `no secret named "${name}"`, {
-    hints: ['run "nixseal secrets list" to see them', `or add it: nixseal secrets add ${name} --host H`],
+    hints: [...(guess ? [guess] : []), 'run "nixseal secrets list" to see them', `or add it: nixseal secrets add ${name} --host H`],
   });
 }
 

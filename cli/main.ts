@@ -6,14 +6,11 @@ import { printError } from "./output.js";
 import { VERSION } from "./version.js";
 
 /**
- * Runs the nixseal CLI in-process.
- *
- * @param argv - arguments after the program name
- * @param io - streams, env and cwd
- * @returns the process exit code
+ * The whole command table: every command, argument and option with its help. main()
+ * runs it; the shell completions and the man page are generated from it (cli/completion/).
  */
-export async function main(argv: string[], io: CliIo): Promise<number> {
-  const ctx: CommandContext = { io, exitCode: 0 };
+export function buildProgram(ctx: CommandContext): Command {
+  const { io } = ctx;
   const program = new Command("nixseal")
     .description("secrets for NixOS and systemd hosts, encrypted to their SSH host keys")
     .version(VERSION, "-V, --version")
@@ -25,6 +22,19 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     })
     .showHelpAfterError("(run with --help for usage)");
   for (const register of commands) register(program, ctx);
+  return program;
+}
+
+/**
+ * Runs the nixseal CLI in-process.
+ *
+ * @param argv - arguments after the program name
+ * @param io - streams, env and cwd
+ * @returns the process exit code
+ */
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const ctx: CommandContext = { io, exitCode: 0 };
+  const program = buildProgram(ctx);
   try {
     await program.parseAsync(argv, { from: "user" });
     return ctx.exitCode;

@@ -38,3 +38,8 @@ export function printInfo(io: CliIo, message: string): void {
 export function printJson(io: CliIo, value: unknown): void {
   io.stdout.write(JSON.stringify(value, null, 2) + "\n");
 }
+
+/** A listing for people: a header row, then one tab-separated row per item (--json for scripts). */
+export function printTable(io: CliIo, header: string[], rows: string[][]): void {
+  for (const r of [header, ...rows]) io.stdout.write(r.join("\t") + "\n");
+}

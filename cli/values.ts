@@ -65,8 +65,9 @@ export function generateValue(spec: GenerateSpec): Buffer {
  * (piped, or typed without echo on a terminal). An empty value is refused.
  *
  * @param fallback - a generate spec to use when no source is given (rotate of a generated secret)
+ * @param usage - the command as the hint should show it, e.g. "secrets rotate db"
  */
-export async function readValue(io: CliIo, opts: ValueOptions, fallback?: GenerateSpec): Promise<{ value: Buffer; generated?: GenerateSpec }> {
+export async function readValue(io: CliIo, opts: ValueOptions, fallback?: GenerateSpec, usage = "secrets add NAME --host H"): Promise<{ value: Buffer; generated?: GenerateSpec }> {
   const spec = parseGenerate(opts);
   if (spec && opts.fromFile !== undefined) {
     throw new NixsealError("NIXSEAL_ERR_BAD_VALUE_SOURCE", "give the value one way: --generate or --from-file, not both");
@@ -87,17 +88,17 @@ export async function readValue(io: CliIo, opts: ValueOptions, fallback?: Genera
     value = generateValue(fallback);
     generated = fallback;
   } else if (io.stdin.isTTY) {
-    if (!canPrompt(io)) throw noValue();
+    if (!canPrompt(io)) throw noValue(usage);
     value = Buffer.from(await promptHidden(io, "value (input hidden, Enter to finish): "));
   } else {
     value = await readAll(io.stdin);
   }
-  if (value.length === 0) throw noValue();
+  if (value.length === 0) throw noValue(usage, opts.fromFile);
   return { value, generated };
 }
 
-function noValue(): NixsealError {
-  return new NixsealError("NIXSEAL_ERR_EMPTY_VALUE", "no value given (the value was empty)", {
-    hints: ["pipe it on stdin (printf %s \"$V\" | nixseal secrets add …), or use --from-file F or --generate BYTES"],
+function noValue(usage: string, fromFile?: string): NixsealError {
+  return new NixsealError("NIXSEAL_ERR_EMPTY_VALUE", fromFile === undefined ? "no value given (stdin was empty)" : `--from-file ${fromFile} is empty`, {
+    hints: [`pipe it on stdin: printf %s "$VALUE" | nixseal ${usage}`, `or: nixseal ${usage} --from-file FILE, or --generate BYTES`],
   });
 }

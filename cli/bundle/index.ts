@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { BUNDLE_MANIFEST, NixsealError, writeFileAtomic, type BundleManifest, type BundleSecret } from "../../core/index.js";
 import { isStale, secretFile, secretsForHost, type LoadedRepo } from "../repo/index.js";
 import { makeManifest } from "./manifest.js";
+import { unknownHost } from "../errors.js";
 
 export { bundleContentId, makeManifest } from "./manifest.js";
 
@@ -20,11 +21,7 @@ export { bundleContentId, makeManifest } from "./manifest.js";
  */
 export async function buildHostBundle(loaded: LoadedRepo, host: string, outDir: string): Promise<{ dir: string; manifest: BundleManifest }> {
   const { repo, dir } = loaded;
-  if (!repo.hosts[host]) {
-    throw new NixsealError("NIXSEAL_ERR_UNKNOWN_HOST", `host "${host}" is not registered`, {
-      hints: [`run "nixseal host add ${host} --target root@ADDRESS --scan"`, 'list the hosts with "nixseal host list"'],
-    });
-  }
+  if (!repo.hosts[host]) throw unknownHost(host, repo);
   await mkdir(outDir, { recursive: true, mode: 0o700 });
   if ((await readdir(outDir)).length > 0) {
     throw new NixsealError("NIXSEAL_ERR_BUNDLE_OUT_NOT_EMPTY", `${outDir} is not empty`, { hints: ["pass a new or empty directory to --out"] });

@@ -5,14 +5,23 @@ import { host as hostAddress } from "../repo/format-target.js";
 import { scanHostKey } from "../host-scan.js";
 import { loadAdminIdentity } from "../identity/index.js";
 import type { CliIo } from "../io.js";
-import { printInfo, printJson, printWarning } from "../output.js";
+import { printInfo, printJson, printTable, printWarning } from "../output.js";
 import { canPrompt, confirm } from "../prompt.js";
 import { rekeySecrets } from "../rekey/index.js";
 import { hostsOf, openRepo, parseTarget, saveRepo, secretsForHost, withLockedRepo } from "../repo/index.js";
-import { checkHostKey, checkHostName } from "../repo/validate.js";
+import { checkHostKey, checkHostName, checkRootTarget, checkTag } from "../repo/validate.js";
+import { selectHostNames } from "../repo/select.js";
 import type { CommandContext } from "./context.js";
 
-export interface KeyOpts {
+export /** Accumulates repeatable, comma-separated options: --tag a,b --tag c. */
+const collect = (value: string, previous: string[] = []): string[] => [...previous, ...value.split(",").filter((v) => v !== "")];
+
+/** Tags checked, without a leading @, sorted and without repeats. */
+function normaliseTags(tags: string[]): string[] {
+  return [...new Set(tags.map(checkTag).map((t) => t.replace(/^@/, "")))].sort();
+}
+
+interface KeyOpts {
   key?: string;
   scan?: boolean;
   yes?: boolean;
@@ -33,18 +42,24 @@ export function registerHost(program: Command, ctx: CommandContext): void {
     .option("--config <dir>", "its NixOS config dir in this repo (default hosts/NAME)")
     .option("--rebuild <command>", "rebuild command run on the host (default: nixos-rebuild switch)")
     .option("--ssh-key <file>", "SSH private key to log in with for deploys")
+    .option("--tag <tag>", "a label to select it by (deploy @TAG); repeatable, comma-separated", collect)
     .addHelpText(
       "after",
       `
+Deploy logs in as root (the agent's socket and /etc/nixos are root's): the target's user
+must be root.
+
 Examples:
   nixseal host add web1 --target root@192.0.2.10 --key "$(ssh root@192.0.2.10 cat /etc/ssh/ssh_host_ed25519_key.pub)"
+  nixseal host add web2 --target root@192.0.2.11 --scan --tag web,eu
   nixseal host add web1 --target root@192.0.2.10:2222 --scan
   nixseal host add web1 --target root@192.0.2.10 --scan --yes   # scripts: accept what the host offers`,
     )
-    .action(async (name: string, opts: KeyOpts & { target: string; config?: string; rebuild?: string; sshKey?: string }) => {
+    .action(async (name: string, opts: KeyOpts & { target: string; config?: string; rebuild?: string; sshKey?: string; tag?: string[] }) => {
       const { io } = ctx;
       checkHostName(name);
-      const target = parseTarget(opts.target);
+      const target = checkRootTarget(parseTarget(opts.target));
+      const tags = normaliseTags(opts.tag ?? []);
       // Read-only checks first, so a refusal changes nothing and asks nothing.
       const before = await openRepo(io.cwd);
       if (before.repo.hosts[name]) throw hostExists(name);
@@ -56,6 +71,7 @@ Examples:
         if (opts.config) entry.configDir = opts.config;
         if (opts.rebuild) entry.rebuild = opts.rebuild;
         if (opts.sshKey) entry.sshKey = opts.sshKey;
+        if (tags.length) entry.tags = tags;
         repo.hosts[name] = entry;
         await saveRepo(dir, repo);
       });
@@ -65,15 +81,26 @@ Examples:
   host
     .command("list")
     .description("list hosts")
+    .argument("[hosts...]", "only these: names, @tags, globs")
     .option("--json", "machine-readable output")
-    .action(async (opts: { json?: boolean }) => {
+    .addHelpText(
+      "after",
+      `
+One line per host under a header: name, target, host key fingerprint, number of secrets, tags.
+
+Examples:
+  nixseal host list
+  nixseal host list @web --json`,
+    )
+    .action(async (selectors: string[], opts: { json?: boolean }) => {
       const { repo } = await openRepo(ctx.io.cwd);
-      const rows = hostsOf(repo).map((name) => {
+      const names = selectors.length ? selectHostNames(repo, selectors) : hostsOf(repo);
+      const rows = names.map((name) => {
         const h = repo.hosts[name]!;
-        return { name, target: h.target, hostKey: h.hostKey, fingerprint: sshFingerprint(h.hostKey), configDir: h.configDir ?? `hosts/${name}`, rebuild: h.rebuild ?? null, sshKey: h.sshKey ?? null, secrets: secretsForHost(repo, name) };
+        return { name, target: h.target, hostKey: h.hostKey, fingerprint: sshFingerprint(h.hostKey), configDir: h.configDir ?? `hosts/${name}`, rebuild: h.rebuild ?? null, sshKey: h.sshKey ?? null, tags: h.tags ?? [], secrets: secretsForHost(repo, name) };
       });
       if (opts.json) return printJson(ctx.io, rows);
-      for (const r of rows) ctx.io.stdout.write(`${r.name}\t${r.target}\t${r.fingerprint}\t${r.secrets.length} secret${r.secrets.length === 1 ? "" : "s"}\n`);
+      printTable(ctx.io, ["NAME", "TARGET", "HOST KEY", "SECRETS", "TAGS"], rows.map((r) => [r.name, r.target, r.fingerprint, `${r.secrets.length} secret${r.secrets.length === 1 ? "" : "s"}`, r.tags.map((t) => `@${t}`).join(",") || "-"]));
     });
 
   host
@@ -83,7 +110,7 @@ Examples:
     .action(async (name: string) => {
       const { io } = ctx;
       const affected = await withLockedRepo(io.cwd, async ({ dir, repo }) => {
-        if (!repo.hosts[name]) throw unknownHost(name);
+        if (!repo.hosts[name]) throw unknownHost(name, repo);
         const names = secretsForHost(repo, name);
         for (const s of names) repo.secrets[s]!.hosts = repo.secrets[s]!.hosts.filter((h) => h !== name);
         delete repo.hosts[name];
@@ -109,13 +136,13 @@ Examples:
       const { io } = ctx;
       const before = await openRepo(io.cwd);
       const h = before.repo.hosts[name];
-      if (!h) throw unknownHost(name);
+      if (!h) throw unknownHost(name, before.repo);
       const secrets = secretsForHost(before.repo, name);
       const admin = secrets.length ? await loadAdminIdentity(io, opts.identity) : undefined;
       const hostKey = await obtainKey(io, opts, h.target, parseTarget(h.target));
       const done = await withLockedRepo(io.cwd, async (loaded) => {
         const entry = loaded.repo.hosts[name];
-        if (!entry) throw unknownHost(name);
+        if (!entry) throw unknownHost(name, loaded.repo);
         entry.hostKey = hostKey;
         const names = secretsForHost(loaded.repo, name);
         if (names.length) await rekeySecrets(loaded, names, admin ?? (await loadAdminIdentity(io, opts.identity)));
@@ -127,25 +154,43 @@ Examples:
 
   host
     .command("set")
-    .description("change how a host is reached or rebuilt")
+    .description("change how a host is reached or rebuilt, and its tags")
     .argument("<name>", "host name")
     .option("--target <user@address[:port]>", "new SSH target")
     .option("--config <dir>", "its NixOS config dir in this repo")
     .option("--rebuild <command>", "rebuild command run on the host")
     .option("--ssh-key <file>", "SSH private key for deploys")
-    .action(async (name: string, opts: { target?: string; config?: string; rebuild?: string; sshKey?: string }) => {
+    .option("--tag <tag>", "add a tag (repeatable, comma-separated)", collect)
+    .option("--untag <tag>", "remove a tag (repeatable, comma-separated)", collect)
+    .addHelpText(
+      "after",
+      `
+Examples:
+  nixseal host set web1 --target root@192.0.2.20
+  nixseal host set web1 --rebuild 'nixos-rebuild switch --flake /etc/nixos#web1'
+  nixseal host set web1 --tag web,eu --untag staging`,
+    )
+    .action(async (name: string, opts: { target?: string; config?: string; rebuild?: string; sshKey?: string; tag?: string[]; untag?: string[] }) => {
       const { io } = ctx;
-      if (opts.target !== undefined) parseTarget(opts.target);
-      if (![opts.target, opts.config, opts.rebuild, opts.sshKey].some((v) => v !== undefined)) {
-        throw new NixsealError("NIXSEAL_ERR_USAGE", "nothing to set", { hints: ["give --target, --config, --rebuild or --ssh-key"], exitCode: 2 });
+      if (opts.target !== undefined) checkRootTarget(parseTarget(opts.target), name);
+      const add = normaliseTags(opts.tag ?? []);
+      const remove = normaliseTags(opts.untag ?? []);
+      if (![opts.target, opts.config, opts.rebuild, opts.sshKey, opts.tag, opts.untag].some((v) => v !== undefined)) {
+        throw new NixsealError("NIXSEAL_ERR_USAGE", "nothing to set", { hints: ["give --target, --config, --rebuild, --ssh-key, --tag or --untag"], exitCode: 2 });
       }
       await withLockedRepo(io.cwd, async ({ dir, repo }) => {
         const h = repo.hosts[name];
-        if (!h) throw unknownHost(name);
+        if (!h) throw unknownHost(name, repo);
         if (opts.target !== undefined) h.target = opts.target;
         if (opts.config !== undefined) h.configDir = opts.config;
         if (opts.rebuild !== undefined) h.rebuild = opts.rebuild;
         if (opts.sshKey !== undefined) h.sshKey = opts.sshKey;
+        for (const t of remove) {
+          if (!(h.tags ?? []).includes(t)) throw new NixsealError("NIXSEAL_ERR_USAGE", `host "${name}" has no tag "${t}"`, { hints: [`its tags: ${(h.tags ?? []).map((x) => `@${x}`).join(", ") || "none"}`], exitCode: 2 });
+        }
+        const tags = [...new Set([...(h.tags ?? []), ...add])].filter((t) => !remove.includes(t)).sort();
+        if (tags.length) h.tags = tags;
+        else delete h.tags;
         await saveRepo(dir, repo);
       });
       printInfo(io, `updated host ${name}`);

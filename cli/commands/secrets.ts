@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { NixsealError } from "../../core/index.js";
 import { addSecret, type AddOptions } from "../secrets/add.js";
 import { catSecret } from "../secrets/cat.js";
 import { editSecret } from "../secrets/edit.js";
@@ -20,6 +21,21 @@ The value comes from stdin (piped, or typed without echo on a terminal), from
 default base64; for alnum BYTES is the number of characters). Never from the
 command line, where other users and shell history would see it.`;
 
+/**
+ * `secrets add NAME VALUE`: a value typed as an operand is refused with the reason and
+ * the ways that work, instead of a bare "too many arguments" (the value is not echoed).
+ */
+function noValueOperand(cmd: Command): void {
+  if (cmd.args.length <= 1) return;
+  throw new NixsealError("NIXSEAL_ERR_VALUE_ON_COMMAND_LINE", `values come from stdin, --from-file or --generate, never from the command line (${cmd.args.length - 1} extra operand${cmd.args.length > 2 ? "s" : ""} given)`, {
+    hints: [
+      "the command line is visible to other users (ps) and kept in shell history: if that was a real value, rotate it",
+      `printf %s "$VALUE" | nixseal secrets ${cmd.name()} ${cmd.args[0]} …, or --from-file FILE, or --generate BYTES`,
+    ],
+    exitCode: 2,
+  });
+}
+
 /** `nixseal secrets add|rotate|rekey|edit|cat|list|rm|set`. */
 export function registerSecrets(program: Command, ctx: CommandContext): void {
   const secrets = program.command("secrets").description("add, rotate, re-encrypt, edit and read secrets");
@@ -28,7 +44,7 @@ export function registerSecrets(program: Command, ctx: CommandContext): void {
     .command("add")
     .description("add a secret for some hosts")
     .argument("<name>", "secret name (file name on the host: letters, digits, . _ @ + -)")
-    .requiredOption("--host <a,b>", "hosts that receive it (repeatable, comma-separated)", collect)
+    .option("--host <a,b>", "hosts that receive it: names or @tags (repeatable, comma-separated; required)", collect)
     .option("--owner <user>", "owner of the file on the host", "root")
     .option("--group <group>", "group of the file on the host", "root")
     .option("--mode <mode>", "octal file mode on the host", "0400")
@@ -49,7 +65,11 @@ Examples:
   nixseal secrets add tls.key --host web1 --from-file ./web1.key --owner nginx --restart-unit nginx.service
   nixseal secrets add session-secret --host web1 --generate 32 --encoding hex`,
     )
-    .action((name: string, opts: AddOptions) => addSecret(ctx.io, name, opts));
+    .allowExcessArguments(true)
+    .action((name: string, opts: AddOptions, cmd: Command) => {
+      noValueOperand(cmd);
+      return addSecret(ctx.io, name, opts);
+    });
 
   secrets
     .command("rotate")
@@ -69,7 +89,11 @@ Examples:
   nixseal secrets rotate session-secret
   printf %s "$NEW" | nixseal secrets rotate db-password`,
     )
-    .action((name: string, opts: RotateOptions) => rotateSecret(ctx.io, name, opts));
+    .allowExcessArguments(true)
+    .action((name: string, opts: RotateOptions, cmd: Command) => {
+      noValueOperand(cmd);
+      return rotateSecret(ctx.io, name, opts);
+    });
 
   secrets
     .command("rekey")

@@ -12,6 +12,7 @@ import { prepareStaging, removeStaging, uploadDir, type Staging } from "./upload
 import { connectHost } from "./ssh.js";
 import { recordStep, type HostResult, type ProgressSink, type StepRecord } from "./steps.js";
 import { parseTarget } from "./target.js";
+import { checkRootTarget } from "../repo/validate.js";
 
 /** After a lost connection: how long to wait for the old session's lock to go. */
 const RECONNECT_LOCK_WAIT_S = 60;
@@ -46,10 +47,12 @@ export interface DeployFlags {
 }
 
 /** Connects with the pinned key (shared by deploy, status and rollback). */
-export function connectJob(job: Pick<HostJob, "name" | "host">, flags: Pick<DeployFlags, "sshKey" | "env">): Promise<NodeSSH> {
+export async function connectJob(job: Pick<HostJob, "name" | "host">, flags: Pick<DeployFlags, "sshKey" | "env">): Promise<NodeSSH> {
+  const target = parseTarget(job.host.target, job.name);
+  checkRootTarget(target, job.name);
   return connectHost({
     hostName: job.name,
-    target: parseTarget(job.host.target, job.name),
+    target,
     hostKey: job.host.hostKey,
     sshKey: flags.sshKey ?? job.host.sshKey,
     env: flags.env,

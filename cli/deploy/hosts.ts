@@ -7,6 +7,7 @@ import { NixsealError, type Repo, type RepoHost } from "../../core/index.js";
 import type { CliIo } from "../io.js";
 import { printJson } from "../output.js";
 import { hostsOf, secretsForHost, type LoadedRepo } from "../repo/index.js";
+import { selectHostNames } from "../repo/select.js";
 import type { WantedSecret } from "./compare.js";
 import type { HostJob } from "./host-deploy.js";
 import { summaryLine } from "./progress.js";
@@ -14,6 +15,7 @@ import type { HostResult } from "./steps.js";
 
 /** Options shared by deploy, status and rollback. */
 export interface RunOptions {
+  /** Host selectors: operands plus --on (names, @tags, globs). */
   hosts: string[];
   parallel: number;
   json: boolean;
@@ -21,19 +23,17 @@ export interface RunOptions {
   waitSeconds: number;
 }
 
-/** The named hosts (all when none), each checked against the repo. */
+/**
+ * The hosts the operands name (names, @tags, globs; see cli/repo/select.ts), all when
+ * none is given.
+ */
 export function selectHosts(repo: Repo, names: string[]): string[] {
   const all = hostsOf(repo);
   if (names.length === 0) {
     if (all.length === 0) throw new NixsealError("NIXSEAL_ERR_DEPLOY_NO_HOSTS", "the repo has no hosts", { hints: ['add one with "nixseal host add NAME --target root@ADDRESS --scan"'] });
     return all;
   }
-  for (const n of names) {
-    if (!repo.hosts[n]) {
-      throw new NixsealError("NIXSEAL_ERR_UNKNOWN_HOST", `unknown host "${n}"`, { hints: ['"nixseal host list" shows the registered hosts'] });
-    }
-  }
-  return [...new Set(names)];
+  return selectHostNames(repo, names);
 }
 
 /**

@@ -68,10 +68,36 @@ export function describeRebuild(o: RebuildOptions, flake: boolean): string {
  */
 export async function runRebuild(ssh: NodeSSH, o: RebuildOptions, onOutput?: (chunk: string) => void, runId = "manual"): Promise<void> {
   const r = await runScript(ssh, REBUILD, [o.command ?? "", o.hostName, o.upgrade ? "1" : "0", rebuildMarker(runId)], onOutput);
+  if (r.code === 127) throw rebuildMissing(o, tail(r.stderr, 1));
   if (r.code !== 0) {
     const out = tail(r.stdout + r.stderr, 8);
     throw new NixsealError("NIXSEAL_ERR_DEPLOY_REBUILD", `host "${o.hostName}": rebuild failed (exit ${r.code ?? r.signal})${out ? `:\n${out}` : ""}`, {
       hints: ["fix the config (try the rebuild on the host by hand), then deploy again"],
     });
   }
+}
+
+/** The program the rebuild runs first: nixos-rebuild, or the first word of the host's own command. */
+export function rebuildProgram(o: Pick<RebuildOptions, "command">): string {
+  return o.command?.trim().split(/\s+/)[0] ?? "nixos-rebuild";
+}
+
+/** The rebuild's program is not on the host (sh's exit 127). */
+export function rebuildMissing(o: Pick<RebuildOptions, "hostName" | "command">, shellSaid = ""): NixsealError {
+  const program = rebuildProgram(o);
+  return new NixsealError("NIXSEAL_ERR_DEPLOY_NO_REBUILD", `host "${o.hostName}" has no ${program}${o.command ? "" : " (is it a NixOS host?)"}${shellSaid ? `: ${shellSaid.trim()}` : ""}`, {
+    hints: [
+      `to ship its secrets only: nixseal deploy ${o.hostName} --secrets-only (a host without a config dir in the repo gets secrets only)`,
+      `to run another command after the config lands: nixseal host set ${o.hostName} --rebuild 'COMMAND'`,
+    ],
+  });
+}
+
+/**
+ * Whether the rebuild's program is on the host (what --dry-run checks before a deploy
+ * would run it).
+ */
+export async function rebuildAvailable(ssh: NodeSSH, o: Pick<RebuildOptions, "command">): Promise<boolean> {
+  const r = await runScript(ssh, `command -v -- "$1" >/dev/null 2>&1`, [rebuildProgram(o)]);
+  return r.code === 0;
 }

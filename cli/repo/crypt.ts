@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { relative } from "node:path";
 import {
   NixsealError,
+  canonicalRecipient,
   decrypt,
   encrypt,
   parseRecipient,
@@ -31,9 +32,11 @@ export async function encryptSecret(repo: Repo, name: string, plaintext: Uint8Ar
 /**
  * Reads and decrypts secrets/<name>.age with the admin identities.
  *
- * @throws NixsealError NIXSEAL_ERR_CANNOT_DECRYPT when no admin key opens it
+ * @param admins - the repo's admin recipients, to tell a wrong identity from a blob not yet encrypted to it
+ * @throws NixsealError NIXSEAL_ERR_CANNOT_DECRYPT when no admin key opens it, NIXSEAL_ERR_NOT_AN_ADMIN
+ * when the identity is none of the repo's admins
  */
-export async function decryptSecret(dir: string, name: string, identities: Identity[], source: string): Promise<Uint8Array> {
+export async function decryptSecret(dir: string, name: string, identities: Identity[], source: string, admins?: readonly { recipient: string }[]): Promise<Uint8Array> {
   const file = secretFile(dir, name);
   let blob: Buffer;
   try {
@@ -44,15 +47,34 @@ export async function decryptSecret(dir: string, name: string, identities: Ident
       cause: err,
     });
   }
-  return decryptBlob(blob, identities, relative(dir, file), source);
+  return decryptBlob(blob, identities, relative(dir, file), source, admins);
+}
+
+/** The public keys of some identities, canonical (identities that cannot say are left out). */
+function publicKeysOf(identities: Identity[]): string[] {
+  return identities.flatMap((id) => {
+    const r = (id as Partial<{ recipient(): { toString(): string } }>).recipient?.();
+    return r ? [r.toString()] : [];
+  });
 }
 
 /** Decrypts a blob in memory, turning "not for this key" into an error that names the way out. */
-export function decryptBlob(blob: Uint8Array, identities: Identity[], label: string, source: string): Uint8Array {
+export function decryptBlob(blob: Uint8Array, identities: Identity[], label: string, source: string, admins?: readonly { recipient: string }[]): Uint8Array {
   try {
     return decrypt(blob, identities);
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
+    const mine = publicKeysOf(identities);
+    if (admins && mine.length === identities.length && !mine.some((k) => admins.some((a) => sameRecipient(a.recipient, k)))) {
+      throw new NixsealError("NIXSEAL_ERR_NOT_AN_ADMIN", `the identity from ${source} is not an admin of this repo, so it cannot open ${label}`, {
+        hints: [
+          `its public key ${mine[0]!.split(" ").slice(0, 2).join(" ")} is not in nixseal.json's admins ("nixseal admin list" shows them)`,
+          "use your admin identity (-i FILE, NIXSEAL_IDENTITY, or the keychain: \"nixseal identity where\")",
+          "or have an admin add this key: nixseal admin add NAME --key PUBLIC-KEY (then it opens every secret)",
+        ],
+        cause: err,
+      });
+    }
     throw new NixsealError("NIXSEAL_ERR_CANNOT_DECRYPT", `cannot decrypt ${label} with the admin identity from ${source}: ${why}`, {
       hints: [
         "it was encrypted without your key: ask an admin whose key opens it to run \"nixseal secrets rekey\"",
@@ -60,5 +82,13 @@ export function decryptBlob(blob: Uint8Array, identities: Identity[], label: str
       ],
       cause: err,
     });
+  }
+}
+
+function sameRecipient(a: string, b: string): boolean {
+  try {
+    return canonicalRecipient(a) === canonicalRecipient(b);
+  } catch {
+    return false;
   }
 }

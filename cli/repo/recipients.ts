@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { NixsealError, canonicalRecipient, type Repo } from "../../core/index.js";
 
 /** Host names of the repo, sorted. */
-export function hostsOf(repo: Repo): string[] {
+export function hostsOf(repo: Pick<Repo, "hosts">): string[] {
   return Object.keys(repo.hosts).sort();
 }
 

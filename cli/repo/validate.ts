@@ -51,6 +51,25 @@ export function parseTarget(target: string): Target {
 }
 
 /**
+ * Deploy logs in as root: the agent's socket is root's only (0600) and so is /etc/nixos.
+ *
+ * @throws NixsealError NIXSEAL_ERR_TARGET_NOT_ROOT for any other user
+ */
+export function checkRootTarget(t: Target, hostName?: string): Target {
+  if (t.user === "root") return t;
+  const where = `${t.host.includes(":") ? `[${t.host}]` : t.host}${t.port === 22 ? "" : `:${t.port}`}`;
+  throw new NixsealError("NIXSEAL_ERR_TARGET_NOT_ROOT", `${hostName ? `host "${hostName}": ` : ""}deploy logs in as root, not "${t.user}": the agent's socket and /etc/nixos belong to root`, {
+    hints: [
+      `use ${hostName ? `"nixseal host set ${hostName} --target root@${where}"` : `--target root@${where}`} and authorise your SSH key for root on the host (key logins only: PermitRootLogin prohibit-password)`,
+      "sudo is not used: the agent's root-only socket is reached by forwarding it over the SSH connection, which only a root login can do",
+    ],
+  });
+}
+
+/** A host tag: the host-name rule (lowercase letters, digits, -). */
+export const checkTag = (v: string): string => check(hostName, v.replace(/^@/, ""), "tag", "e.g. web or db-eu (lowercase letters, digits, -)");
+
+/**
  * Checks an SSH host key line (ssh-ed25519 or ssh-rsa) and returns it trimmed.
  *
  * @throws NixsealError NIXSEAL_ERR_BAD_KEY

@@ -6,23 +6,24 @@ import { printInfo } from "../output.js";
 import { openRepo, saveRepo, withLockedRepo } from "../repo/index.js";
 import { checkSecretName } from "../repo/validate.js";
 import { readValue, type ValueOptions } from "../values.js";
-import { checkHosts, checkMeta, type MetaOpts } from "./meta.js";
+import { checkHosts, checkMeta, expandHosts, type MetaOpts } from "./meta.js";
 import { now, writeEncrypted } from "./write.js";
 
-export type AddOptions = MetaOpts & ValueOptions & { host: string[] };
+export type AddOptions = MetaOpts & ValueOptions & { host?: string[] };
 
 export async function addSecret(io: CliIo, name: string, opts: AddOptions): Promise<void> {
   checkSecretName(name);
-  const hosts = checkHosts(opts.host);
+  const wanted = checkHosts(opts.host ?? []);
   const meta = checkMeta(io, opts);
   const before = await openRepo(io.cwd);
   if (before.repo.secrets[name]) throw secretExists(name);
-  for (const h of hosts) if (!before.repo.hosts[h]) throw unknownHost(h);
-  const { value, generated } = await readValue(io, opts);
+  const hosts = expandHosts(before.repo, wanted);
+  for (const h of hosts) if (!before.repo.hosts[h]) throw unknownHost(h, before.repo);
+  const { value, generated } = await readValue(io, opts, undefined, `secrets add ${name} --host ${wanted.join(",")}`);
   try {
     const version = await withLockedRepo(io.cwd, async ({ dir, repo }) => {
       if (repo.secrets[name]) throw secretExists(name);
-      for (const h of hosts) if (!repo.hosts[h]) throw unknownHost(h);
+      for (const h of expandHosts(repo, wanted)) if (!repo.hosts[h]) throw unknownHost(h, repo);
       const secret: RepoSecret = {
         hosts,
         owner: meta.owner ?? "root",

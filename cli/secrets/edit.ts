@@ -12,13 +12,13 @@ import { now, writeEncrypted } from "./write.js";
 export async function editSecret(io: CliIo, name: string, opts: { identity?: string }): Promise<void> {
   checkSecretName(name);
   const before = await openRepo(io.cwd);
-  if (!before.repo.secrets[name]) throw unknownSecret(name);
+  if (!before.repo.secrets[name]) throw unknownSecret(name, before.repo);
   const admin = await loadAdminIdentity(io, opts.identity);
   // The lock is held while the editor runs, so nobody rotates the value underneath.
   const result = await withLockedRepo(io.cwd, async ({ dir, repo }) => {
     const s = repo.secrets[name];
-    if (!s) throw unknownSecret(name);
-    const current = await decryptSecret(dir, name, admin.identities, admin.source);
+    if (!s) throw unknownSecret(name, repo);
+    const current = await decryptSecret(dir, name, admin.identities, admin.source, repo.admins);
     let edited: Buffer | null = null;
     try {
       edited = await editValue(io, name, current);

@@ -2,7 +2,7 @@
 import type { Repo } from "../../core/index.js";
 import { unknownHost } from "../errors.js";
 import type { CliIo } from "../io.js";
-import { printJson } from "../output.js";
+import { printJson, printTable } from "../output.js";
 import { isStale, openRepo } from "../repo/index.js";
 
 function staleOrBroken(repo: Repo, name: string): boolean {
@@ -15,7 +15,7 @@ function staleOrBroken(repo: Repo, name: string): boolean {
 
 export async function listSecrets(io: CliIo, opts: { host?: string; json?: boolean }): Promise<void> {
   const { repo } = await openRepo(io.cwd);
-  if (opts.host !== undefined && !repo.hosts[opts.host]) throw unknownHost(opts.host);
+  if (opts.host !== undefined && !repo.hosts[opts.host]) throw unknownHost(opts.host, repo);
   const rows = Object.keys(repo.secrets)
     .sort()
     .filter((n) => opts.host === undefined || repo.secrets[n]!.hosts.includes(opts.host))
@@ -24,7 +24,9 @@ export async function listSecrets(io: CliIo, opts: { host?: string; json?: boole
       return { name: n, hosts: s.hosts, owner: s.owner, group: s.group, mode: s.mode, path: s.path ?? null, restartUnits: s.restartUnits, reloadUnits: s.reloadUnits, version: s.version, updatedAt: s.updatedAt, generate: s.generate ?? null, needsRekey: staleOrBroken(repo, n) };
     });
   if (opts.json) return printJson(io, rows);
-  for (const r of rows) {
-    io.stdout.write(`${r.name}\tv${r.version}\t${r.mode} ${r.owner}:${r.group}\t${r.hosts.join(",") || "-"}${r.needsRekey ? "\t(needs rekey)" : ""}\n`);
-  }
+  printTable(
+    io,
+    ["NAME", "VERSION", "FILE", "HOSTS", "STATE"],
+    rows.map((r) => [r.name, `v${r.version}`, `${r.mode} ${r.owner}:${r.group}`, r.hosts.join(",") || "-", r.needsRekey ? "(needs rekey)" : "ok"]),
+  );
 }

@@ -1,6 +1,7 @@
 // The metadata options of `secrets add` and `secrets set` (owner, group, mode, path,
 // units, hosts), checked before anything is read or written.
-import { NixsealError, type RepoSecret } from "../../core/index.js";
+import { NixsealError, type Repo, type RepoSecret } from "../../core/index.js";
+import { selectHostNames } from "../repo/select.js";
 import type { CliIo } from "../io.js";
 import { checkMode } from "../mode-policy.js";
 import { printWarning } from "../output.js";
@@ -36,11 +37,21 @@ export function checkMeta(io: CliIo, opts: MetaOpts): Meta {
   return out;
 }
 
-/** Host names, checked and without repeats; none is a usage error unless allowed. */
+const isSelector = (h: string): boolean => h.startsWith("@") || /[*?]/.test(h);
+
+/**
+ * Host names (or @tag and glob selectors), checked and without repeats; none is a usage
+ * error unless allowed. Selectors are expanded against the repo by expandHosts.
+ */
 export function checkHosts(list: string[], allowEmpty = false): string[] {
-  const hosts = [...new Set(list.map(checkHostName))];
+  const hosts = [...new Set(list.map((h) => (isSelector(h) ? h : checkHostName(h))))];
   if (!allowEmpty && hosts.length === 0) {
     throw new NixsealError("NIXSEAL_ERR_USAGE", "no host given", { hints: ["--host web1,web2"], exitCode: 2 });
   }
   return hosts;
+}
+
+/** The hosts a checked list names: @tags and globs expanded (cli/repo/select.ts), names kept as given. */
+export function expandHosts(repo: Repo, hosts: string[]): string[] {
+  return [...new Set(hosts.flatMap((h) => (isSelector(h) ? selectHostNames(repo, [h]) : [h])))];
 }

@@ -16,7 +16,7 @@ export interface RekeyOptions {
 }
 
 function pickRekey(repo: Repo, names: string[], all?: boolean): string[] {
-  for (const n of names) if (!repo.secrets[n]) throw unknownSecret(n);
+  for (const n of names) if (!repo.secrets[n]) throw unknownSecret(n, repo);
   const pool = names.length ? names : Object.keys(repo.secrets).sort();
   return all ? pool : pool.filter((n) => isStale(repo, n));
 }

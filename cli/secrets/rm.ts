@@ -9,7 +9,7 @@ import { checkSecretName } from "../repo/validate.js";
 export async function removeSecret(io: CliIo, name: string): Promise<void> {
   checkSecretName(name);
   await withLockedRepo(io.cwd, async ({ dir, repo }) => {
-    if (!repo.secrets[name]) throw unknownSecret(name);
+    if (!repo.secrets[name]) throw unknownSecret(name, repo);
     delete repo.secrets[name];
     // Metadata first: a leftover blob is harmless, a listed secret without one is not.
     await saveRepo(dir, repo);

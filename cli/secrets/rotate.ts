@@ -13,13 +13,13 @@ export async function rotateSecret(io: CliIo, name: string, opts: RotateOptions)
   checkSecretName(name);
   const before = await openRepo(io.cwd);
   const old = before.repo.secrets[name];
-  if (!old) throw unknownSecret(name);
+  if (!old) throw unknownSecret(name, before.repo);
   const fallback = opts.stdin ? undefined : old.generate;
-  const { value, generated } = await readValue(io, opts, fallback);
+  const { value, generated } = await readValue(io, opts, fallback, `secrets rotate ${name}`);
   try {
     const version = await withLockedRepo(io.cwd, async ({ dir, repo }) => {
       const s = repo.secrets[name];
-      if (!s) throw unknownSecret(name);
+      if (!s) throw unknownSecret(name, repo);
       s.version += 1;
       s.updatedAt = now();
       if (generated) s.generate = generated;

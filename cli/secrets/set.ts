@@ -7,15 +7,16 @@ import { printInfo } from "../output.js";
 import { rekeySecrets } from "../rekey/index.js";
 import { openRepo, saveRepo, withLockedRepo } from "../repo/index.js";
 import { checkSecretName } from "../repo/validate.js";
-import { checkHosts, checkMeta, type MetaOpts } from "./meta.js";
+import { checkHosts, checkMeta, expandHosts, type MetaOpts } from "./meta.js";
 
 export type SetOptions = MetaOpts & { host?: string[]; addHost?: string[]; rmHost?: string[]; identity?: string };
 
 function applyHostEdits(repo: Repo, name: string, e: { set?: string[]; add?: string[]; rm?: string[] }): string[] {
   const s = repo.secrets[name];
-  if (!s) throw unknownSecret(name);
+  if (!s) throw unknownSecret(name, repo);
+  e = { set: e.set && expandHosts(repo, e.set), add: e.add && expandHosts(repo, e.add), rm: e.rm && expandHosts(repo, e.rm) };
   let hosts = e.set ?? [...s.hosts];
-  for (const h of [...(e.set ?? []), ...(e.add ?? [])]) if (!repo.hosts[h]) throw unknownHost(h);
+  for (const h of [...(e.set ?? []), ...(e.add ?? [])]) if (!repo.hosts[h]) throw unknownHost(h, repo);
   for (const h of e.rm ?? []) {
     if (!hosts.includes(h)) throw new NixsealError("NIXSEAL_ERR_UNKNOWN_HOST", `secret "${name}" is not for host "${h}"`, { hints: [`its hosts: ${hosts.join(", ") || "none"}`] });
   }
@@ -40,7 +41,7 @@ export async function setSecret(io: CliIo, name: string, opts: SetOptions): Prom
   const admin: AdminIdentity | undefined = hostsChange ? await loadAdminIdentity(io, opts.identity) : undefined;
   const rekeyed = await withLockedRepo(io.cwd, async (loaded) => {
     const s = loaded.repo.secrets[name];
-    if (!s) throw unknownSecret(name);
+    if (!s) throw unknownSecret(name, loaded.repo);
     const hosts = applyHostEdits(loaded.repo, name, hostEdits);
     const changed = !sameSet(hosts, s.hosts);
     s.hosts = hosts;

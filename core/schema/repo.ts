@@ -25,6 +25,8 @@ export const hostSchema = z.strictObject({
   rebuild: z.string().min(1).optional(),
   /** SSH private key the operator uses for this host. */
   sshKey: z.string().min(1).optional(),
+  /** Labels for selecting hosts (`nixseal deploy @web`); the host-name rule, sorted, no repeats. */
+  tags: z.array(hostName).optional(),
 });
 
 export const generateSchema = z.strictObject({
