@@ -1,7 +1,6 @@
 // `host add --scan`: connect to the target over SSH only far enough to see the
 // host key it offers (the handshake is aborted before any authentication).
-import { NixsealError } from "../core/index.js";
-import type { Target } from "./repo/index.js";
+import { NixsealError, type SshTarget } from "../core/index.js";
 
 /**
  * The host key the target offers, as an authorized_keys line (ssh-ed25519
@@ -9,7 +8,7 @@ import type { Target } from "./repo/index.js";
  *
  * @throws NixsealError NIXSEAL_ERR_SCAN_FAILED when nothing answers or no key type fits
  */
-export async function scanHostKey(target: Target, timeoutMs = 10_000): Promise<string> {
+export async function scanHostKey(target: SshTarget, timeoutMs = 10_000): Promise<string> {
   let offered: Buffer | undefined;
   // Loaded here, not at startup: node-ssh costs ~140 ms to import and only --scan needs it.
   const { NodeSSH } = await import("node-ssh");

@@ -3,7 +3,7 @@ import type { CommandContext } from "./commands/context.js";
 import { commands } from "./commands/index.js";
 import type { CliIo } from "./io.js";
 import { printError } from "./output.js";
-import { VERSION } from "./version.js";
+import { nixsealVersion } from "../core/version.js";
 
 /**
  * The whole command table: every command, argument and option with its help. main()
@@ -13,7 +13,7 @@ export function buildProgram(ctx: CommandContext): Command {
   const { io } = ctx;
   const program = new Command("nixseal")
     .description("secrets for NixOS and systemd hosts, encrypted to their SSH host keys")
-    .version(VERSION, "-V, --version")
+    .version(nixsealVersion(), "-V, --version")
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),

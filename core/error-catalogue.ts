@@ -58,20 +58,3 @@ export function statusOf(err: unknown): number {
   if (typeof s === "number" && s >= 400 && s < 600) return s;
   return err instanceof NixsealError ? 400 : 500;
 }
-
-/** The body of every API error reply: what is wrong and what to do; never request data. */
-export interface ErrorBody {
-  code: string;
-  message: string;
-  hints: string[];
-}
-
-/**
- * The reply body for an error.
- *
- * @param err - a NixsealError (a catalogue error or another deliberate one)
- * @returns its code, message and hints
- */
-export function errorBody(err: NixsealError): ErrorBody {
-  return { code: err.code, message: err.message, hints: err.hints };
-}

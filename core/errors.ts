@@ -50,3 +50,20 @@ export function withStep(step: string, err: unknown): NixsealError {
   const message = err instanceof Error ? err.message : String(err);
   return new NixsealError("NIXSEAL_ERR_INTERNAL", `${step}: ${message}`, { cause: err });
 }
+
+/** The body of every API error reply (agent and server): what is wrong and what to do; never request data. */
+export interface ErrorBody {
+  code: string;
+  message: string;
+  hints: string[];
+}
+
+/**
+ * The reply body for an error.
+ *
+ * @param err - a NixsealError (a catalogue error or another deliberate one)
+ * @returns its code, message and hints
+ */
+export function errorBody(err: NixsealError): ErrorBody {
+  return { code: err.code, message: err.message, hints: err.hints };
+}

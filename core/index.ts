@@ -7,4 +7,7 @@ export * from "./schema/names.js";
 export * from "./schema/parse.js";
 export * from "./schema/repo.js";
 export * from "./schema/bundle.js";
+export * from "./on-host.js";
+export * from "./agent-api.js";
+export * from "./ssh-target.js";
 export * from "./age/index.js";

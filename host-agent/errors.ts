@@ -6,6 +6,7 @@
 // The plumbing (lazy @fastify/error, NixsealError fields, statusOf) is core's, shared
 // with the server's catalogue: core/error-catalogue.ts.
 import { catalogueEntry as entry, type CatalogueError } from "../core/error-catalogue.js";
+import { HOST_PATHS } from "../core/on-host.js";
 
 export { statusOf } from "../core/error-catalogue.js";
 
@@ -35,7 +36,7 @@ export const errors = {
     "create the group on the host (or fix the secret's group in nixseal.json), then deploy or run nixseal-agent restore",
   ]),
   noHostKey: entry("NIXSEAL_ERR_AGENT_NO_HOST_KEY", "no usable SSH host key among %s", 500, [
-    "check identityPaths in /etc/nixseal/agent.json and that sshd's host keys exist (ssh-keygen -A)",
+    `check identityPaths in ${HOST_PATHS.config} and that sshd's host keys exist (ssh-keygen -A)`,
   ]),
   plantedSymlink: entry("NIXSEAL_ERR_AGENT_PLANTED_SYMLINK", "%s is a symlink or of the wrong type where the agent writes; refusing to write through it", 409, [
     "remove it (it was not made by nixseal) and retry",
@@ -53,7 +54,7 @@ export const errors = {
     "wait for it to finish and retry",
   ]),
   link: entry("NIXSEAL_ERR_AGENT_LINK", "secret '%s': cannot link %s: %s", 500, [
-    "a file or directory that nixseal did not make is in the way, or the sandbox forbids the directory: add it to readWritePaths in /etc/nixseal/agent.json and run nixseal-agent install",
+    `a file or directory that nixseal did not make is in the way, or the sandbox forbids the directory: add it to readWritePaths in ${HOST_PATHS.config} and run nixseal-agent install`,
   ]),
   install: entry("NIXSEAL_ERR_AGENT_INSTALL", "cannot install the units: %s", 500, [
     "run nixseal-agent install as root on a host booted with systemd",

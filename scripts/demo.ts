@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bootHost, type TestHost } from "../test/hosts/harness/index.js";
 import { nixseal, prepareHost, STANDIN, type TestRepo } from "../test/hosts/fixtures/deploy-env.js";
+import { HOST_PATHS } from "../core/on-host.js";
 
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const dim = (s: string) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
@@ -103,7 +104,7 @@ async function main(): Promise<void> {
     await host.waitFor(async () => (await host!.exec("systemctl is-active nixseal-secrets.target", { check: false })).code === 0, 60_000, "nixseal-secrets.target");
     await onHost(host, "systemctl is-active nixseal-secrets.target");
     // deploy and status talk to the agent's API, which starts after the keys are restored
-    await host.waitFor(async () => (await host!.exec("test -S /run/nixseal-agent/agent.sock", { check: false })).code === 0, 60_000, "the agent API socket");
+    await host.waitFor(async () => (await host!.exec(`test -S ${HOST_PATHS.socket}`, { check: false })).code === 0, 60_000, "the agent API socket");
     await onHost(host, "ls -lL /run/keys/");
     await onHost(host, "ls /etc/nixos/");
 

@@ -4,7 +4,7 @@
 // tokens or request bodies.
 import { catalogueEntry as define, type CatalogueError } from "../core/error-catalogue.js";
 
-export { errorBody, type ErrorBody } from "../core/error-catalogue.js";
+export { errorBody, type ErrorBody } from "../core/errors.js";
 
 /** A catalogue error: a NixsealError that carries its HTTP status. */
 export type ServerError = CatalogueError;

@@ -11,6 +11,7 @@ import { DEFAULT_BODY_LIMIT, DEFAULT_MAX_SKEW_SECONDS, type BuildServerOptions }
 import { serverErrors } from "./errors.js";
 import { FileStore } from "./store/file.js";
 import type { Store } from "./store/types.js";
+import { nixsealVersion } from "../core/version.js";
 
 export interface ServerIo {
   stdout: Writable;
@@ -164,7 +165,7 @@ export async function main(argv: string[], io: ServerIo): Promise<number> {
       return 0;
     }
     if (settings === "version") {
-      io.stdout.write("nixseal-server 0.1.0\n");
+      io.stdout.write(`nixseal-server ${nixsealVersion()}\n`);
       return 0;
     }
     const { buildServer } = await import("./app.js");

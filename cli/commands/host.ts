@@ -1,7 +1,6 @@
 import type { Command } from "commander";
-import { NixsealError, sshFingerprint, type Repo, type RepoHost } from "../../core/index.js";
+import { formatAddress as hostAddress, NixsealError, sshFingerprint, type Repo, type RepoHost } from "../../core/index.js";
 import { unknownHost } from "../errors.js";
-import { host as hostAddress } from "../repo/format-target.js";
 import { scanHostKey } from "../host-scan.js";
 import { loadAdminIdentity } from "../identity/index.js";
 import type { CliIo } from "../io.js";

@@ -3,17 +3,15 @@
 import { request } from "node:http";
 import type { Duplex } from "node:stream";
 import type { NodeSSH } from "node-ssh";
-import { NixsealError } from "../../core/index.js";
+import { AGENT_ROUTES, HOST_PATHS, NixsealError, type ErrorBody } from "../../core/index.js";
 import { rawClient, whileConnected } from "./remote.js";
-
-export const AGENT_SOCKET = "/run/nixseal-agent/agent.sock";
 
 /** How a refused request reads in a report. */
 const ACTIONS: Record<string, string> = {
-  "/stage": "stage the bundle",
-  "/activate": "activate the new secrets",
-  "/rollback": "roll secrets back",
-  "/status": "report its status",
+  [AGENT_ROUTES.stage]: "stage the bundle",
+  [AGENT_ROUTES.activate]: "activate the new secrets",
+  [AGENT_ROUTES.rollback]: "roll secrets back",
+  [AGENT_ROUTES.status]: "report its status",
 };
 
 /** A small client for the agent API on one host. */
@@ -22,7 +20,7 @@ export class AgentClient {
   private readonly hostName: string;
   private readonly socketPath: string;
 
-  constructor(ssh: NodeSSH, hostName: string, socketPath = AGENT_SOCKET) {
+  constructor(ssh: NodeSSH, hostName: string, socketPath: string = HOST_PATHS.socket) {
     this.ssh = ssh;
     this.hostName = hostName;
     this.socketPath = socketPath;
@@ -92,7 +90,7 @@ export class AgentClient {
       json = undefined;
     }
     if (status < 200 || status >= 300) {
-      const e = (json ?? {}) as { code?: string; message?: string; hints?: string[] };
+      const e = (json ?? {}) as Partial<ErrorBody>;
       throw new NixsealError(e.code ?? "NIXSEAL_ERR_DEPLOY_AGENT", `host "${this.hostName}": the agent refused to ${ACTIONS[path] ?? `${method} ${path}`}: ${e.message ?? `HTTP ${status}`}`, {
         hints: e.hints ?? [],
       });

@@ -1,7 +1,8 @@
 // What a host runs against what the repo says: the body of --dry-run and `nixseal status`.
 import type { NodeSSH } from "node-ssh";
 import { AgentClient } from "./agent-client.js";
-import { agentHealth, agentStatus, type AgentStatus } from "./agent-api.js";
+import type { StatusReport } from "../../core/index.js";
+import { agentHealth, agentStatus } from "./agent-api.js";
 import { diffListings, localConfigListing, remoteConfigListing, type ConfigListing } from "./config.js";
 import { errorInfo } from "./host-deploy.js";
 
@@ -26,7 +27,7 @@ export interface SecretsDiff {
 
 /** The host side of a comparison. */
 export interface HostView {
-  agent: { ok: boolean; error?: string; status?: AgentStatus };
+  agent: { ok: boolean; error?: string; status?: StatusReport };
   config: ConfigListing;
 }
 
@@ -35,8 +36,8 @@ export async function readHostView(ssh: NodeSSH, hostName: string): Promise<Host
   const client = new AgentClient(ssh, hostName);
   let agent: HostView["agent"];
   try {
-    const health = await agentHealth(client);
-    agent = { ok: health.ok, status: await agentStatus(client) };
+    const ok = await agentHealth(client);
+    agent = { ok, status: await agentStatus(client) };
   } catch (err) {
     agent = { ok: false, error: errorInfo(err).message };
   }
@@ -44,7 +45,7 @@ export async function readHostView(ssh: NodeSSH, hostName: string): Promise<Host
 }
 
 /** Compares the wanted secrets with what the agent reports. */
-export function diffSecrets(wanted: WantedSecret[], status: AgentStatus | undefined): SecretsDiff {
+export function diffSecrets(wanted: WantedSecret[], status: StatusReport | undefined): SecretsDiff {
   const have = new Map((status?.secrets ?? []).map((s) => [s.name, s]));
   const d: SecretsDiff = { added: [], changed: [], removed: [], failing: [], unchanged: [] };
   for (const w of wanted) {

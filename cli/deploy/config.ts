@@ -5,10 +5,10 @@ import { createHash } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join, relative } from "node:path";
 import type { NodeSSH } from "node-ssh";
-import { NixsealError } from "../../core/index.js";
+import { HOST_PATHS, NixsealError } from "../../core/index.js";
 import { runScript, tail } from "./remote.js";
 
-export const CONFIG_STATE = "/var/lib/nixseal/config";
+const CONFIG_STATE = HOST_PATHS.configBackup;
 /** Marker inside a kept copy meaning "there was no /etc/nixos before". */
 const ABSENT = ".nixseal-was-absent";
 

@@ -85,7 +85,7 @@ export async function deployHost(job: HostJob, flags: DeployFlags, sink: Progres
   let configAttempted = false;
   let activateAttempted = false;
   let listing: ConfigListing | undefined;
-  let generation: string | undefined;
+  let generation: number | undefined;
   const runId = randomBytes(6).toString("hex");
   const doConfig = flags.config && !job.noConfig;
   try {

@@ -4,14 +4,14 @@
 // lock files, no PIDs to clean up.
 import type { NodeSSH } from "node-ssh";
 import { hostname, userInfo } from "node:os";
-import { NixsealError } from "../../core/index.js";
+import { HOST_PATHS, NixsealError } from "../../core/index.js";
 import { openExec, shellQuote, type RawChannel } from "./remote.js";
 
-export const LOCK_FILE = "/var/lib/nixseal/deploy.lock";
+const LOCK_FILE = HOST_PATHS.deployLock;
 
 const LOCK_SCRIPT = `
 set -u
-mkdir -p /var/lib/nixseal && chmod 0755 /var/lib/nixseal
+mkdir -p ${HOST_PATHS.stateDir} && chmod 0755 ${HOST_PATHS.stateDir}
 exec 9>>${LOCK_FILE}
 if ! flock -n 9; then
   if [ "$1" -eq 0 ]; then echo NIXSEAL-BUSY; cat ${LOCK_FILE}.holder 2>/dev/null; exit 75; fi

@@ -5,9 +5,8 @@ import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type { NodeSSH } from "node-ssh";
-import { NixsealError } from "../../core/index.js";
+import { NixsealError, type SshTarget } from "../../core/index.js";
 import { fingerprintOf, parsePinnedHostKey } from "./host-key.js";
-import type { SshTarget } from "./target.js";
 
 /** What connectHost needs to know about one host. */
 export interface ConnectOptions {

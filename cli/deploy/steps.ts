@@ -56,8 +56,8 @@ export interface HostResult {
   /** deployed | unchanged | failed | rolled-back | planned */
   outcome: string;
   steps: StepRecord[];
-  generation?: string | null;
-  previousGeneration?: string | null;
+  generation?: number | null;
+  previousGeneration?: number | null;
   config?: { files: number; hash: string };
   rebuild?: string;
   /** Set after a failure: what was put back. */

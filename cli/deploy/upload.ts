@@ -2,10 +2,10 @@
 // ciphertext and config travel; nothing is installed until the agent has checked it.
 import { randomBytes } from "node:crypto";
 import type { NodeSSH } from "node-ssh";
-import { NixsealError } from "../../core/index.js";
+import { HOST_PATHS, NixsealError } from "../../core/index.js";
 import { runScript, tail, whileConnected } from "./remote.js";
 
-export const STAGING_ROOT = "/var/lib/nixseal/staging";
+const STAGING_ROOT = HOST_PATHS.staging;
 
 /** Paths of one deploy's staging dir on the host. */
 export interface Staging {

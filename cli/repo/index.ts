@@ -5,5 +5,5 @@ export { loadRepo, openRepo, saveRepo, formatRepo, type LoadedRepo } from "./loa
 export { withRepoLock } from "./lock.js";
 export { secretFile, secretsDir, repoFile, lockFile, hostConfigDir } from "./paths.js";
 export { hostsOf, secretsForHost, recipientLines, recipientSetId, isStale, recordRecipientSet, recordedRecipients } from "./recipients.js";
-export { parseTarget, type Target } from "./validate.js";
+export { parseTarget } from "./validate.js";
 export { withLockedRepo } from "./session.js";

@@ -4,9 +4,11 @@ import {
   absolutePath,
   hostName,
   parseRecipient,
+  parseSshTarget,
   principal,
   secretName,
   unitName,
+  type SshTarget,
 } from "../../core/index.js";
 
 // Names are shown with JSON quoting so a NUL or control byte is visible, not printed raw.
@@ -27,27 +29,19 @@ export const checkUnit = (v: string): string => check(unitName, v, "systemd unit
 /** @throws NixsealError NIXSEAL_ERR_BAD_NAME */
 export const checkPath = (v: string): string => check(absolutePath, v, "path", "an absolute path such as /run/keys/db");
 
-/** An SSH target user@address[:port], split. */
-export interface Target {
-  user: string;
-  host: string;
-  port: number;
-}
-
 /**
- * Parses user@address[:port] (IPv6 in brackets: root@[::1]:22).
+ * Parses --target: user@address[:port] (IPv6 in brackets: root@[::1]:22).
  *
  * @throws NixsealError NIXSEAL_ERR_BAD_TARGET
  */
-export function parseTarget(target: string): Target {
-  const m = /^([A-Za-z0-9._-]+)@(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::([0-9]{1,5}))?$/.exec(target);
-  const port = m?.[3] === undefined ? 22 : Number(m[3]);
-  if (!m || port < 1 || port > 65535) {
+export function parseTarget(target: string): SshTarget {
+  const t = parseSshTarget(target);
+  if (!t) {
     throw new NixsealError("NIXSEAL_ERR_BAD_TARGET", `${JSON.stringify(target)} is not an ssh target`, {
       hints: ["write it as user@address[:port], e.g. root@192.0.2.10 or root@web1.example:2222"],
     });
   }
-  return { user: m[1]!, host: m[2]!.replace(/^\[|\]$/g, ""), port };
+  return t;
 }
 
 /**

@@ -7,7 +7,6 @@ import { absolutePath, fileMode, hostName, principal, secretName, unitName } fro
  * only that host's secrets, only ciphertext.
  */
 export const BUNDLE_FORMAT = "nixseal-bundle/v1";
-export const BUNDLE_MANIFEST = "manifest.json";
 
 export const bundleSecretSchema = z.strictObject({
   name: secretName,

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseSshTarget, SSH_TARGET_FORM } from "../ssh-target.js";
 import { absolutePath, fileMode, hostName, principal, secretName, unitName } from "./names.js";
 
 /**
@@ -16,7 +17,7 @@ export const adminSchema = z.strictObject({
 
 export const hostSchema = z.strictObject({
   /** ssh target: user@address[:port]. */
-  target: z.string().regex(/^[A-Za-z0-9._-]+@[^\s@]+$/, { message: "user@address[:port]" }),
+  target: z.string().refine((t) => parseSshTarget(t) !== undefined, { message: SSH_TARGET_FORM }),
   /** The host's SSH public host key (authorized_keys line): recipient and pinned identity. */
   hostKey: z.string().min(1),
   /** The host's NixOS config dir in this repo (default hosts/<name>). */

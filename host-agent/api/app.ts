@@ -3,7 +3,7 @@
 // with their code, status and hints; anything unexpected is logged and answered with
 // a body that reveals nothing.
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
-import { NixsealError } from "../../core/errors.js";
+import { errorBody, NixsealError, type ErrorBody } from "../../core/errors.js";
 import type { AgentConfig } from "../config/defaults.js";
 import { errors, statusOf } from "../errors.js";
 import { agentStatePlugin } from "./plugins/agent-state.js";
@@ -17,13 +17,6 @@ export interface BuildAgentOptions {
   logger?: boolean | { level: string };
 }
 
-/** Error reply body: what went wrong and what to do; never a value. */
-export interface ErrorBody {
-  code: string;
-  message: string;
-  hints: string[];
-}
-
 /** Builds the app; the caller listens (or injects). */
 export async function buildAgent(opts: BuildAgentOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: opts.logger ?? false });
@@ -32,23 +25,19 @@ export async function buildAgent(opts: BuildAgentOptions): Promise<FastifyInstan
     let body: ErrorBody;
     let status: number;
     if (err.validation) {
-      const e = errors.badRequest([err.message]);
-      [status, body] = [400, { code: e.code, message: e.message, hints: e.hints }];
+      [status, body] = [400, errorBody(errors.badRequest([err.message]))];
     } else if (err instanceof NixsealError && err.code !== "NIXSEAL_ERR_INTERNAL") {
-      [status, body] = [statusOf(err), { code: err.code, message: err.message, hints: err.hints }];
+      [status, body] = [statusOf(err), errorBody(err)];
     } else if (typeof err.statusCode === "number" && err.statusCode < 500 && typeof err.code === "string" && err.code.startsWith("FST_")) {
-      const e = errors.badRequest([err.message]);
-      [status, body] = [err.statusCode, { code: e.code, message: e.message, hints: e.hints }];
+      [status, body] = [err.statusCode, errorBody(errors.badRequest([err.message]))];
     } else {
       req.log.error({ code: err.code, message: err.message }, "unexpected error");
-      const e = errors.internal([]);
-      [status, body] = [500, { code: e.code, message: e.message, hints: e.hints }];
+      [status, body] = [500, errorBody(errors.internal([]))];
     }
     return reply.code(status).send(body);
   });
   app.setNotFoundHandler((req, reply) => {
-    const e = errors.notFound([`${req.method} ${req.url.split("?")[0]}`]);
-    return reply.code(404).send({ code: e.code, message: e.message, hints: e.hints } satisfies ErrorBody);
+    return reply.code(404).send(errorBody(errors.notFound([`${req.method} ${req.url.split("?")[0]}`])));
   });
   await app.register(healthRoutes);
   await app.register(statusRoutes);

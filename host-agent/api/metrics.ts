@@ -1,6 +1,6 @@
 // GET /metrics: Prometheus text exposition from the status report. Labels carry
 // secret names only.
-import type { StatusReport } from "../status/host-status.js";
+import type { StatusReport } from "../../core/agent-api.js";
 
 function esc(v: string): string {
   return v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');

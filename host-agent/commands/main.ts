@@ -1,6 +1,7 @@
 // nixseal-agent's command line: parse, dispatch and --help from the command table
 // (table.ts), and the one place that prints an error.
 import { NixsealError } from "../../core/errors.js";
+import { HOST_PATHS } from "../../core/on-host.js";
 import type { AgentIo } from "./io.js";
 import { commandName, COMMON_OPTIONS, OPTIONS, optionsUsage, parseOptions, usageError } from "./options.js";
 import { COMMANDS, type AgentCommand } from "./table.js";
@@ -35,7 +36,7 @@ function usage(): string {
 
 ${COMMANDS.map(usageLines).join("\n")}
 
-config: /etc/nixseal/agent.json (optional), see docs/agent.md; the --*-dir and
+config: ${HOST_PATHS.config} (optional), see docs/agent.md; the --*-dir and
 --identity options override it (tests, unusual layouts);
 nixseal-agent COMMAND --help describes one command
 `;
@@ -69,7 +70,7 @@ function printError(io: AgentIo, err: unknown): number {
 export async function main(argv: string[], io: AgentIo): Promise<number> {
   try {
     if (argv[0] === "--version" || argv[0] === "version") {
-      io.stdout.write("nixseal-agent 0.1.0\n");
+      io.stdout.write(`nixseal-agent ${(await import("../../core/version.js")).nixsealVersion()}\n`);
       return 0;
     }
     const { name, rest } = commandName(argv);

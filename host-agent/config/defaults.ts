@@ -1,9 +1,10 @@
-// The agent's settings and their defaults: the on-host layout that deploy, the NixOS
-// module and units.json agree on. No zod here: the boot restore reads these on every
+// The agent's settings and their defaults: the on-host layout of core/on-host.ts, which
+// deploy, the NixOS module and units.json agree on. No zod here: the boot restore reads these on every
 // host, and the schema (schema.ts) loads only when /etc/nixseal/agent.json exists.
+import { HOST_PATHS } from "../../core/on-host.js";
 
 /** Where the agent looks for its settings unless --config says otherwise. */
-export const DEFAULT_CONFIG_PATH = "/etc/nixseal/agent.json";
+export const DEFAULT_CONFIG_PATH = HOST_PATHS.config;
 
 export interface AgentConfig {
   identityPaths: string[];
@@ -21,11 +22,11 @@ export interface AgentConfig {
 
 export const CONFIG_DEFAULTS: Readonly<AgentConfig> = Object.freeze({
   identityPaths: ["/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_rsa_key"],
-  stateDir: "/var/lib/nixseal",
-  runDir: "/run/nixseal",
-  keysDir: "/run/keys",
+  stateDir: HOST_PATHS.stateDir,
+  runDir: HOST_PATHS.runDir,
+  keysDir: HOST_PATHS.keysDir,
   keepGenerations: 5,
-  socket: "/run/nixseal-agent/agent.sock",
+  socket: HOST_PATHS.socket,
   idleExitSeconds: 10,
   readWritePaths: [],
   restartUnits: true,

@@ -10,14 +10,10 @@ import { createHash } from "node:crypto";
 import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { NixsealError } from "../../core/errors.js";
+import { BUNDLE_MANIFEST, HOST_PATHS } from "../../core/on-host.js";
 import type { BundleManifest, BundleSecret } from "../../core/schema/bundle.js";
 import { errors, type AgentError } from "../errors.js";
 
-/** Where uploads for the sandboxed API go (deploy uses it; readable by the service). */
-export const SANDBOX_UPLOADS = "/var/lib/nixseal/staging";
-
-/** = core's BUNDLE_MANIFEST (a value import from the schema module would load zod). */
-export const MANIFEST = "manifest.json";
 /** The seal of a stored generation's manifest: its sha256 in hex. */
 export const MANIFEST_SEAL = ".manifest.sha256";
 
@@ -82,12 +78,12 @@ function sealOf(dir: string): string | undefined {
 export async function readManifest(dir: string): Promise<BundleManifest> {
   let manifest: BundleManifest;
   try {
-    const bytes = readRegularFile(join(dir, MANIFEST));
+    const bytes = readRegularFile(join(dir, BUNDLE_MANIFEST));
     if (sealOf(dir) === sha256Hex(bytes)) {
       manifest = JSON.parse(bytes.toString("utf8")) as BundleManifest;
     } else {
       const [{ bundleManifestSchema }, { parseJsonText, validate }] = await Promise.all([import("../../core/schema/bundle.js"), import("../../core/schema/parse.js")]);
-      manifest = validate(bundleManifestSchema, parseJsonText(bytes.toString("utf8"), MANIFEST), MANIFEST);
+      manifest = validate(bundleManifestSchema, parseJsonText(bytes.toString("utf8"), BUNDLE_MANIFEST), BUNDLE_MANIFEST);
     }
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
@@ -95,7 +91,7 @@ export async function readManifest(dir: string): Promise<BundleManifest> {
     if (code === "EACCES" || code === "EPERM") {
       throw errors.bundleInvalid([dir, "manifest.json cannot be read (permission denied)"], {
         cause: err,
-        hints: [`the agent service is sandboxed: /root, /home and /tmp are hidden from it; upload bundles under ${SANDBOX_UPLOADS}/ (nixseal-agent import run from a root shell reads any directory)`],
+        hints: [`the agent service is sandboxed: /root, /home and /tmp are hidden from it; upload bundles under ${HOST_PATHS.staging}/ (nixseal-agent import run from a root shell reads any directory)`],
       });
     }
     if (err instanceof NixsealError && err.code !== "NIXSEAL_ERR_INVALID_FILE") throw err;

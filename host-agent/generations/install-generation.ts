@@ -14,7 +14,7 @@ import { loadHostIdentities } from "../plaintext/host-keys.js";
 import { flipCurrent, linkKeysAfterFlip, linkKeysBeforeFlip, linkPaths } from "../plaintext/links.js";
 import { checkRunDir, materialize, type SecretResult } from "../plaintext/materialize.js";
 import { helperFor, type DecryptHelper } from "../plaintext/parallel-decrypt.js";
-import type { UnitActions } from "../systemd/restart-units.js";
+import type { UnitActions } from "../../core/agent-api.js";
 
 export interface InstallOptions {
   /** Skip failing secrets (boot restore) instead of aborting with nothing changed. */

@@ -2,6 +2,7 @@
 // commands: stage (check a bundle, store it as a pending generation), activate,
 // rollback. Each takes the agent lock and records its outcome in status.json.
 import { existsSync } from "node:fs";
+import type { LastRun, StageReply } from "../../core/agent-api.js";
 import { loadAccounts } from "../plaintext/accounts.js";
 import { readBundleDir, requireWhole } from "./bundle-dir.js";
 import type { AgentConfig } from "../config/defaults.js";
@@ -12,17 +13,7 @@ import { installGeneration, type InstallOutcome } from "./install-generation.js"
 import { acquireLock } from "./lock.js";
 import { checkRunDir, decryptSecret, resolveOwner } from "../plaintext/materialize.js";
 import { NixsealError } from "../../core/errors.js";
-import { recordRun, type LastRun } from "../status/state-file.js";
-
-export interface StageOutcome {
-  /** The pending generation (an existing one when the same bundle is already stored). */
-  generation: number;
-  /** The bundle's content id. */
-  id: string;
-  /** True when an identical bundle was already stored as `generation`. */
-  existing: boolean;
-  secrets: Array<{ name: string; version: number; sha256: string; owner: string; group: string; mode: string }>;
-}
+import { recordRun } from "../status/state-file.js";
 
 function withLock<T>(config: AgentConfig, fn: () => Promise<T>): Promise<T> {
   checkRunDir(config.runDir, config.requireMemoryFs);
@@ -35,7 +26,7 @@ function withLock<T>(config: AgentConfig, fn: () => Promise<T>): Promise<T> {
  * decrypts in memory with this host's keys, owners and groups exist) and stores it as
  * a pending generation. Changes nothing live.
  */
-export async function stage(config: AgentConfig, dir: string): Promise<StageOutcome> {
+export async function stage(config: AgentConfig, dir: string): Promise<StageReply> {
   const checked = await checkBundle(config, dir, "");
   return withLock(config, async () => storeChecked(config, checked));
 }
@@ -53,7 +44,7 @@ async function checkBundle(config: AgentConfig, dir: string, root: string) {
   return { manifest: bundle.manifest, entries };
 }
 
-async function storeChecked(config: AgentConfig, { manifest, entries }: Awaited<ReturnType<typeof checkBundle>>): Promise<StageOutcome> {
+async function storeChecked(config: AgentConfig, { manifest, entries }: Awaited<ReturnType<typeof checkBundle>>): Promise<StageReply> {
   const secrets = manifest.secrets.map(({ name, version, sha256, owner, group, mode }) => ({ name, version, sha256, owner, group, mode }));
   const found = await findGenerationById(config.stateDir, manifest.id);
   if (found !== undefined) return { generation: found, id: manifest.id, existing: true, secrets };
@@ -66,7 +57,7 @@ async function storeChecked(config: AgentConfig, { manifest, entries }: Awaited<
  * plaintext is written anywhere: the image's first boot restores it. The image must not
  * be running.
  */
-export async function bakeBundle(config: AgentConfig, dir: string, root: string): Promise<StageOutcome> {
+export async function bakeBundle(config: AgentConfig, dir: string, root: string): Promise<StageReply> {
   const staged = await storeChecked(config, await checkBundle(config, dir, root));
   const current = linkedGeneration(config.stateDir, "current");
   if (current !== staged.generation) setStateLinks(config.stateDir, staged.generation, current);
@@ -111,7 +102,7 @@ export async function rollback(config: AgentConfig): Promise<InstallOutcome> {
 }
 
 /** `nixseal-agent import DIR`: stage, then activate (no deploy tool involved). */
-export async function importBundle(config: AgentConfig, dir: string): Promise<{ stage: StageOutcome; activation: InstallOutcome }> {
+export async function importBundle(config: AgentConfig, dir: string): Promise<{ stage: StageReply; activation: InstallOutcome }> {
   const staged = await stage(config, dir);
   const activation = await activate(config, staged.generation, "import");
   return { stage: staged, activation };

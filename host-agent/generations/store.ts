@@ -4,7 +4,8 @@ import { randomBytes } from "node:crypto";
 import { closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { BundleManifest } from "../../core/schema/bundle.js";
-import { MANIFEST, MANIFEST_SEAL, readManifest, sha256Hex, type BundleEntry } from "./bundle-dir.js";
+import { BUNDLE_MANIFEST } from "../../core/on-host.js";
+import { MANIFEST_SEAL, readManifest, sha256Hex, type BundleEntry } from "./bundle-dir.js";
 import { errors } from "../errors.js";
 import { flipSymlink } from "../plaintext/links.js";
 
@@ -86,7 +87,7 @@ export function storeGeneration(stateDir: string, manifest: BundleManifest, entr
   try {
     for (const e of entries) writeNew(join(tmp, e.secret.file), e.blob);
     const bytes = Buffer.from(JSON.stringify(manifest, null, 2) + "\n");
-    writeNew(join(tmp, MANIFEST), bytes);
+    writeNew(join(tmp, BUNDLE_MANIFEST), bytes);
     writeNew(join(tmp, MANIFEST_SEAL), Buffer.from(sha256Hex(bytes) + "\n"));
     fsyncPath(tmp);
     const n = (listGenerations(stateDir).at(-1) ?? 0) + 1;

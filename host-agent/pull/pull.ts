@@ -14,6 +14,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { withTempDir } from "../../core/fs.js";
 import { serverBaseUrl } from "../../core/http-json.js";
+import { BUNDLE_MANIFEST } from "../../core/on-host.js";
 import type { BundleManifest } from "../../core/schema/bundle.js";
 import type { AgentIo } from "../commands/io.js";
 import { invocationConfig, type Invocation } from "../commands/invocation.js";
@@ -58,7 +59,7 @@ async function install(config: AgentConfig, origin: string, b: VerifiedBundle, s
   // The download is ciphertext only; kept beside the generations and removed afterwards.
   const { importBundle } = await import("../generations/operations.js");
   const out = await withTempDir(async (dir) => {
-    await writeFile(join(dir, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n", { mode: 0o600 });
+    await writeFile(join(dir, BUNDLE_MANIFEST), JSON.stringify(manifest, null, 2) + "\n", { mode: 0o600 });
     for (const [name, bytes] of files) await writeFile(join(dir, name), bytes, { mode: 0o600 });
     return importBundle(config, dir);
   }, config.stateDir);

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { decodeBundleFiles, verifyBundleSignature, type SignatureVerdict } from "../../core/bundle-signing.js";
 import { NixsealError } from "../../core/errors.js";
 import { parseSshPublicKey, type SshPublicKey } from "../../core/keys/ssh-public.js";
+import { BUNDLE_MANIFEST } from "../../core/on-host.js";
 import type { BundleManifest } from "../../core/schema/bundle.js";
 import { errors } from "../errors.js";
 
@@ -76,9 +77,9 @@ export async function verifyReply(origin: string, host: string, reply: unknown, 
   const [{ bundleManifestSchema }, { validate }] = await Promise.all([import("../../core/schema/bundle.js"), import("../../core/schema/parse.js")]);
   let manifest: BundleManifest;
   try {
-    manifest = validate(bundleManifestSchema, r.manifest, "manifest.json");
+    manifest = validate(bundleManifestSchema, r.manifest, BUNDLE_MANIFEST);
   } catch (err) {
-    throw invalid(origin, err instanceof Error ? err.message : "manifest.json");
+    throw invalid(origin, err instanceof Error ? err.message : BUNDLE_MANIFEST);
   }
   if (manifest.host !== host) throw invalid(origin, `it is for host ${manifest.host}, not ${host}`);
   if (manifest.id !== r.id) throw invalid(origin, "its id differs from its manifest's");

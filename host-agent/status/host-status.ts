@@ -3,57 +3,12 @@
 // never a value.
 import { lstatSync, readFileSync, statfsSync } from "node:fs";
 import { join } from "node:path";
+import type { GenerationStatus, SecretStatus, StatusReport } from "../../core/agent-api.js";
 import { readManifest } from "../generations/bundle-dir.js";
 import type { AgentConfig } from "../config/defaults.js";
 import { generationDir, linkedGeneration, listGenerations } from "../generations/store.js";
 import { CURRENT, currentRunName, RAMFS_MAGIC, TMPFS_MAGIC } from "../plaintext/materialize.js";
-import { readStateFile, type LastRun } from "./state-file.js";
-
-export interface SecretStatus {
-  name: string;
-  version: number;
-  sha256: string;
-  owner: string;
-  group: string;
-  mode: string;
-  /** The live file (through runDir/current). */
-  file: string;
-  /** Where NixOps users find it. */
-  keysPath: string;
-  /** Extra link, if the secret has one. */
-  path?: string;
-  restartUnits: string[];
-  reloadUnits: string[];
-  /** The file is in the live run generation. */
-  present: boolean;
-  /** Last result; ok is undefined when this generation never ran here. */
-  ok?: boolean;
-  code?: string;
-  error?: string;
-  hints?: string[];
-}
-
-export interface GenerationStatus {
-  generation: number;
-  state: "current" | "previous" | "pending" | "old" | "damaged";
-  id?: string;
-  host?: string;
-  createdAt?: string;
-  secrets?: number;
-}
-
-export interface StatusReport {
-  host: string | null;
-  current: number | null;
-  previous: number | null;
-  runGeneration: string | null;
-  runDir: string;
-  keysDir: string;
-  memoryFs: { type: "tmpfs" | "ramfs" | "other" | "missing"; noswap: boolean };
-  generations: GenerationStatus[];
-  lastRun: LastRun | null;
-  secrets: SecretStatus[];
-}
+import { readStateFile } from "./state-file.js";
 
 function fsInfo(runDir: string): StatusReport["memoryFs"] {
   let type: StatusReport["memoryFs"]["type"];

@@ -4,19 +4,8 @@
 import { randomBytes } from "node:crypto";
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import type { LastRun } from "../../core/agent-api.js";
 import type { SecretResult } from "../plaintext/materialize.js";
-
-export interface LastRun {
-  action: "restore" | "activate" | "rollback" | "import";
-  generation: number | null;
-  /** Directory name under runDir now live. */
-  runGeneration: string | null;
-  at: string;
-  ok: boolean;
-  failed: number;
-  durationMs: number;
-  error?: { code: string; message: string };
-}
 
 export interface StateFile {
   lastRun?: LastRun;

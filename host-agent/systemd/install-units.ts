@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { release } from "node:os";
 import { join } from "node:path";
-import { writeFileAtomic } from "../../core/index.js";
+import { HOST_PATHS, writeFileAtomic } from "../../core/index.js";
 import { errors } from "../errors.js";
 import { unitsJsonCandidates } from "../own-files.js";
 
@@ -116,7 +116,7 @@ export async function installUnits(opts: InstallUnitsOptions): Promise<string[]>
   const missing = (opts.readWritePaths ?? []).filter((p) => !existsSync(p));
   if (missing.length) {
     throw errors.install([`readWritePaths names ${missing.join(", ")}, which does not exist`], {
-      hints: [`create it first (mkdir -p ${missing.join(" ")}) or remove it from /etc/nixseal/agent.json`],
+      hints: [`create it first (mkdir -p ${missing.join(" ")}) or remove it from ${HOST_PATHS.config}`],
     });
   }
   const unitDir = opts.unitDir ?? "/etc/systemd/system";

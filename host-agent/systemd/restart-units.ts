@@ -1,13 +1,7 @@
 // After a switch: restart or reload the units that changed secrets name, each unit
 // once, through systemctl (try-restart leaves stopped units stopped).
+import type { UnitActions } from "../../core/agent-api.js";
 import type { BundleSecret } from "../../core/schema/bundle.js";
-
-export interface UnitActions {
-  restarted: string[];
-  reloaded: string[];
-  /** systemctl's complaint when it failed (unit names only). */
-  error?: string;
-}
 
 /** The units to restart and to reload for some changed secrets; restart wins over reload. */
 export function unitsFor(changed: readonly Pick<BundleSecret, "restartUnits" | "reloadUnits">[]): { restart: string[]; reload: string[] } {

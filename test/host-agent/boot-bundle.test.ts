@@ -10,11 +10,14 @@ import { importBundle } from "../../host-agent/generations/operations.js";
 import { makeEnv, writeBundle, type AgentEnv } from "./support.js";
 
 const DIST = join(import.meta.dirname, "..", "..", "dist", "host-agent");
-// Prints "LOADED <url>" on stderr for every file: module of the project that resolves.
+// Prints "LOADED <url>" on stderr for every file: module of the project that resolves,
+// and "PACKAGE <name>" the first time a module of a package does.
 const HOOK = `
 export async function resolve(spec, ctx, next) {
   const r = await next(spec, ctx);
-  if (r.url.startsWith("file:") && !r.url.includes("/node_modules/")) process.stderr.write("LOADED " + r.url + "\\n");
+  const p = /node_modules\\/((?:@[^/]+\\/)?[^/]+)\\//.exec(r.url);
+  if (p) { const s = (globalThis.__seen ??= new Set()); if (!s.has(p[1])) { s.add(p[1]); process.stderr.write("PACKAGE " + p[1] + "\\n"); } }
+  else if (r.url.startsWith("file:")) process.stderr.write("LOADED " + r.url + "\\n");
   return r;
 }`;
 const REGISTER = `import { register } from "node:module"; register(${JSON.stringify("data:text/javascript," + encodeURIComponent(HOOK))});`;
@@ -22,16 +25,21 @@ const REGISTER = `import { register } from "node:module"; register(${JSON.string
 let env: AgentEnv;
 afterEach(() => env?.cleanup());
 
-function restoreWith(noBundle: boolean): { code: number | null; stderr: string; loaded: string[] } {
+function restoreWith(noBundle: boolean): { code: number | null; stderr: string; loaded: string[]; packages: string[] } {
   rmSync(join(env.config.runDir, "current"), { force: true });
   for (const d of readdirSync(env.config.runDir)) if (/^\d/.test(d)) rmSync(join(env.config.runDir, d), { recursive: true });
   const flags = ["--identity", env.hostKey, "--state-dir", env.config.stateDir, "--run-dir", env.config.runDir, "--keys-dir", env.config.keysDir];
-  const r = spawnSync(process.execPath, ["--import", "data:text/javascript," + encodeURIComponent(REGISTER), join(DIST, "bin.js"), "restore", ...flags], {
+  return runHooked(["restore", ...flags], noBundle);
+}
+
+function runHooked(args: string[], noBundle: boolean): { code: number | null; stderr: string; loaded: string[]; packages: string[] } {
+  const r = spawnSync(process.execPath, ["--import", "data:text/javascript," + encodeURIComponent(REGISTER), join(DIST, "bin.js"), ...args], {
     encoding: "utf8",
     env: { ...process.env, NIXSEAL_AGENT_NO_BUNDLE: noBundle ? "1" : "" },
   });
   const loaded = [...r.stderr.matchAll(/^LOADED file:\/\/(\S+)$/gm)].map((m) => m[1]!.slice(DIST.length + 1));
-  return { code: r.status, stderr: r.stderr.replace(/^LOADED .*\n/gm, ""), loaded };
+  const packages = [...r.stderr.matchAll(/^PACKAGE (\S+)$/gm)].map((m) => m[1]!);
+  return { code: r.status, stderr: r.stderr.replace(/^(LOADED|PACKAGE) .*\n/gm, ""), loaded, packages };
 }
 
 /** name -> content and mode of what /run/keys shows. */
@@ -63,6 +71,10 @@ describe.skipIf(!existsSync(join(DIST, "bin.js")))("the agent's boot bundle", ()
     expect(plain.loaded).not.toContain("agent.bundle.js");
     expect(keys()).toEqual(viaBundle);
     expect(plain.stderr.replace(/generation \d+/, "")).toBe(bundled.stderr.replace(/generation \d+/, ""));
+    // zod costs ~50 ms of CPU and @fastify/error pulls in node:http: neither is on the boot path
+    for (const run of [bundled, plain]) expect(run.packages.filter((p) => p === "zod" || p === "@fastify/error")).toEqual([]);
+    // the hook does see packages: checking a manifest loads the schema
+    expect(runHooked(["check", join(env.root, "b", "manifest.json")], false).packages).toContain("zod");
   });
 
   it("the other commands run from the bundle's chunks: status, check, usage errors", async () => {

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from "fastify";
+import { AGENT_ROUTES, type ActivateRequest, type ActivationReply, type StageReply, type StageRequest } from "../../../core/agent-api.js";
 import type { InstallOutcome } from "../../generations/install-generation.js";
 
 /** The reply to activate and rollback: results per secret (names and error codes only). */
-function activationReply(out: InstallOutcome) {
+function activationReply(out: InstallOutcome): ActivationReply {
   return {
     ok: out.results.every((r) => r.ok),
     generation: out.generation,
@@ -17,8 +18,8 @@ function activationReply(out: InstallOutcome) {
 
 /** POST /stage, /activate, /rollback. */
 export async function generationRoutes(app: FastifyInstance): Promise<void> {
-  app.post<{ Body: { dir: string } }>(
-    "/stage",
+  app.post<{ Body: StageRequest; Reply: StageReply }>(
+    AGENT_ROUTES.stage,
     {
       schema: {
         body: {
@@ -31,8 +32,8 @@ export async function generationRoutes(app: FastifyInstance): Promise<void> {
     },
     async (req) => app.agent.stage(req.body.dir),
   );
-  app.post<{ Body: { generation: number } }>(
-    "/activate",
+  app.post<{ Body: ActivateRequest; Reply: ActivationReply }>(
+    AGENT_ROUTES.activate,
     {
       schema: {
         body: {
@@ -45,5 +46,5 @@ export async function generationRoutes(app: FastifyInstance): Promise<void> {
     },
     async (req) => activationReply(await app.agent.activate(req.body.generation)),
   );
-  app.post("/rollback", async () => activationReply(await app.agent.rollback()));
+  app.post<{ Reply: ActivationReply }>(AGENT_ROUTES.rollback, async () => activationReply(await app.agent.rollback()));
 }
