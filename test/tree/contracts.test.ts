@@ -23,9 +23,13 @@ describe("contracts defined once", () => {
     for (const [key, value] of Object.entries(paths)) expect({ key, value }).toEqual({ key, value: HOST_PATHS[key as keyof typeof HOST_PATHS] });
   });
 
+  // Another tool's facts that happen to equal one of ours, with the reason.
+  const OTHERS: Record<string, string[]> = {
+    "/run/keys": ["cli/import/nixops/plan.ts", "scripts/docs-transcripts.ts"], // NixOps' own default destDir, read from a NixOps state file
+  };
   it.each(Object.entries(HOST_PATHS))("the on-host path %s (%s) is spelled in core/on-host.ts only", (_key, path) => {
     const quoted = new RegExp(`["'\`]${path.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}["'\`]`);
-    expect(filesWith(quoted)).toEqual(["core/on-host.ts"]);
+    expect(filesWith(quoted).filter((f) => !OTHERS[path]?.includes(f))).toEqual(["core/on-host.ts"]);
   });
 
   it("the manifest's file name is spelled once", () => {
