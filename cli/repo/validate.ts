@@ -49,7 +49,7 @@ export function parseTarget(target: string): SshTarget {
  *
  * @throws NixsealError NIXSEAL_ERR_TARGET_NOT_ROOT for any other user
  */
-export function checkRootTarget(t: Target, hostName?: string): Target {
+export function checkRootTarget(t: SshTarget, hostName?: string): SshTarget {
   if (t.user === "root") return t;
   const where = `${t.host.includes(":") ? `[${t.host}]` : t.host}${t.port === 22 ? "" : `:${t.port}`}`;
   throw new NixsealError("NIXSEAL_ERR_TARGET_NOT_ROOT", `${hostName ? `host "${hostName}": ` : ""}deploy logs in as root, not "${t.user}": the agent's socket and /etc/nixos belong to root`, {
