@@ -58,7 +58,7 @@ describe("nixseal bundle", () => {
   it("refuses an unknown host and a non-empty --out, writing nothing", async () => {
     const u = await run("bundle", "nohost", "--out", join(work, "x"));
     expect(u.code).toBe(1);
-    expect(u.stderr).toContain('host "nohost" is not registered');
+    expect(u.stderr).toContain('no host named "nohost"');
     expect(readdirSync(work)).not.toContain("x");
     const full = join(work, "full");
     mkdirSync(full);
