@@ -10,6 +10,7 @@ const benches: Bench[] = [
   { name: "restore", run: async () => (await import("./restore.bench.js")).run() },
   { name: "deploy", run: async () => (await import("./deploy.bench.js")).run() },
   { name: "rekey", run: async () => (await import("./rekey.bench.js")).run() },
+  { name: "server", run: async () => (await import("./server.bench.js")).run() },
   // one line per benchmark module, e.g.
   // { name: "crypto", run: async () => (await import("./crypto.bench.js")).run() },
 ];

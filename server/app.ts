@@ -194,7 +194,7 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
   });
 
   const audit = async (req: FastifyRequest, e: Omit<AuditEvent, "at" | "remote">): Promise<void> => {
-    await store.audit({ at: new Date().toISOString(), remote: req.ip, ...e });
+    await store.audit({ at: new Date().toISOString(), remote: req.ip, ...e }, e.action === "push-bundle" || e.action === "push-fleet");
   };
 
   const refuse = async (req: FastifyRequest, reason: string, err: Error): Promise<never> => {

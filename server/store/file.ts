@@ -89,7 +89,9 @@ export class FileStore implements Store {
   private fleetCache: { value: StoredFleet | undefined } | undefined;
   private auditFile: FileHandle | undefined;
   private auditSeq = 0;
-  private auditQueue: Promise<unknown> = Promise.resolve();
+  private readonly auditPending: Array<{ line: string; durable: boolean; resolve: () => void; reject: (err: unknown) => void }> = [];
+  private readonly auditIdle: Array<() => void> = [];
+  private auditFlushing = false;
 
   /** @param root - the storage directory (created 0700 if absent) */
   constructor(root: string) {
@@ -121,7 +123,7 @@ export class FileStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.auditQueue;
+    await this.auditSettled();
     await this.auditFile?.close();
     this.auditFile = undefined;
     this.ephemeral.close();
@@ -254,19 +256,45 @@ export class FileStore implements Store {
     return new Map(this.fetchCache);
   }
 
-  /** Appends one event; events written at once share one fdatasync. */
-  async audit(event: AuditEvent): Promise<void> {
+  /**
+   * Appends one event. Events that arrive while a write is on its way are written
+   * together after it, with one fdatasync for all of them (group commit). A durable
+   * event (a push) resolves once it is on disk; others (fetches, refusals) once they
+   * are written, their flush following within moments: a crash of the machine may lose
+   * the last of those, never a push's record.
+   */
+  async audit(event: AuditEvent, durable = false): Promise<void> {
     const line = JSON.stringify({ seq: ++this.auditSeq, ...event }) + "\n";
-    const write = this.auditQueue.then(async () => {
-      await this.auditFile!.write(line);
-      await this.auditFile!.datasync();
+    return new Promise((resolve, reject) => {
+      this.auditPending.push({ line, durable, resolve, reject });
+      if (!this.auditFlushing) void this.flushAudit();
     });
-    this.auditQueue = write.catch(() => {});
-    await write;
+  }
+
+  private async flushAudit(): Promise<void> {
+    this.auditFlushing = true;
+    while (this.auditPending.length) {
+      const batch = this.auditPending.splice(0);
+      try {
+        await this.auditFile!.write(batch.map((b) => b.line).join(""));
+        for (const b of batch) if (!b.durable) b.resolve();
+        await this.auditFile!.datasync();
+        for (const b of batch) if (b.durable) b.resolve();
+      } catch (err) {
+        for (const b of batch) b.reject(err);
+      }
+    }
+    this.auditFlushing = false;
+    for (const r of this.auditIdle.splice(0)) r();
+  }
+
+  /** Resolves once every event appended so far is on disk. */
+  private auditSettled(): Promise<void> {
+    return this.auditFlushing ? new Promise((resolve) => this.auditIdle.push(resolve)) : Promise.resolve();
   }
 
   async auditLog(q: AuditQuery): Promise<AuditRecord[]> {
-    await this.auditQueue;
+    await this.auditSettled();
     const text = (await readIfExists(this.auditPath()))?.toString("utf8") ?? "";
     const out: AuditRecord[] = [];
     const lines = text.split("\n");

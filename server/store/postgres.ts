@@ -45,6 +45,9 @@ CREATE INDEX IF NOT EXISTS nixseal_audit_host ON nixseal_audit (host, seq);
 CREATE TABLE IF NOT EXISTS nixseal_claims (key text PRIMARY KEY, expires_ms bigint NOT NULL);
 `;
 
+const AUDIT_INSERT = "INSERT INTO nixseal_audit (at, actor, action, host, bundle, sequence, detail, remote) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+const auditValues = (e: AuditEvent) => [e.at, e.actor, e.action, e.host ?? null, e.bundle ?? null, e.sequence ?? null, e.detail ?? null, e.remote ?? null];
+
 /** PostgreSQL error codes (and socket errors) that mean "not reachable right now": answered 503. */
 function unavailable(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
@@ -275,17 +278,17 @@ export class PostgresStore implements Store {
     return new Map(r.rows.map((row) => [row.host, { id: row.id, sequence: Number(row.sequence), at: row.at }]));
   }
 
-  async audit(e: AuditEvent): Promise<void> {
-    await this.q("INSERT INTO nixseal_audit (at, actor, action, host, bundle, sequence, detail, remote) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", [
-      e.at,
-      e.actor,
-      e.action,
-      e.host ?? null,
-      e.bundle ?? null,
-      e.sequence ?? null,
-      e.detail ?? null,
-      e.remote ?? null,
-    ]);
+  async audit(e: AuditEvent, durable = false): Promise<void> {
+    // Fetches and refusals need not wait for the WAL flush (PostgreSQL writes them within
+    // moments); pushes do.
+    if (!durable) {
+      await this.tx(async (c) => {
+        await c.query("SET LOCAL synchronous_commit = off");
+        await c.query(AUDIT_INSERT, auditValues(e));
+      });
+      return;
+    }
+    await this.q(AUDIT_INSERT, auditValues(e));
   }
 
   async auditLog(q: AuditQuery): Promise<AuditRecord[]> {

@@ -115,7 +115,8 @@ export interface Store {
   recordFetch(host: string, fetch: FetchRecord): Promise<void>;
   fetches(): Promise<Map<string, FetchRecord>>;
 
-  audit(event: AuditEvent): Promise<void>;
+  /** Appends an event; a durable one (a push) is on disk when this resolves. */
+  audit(event: AuditEvent, durable?: boolean): Promise<void>;
   auditLog(query: AuditQuery): Promise<AuditRecord[]>;
 
   /** Records key until expiresAt; false when it is already there (a replayed nonce, a used code). */
