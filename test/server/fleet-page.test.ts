@@ -120,7 +120,11 @@ function decodePng(png: Buffer): { width: number; height: number; distinctColour
   return { width, height, distinctColours: colours.size };
 }
 
-describe.runIf(existsSync(CHROMIUM))("the fleet page in headless Chromium", () => {
+describe("the fleet page in headless Chromium", () => {
+  it("has Chromium to run (scripts/setup.sh installs Debian's chromium)", () => {
+    expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: run bash scripts/setup.sh`).toBe(true);
+  });
+
   it("renders the test's real hosts in their states; the screenshot is a PNG of the window", { timeout: 120_000 }, async () => {
     const shot = join(work, "fleet.png");
     await chromium([`--screenshot=${shot}`, await link()]);
