@@ -8,6 +8,7 @@ import { rekeyCommand, type RekeyOptions } from "../secrets/rekey.js";
 import { removeSecret } from "../secrets/rm.js";
 import { rotateSecret, type RotateOptions } from "../secrets/rotate.js";
 import { setSecret, type SetOptions } from "../secrets/set.js";
+import { showSecret } from "../secrets/show.js";
 import type { CommandContext } from "./context.js";
 
 // The wiring of `nixseal secrets …`: arguments, options and help; each operation is in cli/secrets/.
@@ -17,9 +18,13 @@ const collect = (value: string, previous: string[] = []): string[] => [...previo
 
 const VALUE_HELP = `
 The value comes from stdin (piped, or typed without echo on a terminal), from
---from-file F, or from --generate BYTES (random; --encoding base64|hex|alnum,
-default base64; for alnum BYTES is the number of characters). Never from the
-command line, where other users and shell history would see it.`;
+--from-file F, or from --generate: BYTES (random; --encoding base64|hex|alnum,
+default base64; for alnum BYTES is the number of characters), ssh-ed25519 or
+wireguard (a key pair: the value is the private key, "secrets show NAME --public"
+prints the public key), bcrypt or sha512-crypt (a generated password's hash, e.g.
+for hashedPasswordFile; --htpasswd-user U writes an htpasswd line; the password is
+the admin-only secret NAME.password). Never from the command line, where other
+users and shell history would see it.`;
 
 /**
  * `secrets add NAME VALUE`: a value typed as an operand is refused with the reason and
@@ -52,8 +57,9 @@ export function registerSecrets(program: Command, ctx: CommandContext): void {
     .option("--restart-unit <unit>", "systemd unit to restart when the value changes (repeatable)", collect)
     .option("--reload-unit <unit>", "systemd unit to reload when the value changes (repeatable)", collect)
     .option("--from-file <file>", "read the value from this file")
-    .option("--generate <bytes>", "generate a random value of this many bytes")
-    .option("--encoding <encoding>", "with --generate: base64 (default), hex or alnum")
+    .option("--generate <bytes|kind>", "generate the value: BYTES random bytes, or ssh-ed25519, wireguard, bcrypt, sha512-crypt")
+    .option("--encoding <encoding>", "with --generate BYTES: base64 (default), hex or alnum")
+    .option("--htpasswd-user <user>", "with --generate bcrypt|sha512-crypt: write USER:HASH")
     .option("--allow-world-readable", "allow a mode that gives others access (e.g. 0444)")
     .addHelpText(
       "after",
@@ -63,7 +69,9 @@ export function registerSecrets(program: Command, ctx: CommandContext): void {
 Examples:
   printf %s "$DB_PASSWORD" | nixseal secrets add db-password --host web1,web2 --owner postgres --mode 0400
   nixseal secrets add tls.key --host web1 --from-file ./web1.key --owner nginx --restart-unit nginx.service
-  nixseal secrets add session-secret --host web1 --generate 32 --encoding hex`,
+  nixseal secrets add session-secret --host web1 --generate 32 --encoding hex
+  nixseal secrets add wg0.key --host web1 --generate wireguard --owner systemd-network --mode 0440
+  nixseal secrets add alice-password --host web1 --generate sha512-crypt   # users.users.alice.hashedPasswordFile`,
     )
     .allowExcessArguments(true)
     .action((name: string, opts: AddOptions, cmd: Command) => {
@@ -76,8 +84,9 @@ Examples:
     .description("give a secret a new value (version +1)")
     .argument("<name>", "secret name")
     .option("--from-file <file>", "read the new value from this file")
-    .option("--generate <bytes>", "generate a random value of this many bytes")
-    .option("--encoding <encoding>", "with --generate: base64 (default), hex or alnum")
+    .option("--generate <bytes|kind>", "generate the value: BYTES random bytes, or ssh-ed25519, wireguard, bcrypt, sha512-crypt")
+    .option("--encoding <encoding>", "with --generate BYTES: base64 (default), hex or alnum")
+    .option("--htpasswd-user <user>", "with --generate bcrypt|sha512-crypt: write USER:HASH")
     .option("--stdin", "read the new value from stdin even if the secret was generated")
     .addHelpText(
       "after",
@@ -141,6 +150,21 @@ Example:
     .argument("<name>", "secret name")
     .option("-i, --identity <file>", "admin identity to decrypt with")
     .action((name: string, opts: { identity?: string }) => catSecret(ctx.io, name, opts));
+
+  secrets
+    .command("show")
+    .description("show a secret's metadata, or with --public the public half of a generated key pair")
+    .argument("<name>", "secret name")
+    .option("--public", "print only the public key (ssh-ed25519: an authorized_keys line; wireguard: base64)")
+    .option("--json", "machine-readable output")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  nixseal secrets show deploy-key --public >> ~/.ssh/authorized_keys
+  nixseal secrets show wg0.key --public      # the peer's PublicKey = …`,
+    )
+    .action((name: string, opts: { public?: boolean; json?: boolean }) => showSecret(ctx.io, name, opts));
 
   secrets
     .command("list")

@@ -3,11 +3,13 @@ import type { RepoSecret } from "../../core/index.js";
 import { secretExists, unknownHost } from "../errors.js";
 import type { CliIo } from "../io.js";
 import { printInfo } from "../output.js";
+import { printGenerated } from "./show.js";
 import { openRepo, saveRepo, withLockedRepo } from "../repo/index.js";
 import { checkSecretName } from "../repo/validate.js";
 import { readValue, type ValueOptions } from "../values.js";
+import { passwordSecretFor, storeValue, wipe } from "./generated.js";
 import { checkHosts, checkMeta, expandHosts, type MetaOpts } from "./meta.js";
-import { now, writeEncrypted } from "./write.js";
+import { now } from "./write.js";
 
 export type AddOptions = MetaOpts & ValueOptions & { host?: string[] };
 
@@ -19,11 +21,12 @@ export async function addSecret(io: CliIo, name: string, opts: AddOptions): Prom
   if (before.repo.secrets[name]) throw secretExists(name);
   const hosts = expandHosts(before.repo, wanted);
   for (const h of hosts) if (!before.repo.hosts[h]) throw unknownHost(h, before.repo);
-  const { value, generated } = await readValue(io, opts, undefined, `secrets add ${name} --host ${wanted.join(",")}`);
+  const v = await readValue(io, opts, undefined, `secrets add ${name} --host ${wanted.join(",")}`, name);
   try {
     const version = await withLockedRepo(io.cwd, async ({ dir, repo }) => {
       if (repo.secrets[name]) throw secretExists(name);
       for (const h of expandHosts(repo, wanted)) if (!repo.hosts[h]) throw unknownHost(h, repo);
+      passwordSecretFor(repo, name, v.generated);
       const secret: RepoSecret = {
         hosts,
         owner: meta.owner ?? "root",
@@ -35,14 +38,14 @@ export async function addSecret(io: CliIo, name: string, opts: AddOptions): Prom
         updatedAt: now(),
       };
       if (meta.path) secret.path = meta.path;
-      if (generated) secret.generate = generated;
       repo.secrets[name] = secret;
-      await writeEncrypted(dir, repo, name, value);
+      await storeValue(dir, repo, name, v);
       await saveRepo(dir, repo);
       return secret.version;
     });
     printInfo(io, `added ${name} (version ${version}) for ${hosts.join(", ")}`);
+    printGenerated(io, name, v);
   } finally {
-    value.fill(0);
+    wipe(v);
   }
 }

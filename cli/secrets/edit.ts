@@ -7,12 +7,14 @@ import { printInfo } from "../output.js";
 import { decryptSecret } from "../repo/crypt.js";
 import { openRepo, saveRepo, withLockedRepo } from "../repo/index.js";
 import { checkSecretName } from "../repo/validate.js";
-import { now, writeEncrypted } from "./write.js";
+import { refusePasswordSecret, storeValue } from "./generated.js";
+import { now } from "./write.js";
 
 export async function editSecret(io: CliIo, name: string, opts: { identity?: string }): Promise<void> {
   checkSecretName(name);
   const before = await openRepo(io.cwd);
   if (!before.repo.secrets[name]) throw unknownSecret(name, before.repo);
+  refusePasswordSecret(before.repo, name, "edited");
   const admin = await loadAdminIdentity(io, opts.identity);
   // The lock is held while the editor runs, so nobody rotates the value underneath.
   const result = await withLockedRepo(io.cwd, async ({ dir, repo }) => {
@@ -25,9 +27,10 @@ export async function editSecret(io: CliIo, name: string, opts: { identity?: str
       if (!edited) return null;
       s.version += 1;
       s.updatedAt = now();
-      delete s.generate;
-      await writeEncrypted(dir, repo, name, edited);
+      // An edited value is the operator's own: no longer generated, no public half or password.
+      const after = await storeValue(dir, repo, name, { value: edited });
       await saveRepo(dir, repo);
+      await after();
       return s.version;
     } finally {
       current.fill(0);

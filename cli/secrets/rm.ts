@@ -5,15 +5,20 @@ import type { CliIo } from "../io.js";
 import { printInfo } from "../output.js";
 import { saveRepo, secretFile, withLockedRepo } from "../repo/index.js";
 import { checkSecretName } from "../repo/validate.js";
+import { passwordOwner, refusePasswordSecret } from "./generated.js";
 
 export async function removeSecret(io: CliIo, name: string): Promise<void> {
   checkSecretName(name);
-  await withLockedRepo(io.cwd, async ({ dir, repo }) => {
+  const removed = await withLockedRepo(io.cwd, async ({ dir, repo }) => {
     if (!repo.secrets[name]) throw unknownSecret(name, repo);
-    delete repo.secrets[name];
+    refusePasswordSecret(repo, name, "removed");
+    // Its generated password goes with it.
+    const names = [name, ...Object.keys(repo.secrets).filter((n) => passwordOwner(repo, n) === name)];
+    for (const n of names) delete repo.secrets[n];
     // Metadata first: a leftover blob is harmless, a listed secret without one is not.
     await saveRepo(dir, repo);
-    await unlink(secretFile(dir, name)).catch(() => {});
+    for (const n of names) await unlink(secretFile(dir, n)).catch(() => {});
+    return names;
   });
-  printInfo(io, `removed ${name}; hosts drop it at their next deploy (git history still holds the old ciphertext)`);
+  printInfo(io, `removed ${removed.join(" and ")}; hosts drop it at their next deploy (git history still holds the old ciphertext)`);
 }

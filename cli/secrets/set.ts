@@ -7,6 +7,7 @@ import { printInfo } from "../output.js";
 import { rekeySecrets } from "../rekey/index.js";
 import { openRepo, saveRepo, withLockedRepo } from "../repo/index.js";
 import { checkSecretName } from "../repo/validate.js";
+import { refusePasswordSecret } from "./generated.js";
 import { checkHosts, checkMeta, expandHosts, type MetaOpts } from "./meta.js";
 
 export type SetOptions = MetaOpts & { host?: string[]; addHost?: string[]; rmHost?: string[]; identity?: string };
@@ -34,6 +35,8 @@ export async function setSecret(io: CliIo, name: string, opts: SetOptions): Prom
   const hostEdits = { set: opts.host && checkHosts(opts.host, true), add: opts.addHost && checkHosts(opts.addHost), rm: opts.rmHost && checkHosts(opts.rmHost) };
   const before = await openRepo(io.cwd);
   const planned = applyHostEdits(before.repo, name, hostEdits);
+  // A generated password is the admins' alone: it goes to no host.
+  if (planned.length) refusePasswordSecret(before.repo, name, "given to a host");
   const hostsChange = !sameSet(planned, before.repo.secrets[name]!.hosts);
   if (!hostsChange && Object.values(meta).every((v) => v === undefined) && opts.path === undefined) {
     throw new NixsealError("NIXSEAL_ERR_USAGE", "nothing to change", { hints: ["give --owner, --group, --mode, --path, --host/--add-host/--rm-host or units"], exitCode: 2 });

@@ -30,10 +30,31 @@ export const hostSchema = z.strictObject({
   tags: z.array(hostName).optional(),
 });
 
-export const generateSchema = z.strictObject({
+/** Random bytes (base64 or hex) or characters (alnum). */
+export const randomGenerateSchema = z.strictObject({
   bytes: z.number().int().min(1).max(4096),
   encoding: z.enum(["base64", "hex", "alnum"]),
 });
+
+/** Key pairs: the value is the private key, the public half is kept in `public`. */
+export const KEY_PAIR_KINDS = ["ssh-ed25519", "wireguard"] as const;
+/** Password hashes: the value is the hash; the generated password is the admin-only secret passwordSecretOf(name). */
+export const PASSWORD_HASH_KINDS = ["bcrypt", "sha512-crypt"] as const;
+
+export const keyPairGenerateSchema = z.strictObject({ kind: z.enum(KEY_PAIR_KINDS) });
+export const passwordHashGenerateSchema = z.strictObject({
+  kind: z.enum(PASSWORD_HASH_KINDS),
+  /** Write an htpasswd line, USER:HASH, instead of the hash alone. */
+  htpasswdUser: z.string().regex(/^[^:\s]{1,64}$/, { message: "an htpasswd user name: no colon or space" }).optional(),
+});
+
+/** How a secret's value was generated; `secrets rotate` generates it again the same way. */
+export const generateSchema = z.union([randomGenerateSchema, keyPairGenerateSchema, passwordHashGenerateSchema]);
+
+/** The admin-only secret holding the generated password of a password-hash secret. */
+export function passwordSecretOf(name: string): string {
+  return `${name}.password`;
+}
 
 export const secretSchema = z.strictObject({
   hosts: z.array(hostName),
@@ -47,6 +68,8 @@ export const secretSchema = z.strictObject({
   version: z.number().int().min(1),
   updatedAt: z.string(),
   generate: generateSchema.optional(),
+  /** The public half of a generated key pair (an SSH public key line, a WireGuard public key): not secret. */
+  public: z.string().min(1).optional(),
   /** Fingerprint of the recipient set the .age file was last encrypted to (for rekey). */
   encryptedTo: z.string().optional(),
 });
@@ -67,4 +90,5 @@ export const repoSchema = z.strictObject({
 export type RepoAdmin = z.infer<typeof adminSchema>;
 export type RepoHost = z.infer<typeof hostSchema>;
 export type RepoSecret = z.infer<typeof secretSchema>;
+export type GenerateSpec = z.infer<typeof generateSchema>;
 export type Repo = z.infer<typeof repoSchema>;
