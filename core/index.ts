@@ -10,4 +10,5 @@ export * from "./schema/bundle.js";
 export * from "./on-host.js";
 export * from "./agent-api.js";
 export * from "./ssh-target.js";
+export * from "./schema/verify-report.js";
 export * from "./age/index.js";

@@ -10,6 +10,7 @@ import { registerPush } from "./push.js";
 import { registerRollback } from "./rollback.js";
 import { registerSecrets } from "./secrets.js";
 import { registerStatus } from "./status.js";
+import { registerVerify } from "./verify.js";
 import type { RegisterCommand } from "./context.js";
 
 // One line per command module; keep sorted.
@@ -26,4 +27,5 @@ export const commands: RegisterCommand[] = [
   registerRollback,
   registerSecrets,
   registerStatus,
+  registerVerify,
 ];

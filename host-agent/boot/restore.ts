@@ -11,7 +11,7 @@ import { helperFor, type DecryptHelper } from "../plaintext/parallel-decrypt.js"
 import { acquireLock } from "../generations/lock.js";
 import { checkRunDir } from "../plaintext/materialize.js";
 import { NixsealError } from "../../core/errors.js";
-import { recordRun } from "../status/state-file.js";
+import { currentBootId, monotonicUs, recordRun } from "../status/state-file.js";
 
 export interface RestoreOutcome {
   /** The generation restored; null when none is installed yet. */
@@ -58,18 +58,23 @@ export async function restore(config: AgentConfig): Promise<RestoreOutcome> {
     if (!bundle || generation === null) throw errors.bundleInvalid([config.stateDir, `no usable generation: ${problems.join("; ")}`]);
     const outcome = await installGeneration(config, generation, bundle, { partial: true, flipState: false, restart: false, helper });
     const failed = outcome.results.filter((r) => !r.ok).length;
+    const durationMs = Date.now() - t0;
     await recordRun(
       config.stateDir,
-      { action: "restore", generation, runGeneration: outcome.runGeneration, at: new Date().toISOString(), ok: failed === 0, failed, durationMs: Date.now() - t0 },
+      { action: "restore", generation, runGeneration: outcome.runGeneration, at: new Date().toISOString(), ok: failed === 0, failed, durationMs },
       outcome.results,
+      // Taken once the plaintext is live: what its consumers' start times are compared with.
+      { bootId: currentBootId(), invocationId: process.env.INVOCATION_ID ?? null, generation, ok: failed === 0, failed, durationMs, finishedMonotonicUs: monotonicUs() },
     );
     return { generation, fellBackFrom, outcome };
   } catch (err) {
     const e = err instanceof NixsealError ? err : errors.internal([]);
+    const durationMs = Date.now() - t0;
     await recordRun(
       config.stateDir,
-      { action: "restore", generation, runGeneration: null, at: new Date().toISOString(), ok: false, failed: 0, durationMs: Date.now() - t0, error: { code: e.code, message: e.message } },
+      { action: "restore", generation, runGeneration: null, at: new Date().toISOString(), ok: false, failed: 0, durationMs, error: { code: e.code, message: e.message } },
       undefined,
+      { bootId: currentBootId(), invocationId: process.env.INVOCATION_ID ?? null, generation, ok: false, failed: 0, durationMs, finishedMonotonicUs: monotonicUs() },
     ).catch(() => {});
     throw err;
   } finally {

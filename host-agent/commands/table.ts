@@ -44,6 +44,20 @@ export const COMMANDS: readonly AgentCommand[] = [
     run: async (inv, io) => (await import("./status.js")).status(inv, io),
   },
   {
+    name: "verify",
+    operands: [],
+    options: ["json"],
+    usage: [["verify [--json]", "check every live secret (owner, group, mode, content) and that its units started after the boot restore"]],
+    help: `Checks the current generation: each file under the run dir has the owner, group
+and mode of the manifest and the bytes of the decrypted ciphertext (compared on this
+host; no hash of a value is printed), /run/keys/NAME leads to it, and each unit a
+secret restarts or reloads began starting after this boot's restore finished
+(systemd's monotonic timestamps, same boot id). Exit 1 naming what is wrong.
+nixseal verify HOST runs it after a reboot.
+`,
+    run: async (inv, io) => (await import("./verify.js")).verify(inv, io),
+  },
+  {
     name: "import",
     operands: ["DIR"],
     options: ["root"],

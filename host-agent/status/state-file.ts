@@ -7,8 +7,23 @@ import { join } from "node:path";
 import type { LastRun } from "../../core/agent-api.js";
 import type { SecretResult } from "../plaintext/materialize.js";
 
+/** The last boot restore, for `nixseal-agent verify`: which boot, and when it finished. */
+export interface BootRecord {
+  /** /proc/sys/kernel/random/boot_id of the boot it ran in. */
+  bootId: string | null;
+  /** $INVOCATION_ID systemd gave the run (nixseal-restore.service), null outside systemd. */
+  invocationId: string | null;
+  generation: number | null;
+  ok: boolean;
+  failed: number;
+  durationMs: number;
+  /** CLOCK_MONOTONIC (systemd's *TimestampMonotonic clock) in µs when it finished. */
+  finishedMonotonicUs: number;
+}
+
 export interface StateFile {
   lastRun?: LastRun;
+  boot?: BootRecord;
   results: Record<string, SecretResult & { generation: number; at: string }>;
   activations: { ok: number; failed: number };
 }
@@ -19,16 +34,34 @@ const FILE = "status.json";
 export function readStateFile(stateDir: string): StateFile {
   try {
     const s = JSON.parse(readFileSync(join(stateDir, FILE), "utf8")) as StateFile;
-    return { results: s.results ?? {}, lastRun: s.lastRun, activations: s.activations ?? { ok: 0, failed: 0 } };
+    return { results: s.results ?? {}, lastRun: s.lastRun, boot: s.boot, activations: s.activations ?? { ok: 0, failed: 0 } };
   } catch {
     return { results: {}, activations: { ok: 0, failed: 0 } };
   }
 }
 
-/** Records one run: replaces the per-secret results with this run's when it ran any. */
-export async function recordRun(stateDir: string, run: LastRun, results: SecretResult[] | undefined): Promise<void> {
+/** This boot's id, or null where the kernel does not say. */
+export function currentBootId(): string | null {
+  try {
+    return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+  } catch {
+    return null;
+  }
+}
+
+/** CLOCK_MONOTONIC now, in µs (process.hrtime reads that clock on Linux). */
+export function monotonicUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
+}
+
+/**
+ * Records one run: replaces the per-secret results with this run's when it ran any;
+ * a boot restore also replaces the boot record.
+ */
+export async function recordRun(stateDir: string, run: LastRun, results: SecretResult[] | undefined, boot?: BootRecord): Promise<void> {
   const s = readStateFile(stateDir);
   s.lastRun = run;
+  if (boot) s.boot = boot;
   if (run.ok) s.activations.ok++;
   else s.activations.failed++;
   if (results) {

@@ -43,7 +43,7 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("the CLI loads ssh and listr2 only for commands that connect", () => {
-  for (const args of [["--help"], ["--version"], ["secrets", "list"], ["host", "list"], ["deploy", "--help"], ["status", "--help"]]) {
+  for (const args of [["--help"], ["--version"], ["secrets", "list"], ["host", "list"], ["deploy", "--help"], ["status", "--help"], ["verify", "--help"]]) {
     it(`nixseal ${args.join(" ")}: none of ${HEAVY.join(", ")}`, () => {
       const r = run(args);
       expect(r.code, r.stderr).toBe(0);

@@ -79,6 +79,12 @@ export interface TestHost {
   knownHostsName(): string;
   /** Clean reboot: `systemctl reboot` inside, wait for the namespace to end, boot again. */
   reboot(opts?: BootOptions): Promise<void>;
+  /**
+   * Be the machine's hardware for a reboot someone else starts (e.g. `systemctl reboot`
+   * over SSH): wait for the namespace to end, then boot again on the same disk. Start it
+   * before the reboot is asked for; opts.timeoutMs bounds the wait and the boot.
+   */
+  followReboot(opts?: BootOptions): Promise<void>;
   /** Power cut: SIGKILL to PID 1, wait for the namespace to end, boot again. */
   powerCut(opts?: BootOptions): Promise<void>;
   /** Kills the machine and removes its state (keeps it with NIXSEAL_TESTHOST_KEEP=1). */
@@ -339,6 +345,12 @@ export class Machine implements TestHost {
     // --no-block: the answer would race with the namespace going away.
     await this.exec("systemctl --no-block reboot");
     await this.waitEnded(opts.timeoutMs ?? 60_000, "shut down after systemctl reboot");
+    await this.boot(opts);
+  }
+
+  async followReboot(opts: BootOptions = {}): Promise<void> {
+    this.assertUsable();
+    await this.waitEnded(opts.timeoutMs ?? 120_000, "reboot itself");
     await this.boot(opts);
   }
 
