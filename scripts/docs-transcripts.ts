@@ -36,7 +36,7 @@ function home(): { dir: string; env: NodeJS.ProcessEnv; cleanup: () => void } {
   const dir = mkdtempSync("/dev/shm/nixseal-transcript-");
   mkdirSync(join(dir, "bin"));
   symlinkSync(join(ROOT, "dist", "cli", "bin.js"), join(dir, "bin", "nixseal"));
-  const env: NodeJS.ProcessEnv = { PATH: `${join(dir, "bin")}:${process.env.PATH}`, HOME: dir, NIXSEAL_NO_KEYCHAIN: "1", NO_COLOR: "1", LANG: "C.UTF-8", NIX_CONFIG: "build-users-group =" };
+  const env: NodeJS.ProcessEnv = { PATH: `${join(dir, "bin")}:${process.env.PATH}`, HOME: dir, NIXSEAL_NO_KEYCHAIN: "1", NO_COLOR: "1", LANG: "C.UTF-8", NIX_CONFIG: "build-users-group =", ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}) };
   return { dir, env, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
