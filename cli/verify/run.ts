@@ -24,8 +24,17 @@ export interface VerifyOptions {
 type Job = { name: string; host: ReturnType<typeof hostEntry> };
 type Flags = { sshKey?: string; env: Record<string, string | undefined> };
 
+/** A remote step bounded in time: a host going down can leave a channel that never closes. */
+function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new NixsealError("NIXSEAL_ERR_VERIFY_TIMEOUT", `${what} took longer than ${Math.round(ms / 1000)} s`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
 async function bootId(ssh: NodeSSH): Promise<string> {
-  return (await runRemote(ssh, "cat /proc/sys/kernel/random/boot_id")).stdout.trim();
+  return (await bounded(runRemote(ssh, "cat /proc/sys/kernel/random/boot_id"), 20_000, "reading the boot id")).stdout.trim();
 }
 
 /** Asks before a reboot; --yes for scripts. */
@@ -47,18 +56,18 @@ async function rebootAndWait(io: CliIo, job: Job, flags: Flags, timeoutS: number
   const oldBoot = await bootId(before);
   printInfo(io, `rebooting ${job.name} (boot ${oldBoot})`);
   const t0 = performance.now();
-  // The connection dies with the host; whatever this command reports is moot.
-  await runRemote(before, "systemctl reboot").catch(() => undefined);
+  // --no-block: queue the reboot and return; the connection dies with the host anyway.
+  await bounded(runRemote(before, "systemctl --no-block reboot"), 20_000, "asking for the reboot").catch(() => undefined);
   before.dispose();
   const deadline = t0 + timeoutS * 1000;
   let last = "";
   while (performance.now() < deadline) {
     try {
-      const ssh = await connectJob(job, flags);
+      const ssh = await bounded(connectJob(job, flags), 30_000, "connecting");
       try {
         if ((await bootId(ssh)) !== oldBoot) {
           // Blocks until the boot finished (running or degraded): every unit has had its start.
-          await runRemote(ssh, "systemctl is-system-running --wait");
+          await bounded(runRemote(ssh, "systemctl is-system-running --wait"), Math.max(1000, deadline - performance.now()), "waiting for the boot to finish");
           return { ssh, seconds: (performance.now() - t0) / 1000 };
         }
       } catch (err) {
@@ -77,7 +86,7 @@ async function rebootAndWait(io: CliIo, job: Job, flags: Flags, timeoutS: number
 }
 
 async function agentReport(ssh: NodeSSH, name: string): Promise<VerifyReport> {
-  const r = await runRemote(ssh, "nixseal-agent verify --json");
+  const r = await bounded(runRemote(ssh, "nixseal-agent verify --json"), 120_000, "nixseal-agent verify");
   let parsed: unknown;
   try {
     parsed = JSON.parse(r.stdout);
