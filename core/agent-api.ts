@@ -82,6 +82,8 @@ export interface StatusReport {
   generations: GenerationStatus[];
   lastRun: LastRun | null;
   secrets: SecretStatus[];
+  /** The rendered templates of the current generation, in the same shape (sha256: of the template text); absent from older agents. */
+  templates?: SecretStatus[];
 }
 
 /** POST /stage: an uploaded bundle dir on the host. */

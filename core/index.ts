@@ -12,3 +12,4 @@ export * from "./agent-api.js";
 export * from "./ssh-target.js";
 export * from "./schema/verify-report.js";
 export * from "./age/index.js";
+export * from "./template.js";

@@ -29,6 +29,12 @@ export const errors = {
   decrypt: entry("NIXSEAL_ERR_AGENT_DECRYPT", "secret '%s' cannot be decrypted with this host's keys: %s", 400, [
     "re-encrypt the secret to this host's current SSH host key (nixseal secrets rekey), then deploy again",
   ]),
+  templateInput: entry("NIXSEAL_ERR_AGENT_TEMPLATE_INPUT", "template '%s' uses secret '%s', which could not be restored", 400, [
+    "fix that secret first (nixseal-agent status says why it failed); the template follows",
+  ]),
+  templateInvalid: entry("NIXSEAL_ERR_AGENT_TEMPLATE_INVALID", "template '%s': %s", 400, [
+    "rebuild the bundle with nixseal bundle HOST --out DIR (or nixseal deploy): nixseal checks templates before they ship",
+  ]),
   unknownOwner: entry("NIXSEAL_ERR_AGENT_UNKNOWN_OWNER", "secret '%s': user '%s' does not exist on this host", 400, [
     "create the user on the host (or fix the secret's owner in nixseal.json), then deploy or run nixseal-agent restore",
   ]),

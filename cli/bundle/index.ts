@@ -4,7 +4,8 @@
 import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { BUNDLE_MANIFEST, NixsealError, writeFileAtomic, type BundleManifest, type BundleSecret } from "../../core/index.js";
+import { BUNDLE_MANIFEST, NixsealError, writeFileAtomic, type BundleManifest, type BundleSecret, type BundleTemplate } from "../../core/index.js";
+import { loadTemplate } from "../templates/check.js";
 import { isStale, secretFile, secretsForHost, type LoadedRepo } from "../repo/index.js";
 import { makeManifest } from "./manifest.js";
 import { unknownHost } from "../errors.js";
@@ -58,7 +59,17 @@ export async function buildHostBundle(loaded: LoadedRepo, host: string, outDir: 
       version: meta.version,
     });
   }
-  const manifest = makeManifest(host, secrets);
+  // Each template is checked again here: nothing ships that names a secret this host does not get.
+  const templates: BundleTemplate[] = [];
+  for (const name of Object.keys(repo.templates ?? {}).sort()) {
+    const t = repo.templates![name]!;
+    if (!t.hosts.includes(host)) continue;
+    const { text, uses } = await loadTemplate(dir, repo, name);
+    const file = `${name}.tmpl`;
+    await writeFileAtomic(join(outDir, file), text, 0o644);
+    templates.push({ name, file, sha256: createHash("sha256").update(text).digest("hex"), uses, owner: t.owner, group: t.group, mode: t.mode, ...(t.path ? { path: t.path } : {}), restartUnits: t.restartUnits, reloadUnits: t.reloadUnits, version: t.version });
+  }
+  const manifest = makeManifest(host, secrets, undefined, templates);
   await writeFileAtomic(join(outDir, BUNDLE_MANIFEST), JSON.stringify(manifest, null, 2) + "\n", 0o644);
   return { dir: outDir, manifest };
 }

@@ -112,6 +112,7 @@ Examples:
         if (!repo.hosts[name]) throw unknownHost(name, repo);
         const names = secretsForHost(repo, name);
         for (const s of names) repo.secrets[s]!.hosts = repo.secrets[s]!.hosts.filter((h) => h !== name);
+        for (const t of Object.values(repo.templates ?? {})) t.hosts = t.hosts.filter((h) => h !== name);
         delete repo.hosts[name];
         await saveRepo(dir, repo);
         return names;

@@ -10,6 +10,7 @@ import { registerPush } from "./push.js";
 import { registerRollback } from "./rollback.js";
 import { registerSecrets } from "./secrets.js";
 import { registerStatus } from "./status.js";
+import { registerTemplate } from "./template.js";
 import { registerVerify } from "./verify.js";
 import type { RegisterCommand } from "./context.js";
 
@@ -27,5 +28,6 @@ export const commands: RegisterCommand[] = [
   registerRollback,
   registerSecrets,
   registerStatus,
+  registerTemplate,
   registerVerify,
 ];

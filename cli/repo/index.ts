@@ -3,7 +3,7 @@
 export { findRepo } from "./find.js";
 export { loadRepo, openRepo, saveRepo, formatRepo, type LoadedRepo } from "./load.js";
 export { withRepoLock } from "./lock.js";
-export { secretFile, secretsDir, repoFile, lockFile, hostConfigDir } from "./paths.js";
+export { secretFile, secretsDir, repoFile, lockFile, hostConfigDir, templateFile, templatesDir } from "./paths.js";
 export { hostsOf, secretsForHost, recipientLines, recipientSetId, isStale, recordRecipientSet, recordedRecipients } from "./recipients.js";
 export { parseTarget } from "./validate.js";
 export { withLockedRepo } from "./session.js";

@@ -7,6 +7,7 @@ import {
   writeFileAtomic,
   type Repo,
 } from "../../core/index.js";
+import { checkAllTemplates } from "../templates/check.js";
 import { findRepo } from "./find.js";
 import { repoFile } from "./paths.js";
 import { usedRecipientSets } from "./recipients.js";
@@ -57,6 +58,7 @@ export function formatRepo(repo: Repo): string {
     admins: repo.admins,
     hosts: sortRecord(repo.hosts),
     secrets: sortRecord(repo.secrets),
+    ...(repo.templates && Object.keys(repo.templates).length ? { templates: sortRecord(repo.templates) } : {}),
   };
   // Only the recorded recipient sets some secret still refers to.
   const sets = usedRecipientSets(repo);
@@ -65,9 +67,12 @@ export function formatRepo(repo: Repo): string {
 }
 
 /**
- * Validates and writes dir/nixseal.json through temp + rename.
+ * Validates and writes dir/nixseal.json through temp + rename. Every template must
+ * still hold (its secrets exist and go to its hosts): the one place a change that
+ * would break one is refused, whichever command makes it.
  *
- * @throws NixsealError NIXSEAL_ERR_INTERNAL if the repo no longer matches its schema (a bug)
+ * @throws NixsealError NIXSEAL_ERR_INTERNAL if the repo no longer matches its schema (a bug),
+ * NIXSEAL_ERR_TEMPLATE_SECRET when a template would name a secret its host does not get
  */
 export async function saveRepo(dir: string, repo: Repo): Promise<void> {
   const file = repoFile(dir);
@@ -75,6 +80,7 @@ export async function saveRepo(dir: string, repo: Repo): Promise<void> {
   if (!checked.success) {
     throw new NixsealError("NIXSEAL_ERR_INTERNAL", `refusing to write an invalid ${file}: ${checked.error.issues[0]?.message}`);
   }
+  await checkAllTemplates(dir, checked.data);
   await writeFileAtomic(file, formatRepo(checked.data), 0o644);
 }
 

@@ -16,6 +16,16 @@ export function secretFile(dir: string, name: string): string {
   return join(secretsDir(dir), `${name}.age`);
 }
 
+/** Directory of the templates (plaintext config text with placeholders, no secret). */
+export function templatesDir(dir: string): string {
+  return join(dir, "templates");
+}
+
+/** templates/<name>; the name must already be validated (secretName). */
+export function templateFile(dir: string, name: string): string {
+  return join(templatesDir(dir), name);
+}
+
 /** The lock file that keeps two nixseal processes from interleaving writes. */
 export function lockFile(dir: string): string {
   return join(dir, ".nixseal.lock");

@@ -7,6 +7,7 @@ import { printInfo } from "../output.js";
 import { rekeySecrets } from "../rekey/index.js";
 import { openRepo, saveRepo, withLockedRepo } from "../repo/index.js";
 import { checkSecretName } from "../repo/validate.js";
+import { checkAllTemplates } from "../templates/check.js";
 import { refusePasswordSecret } from "./generated.js";
 import { checkHosts, checkMeta, expandHosts, type MetaOpts } from "./meta.js";
 
@@ -56,6 +57,8 @@ export async function setSecret(io: CliIo, name: string, opts: SetOptions): Prom
     if (meta.restartUnits) s.restartUnits = meta.restartUnits;
     if (meta.reloadUnits) s.reloadUnits = meta.reloadUnits;
     // Only this command's host change re-encrypts; an older staleness is for "secrets rekey".
+    // Before any blob is re-encrypted: a host change that would break a template changes nothing.
+    if (changed) await checkAllTemplates(loaded.dir, loaded.repo);
     const done = changed ? await rekeySecrets(loaded, [name], admin ?? (await loadAdminIdentity(io, opts.identity))) : [];
     await saveRepo(loaded.dir, loaded.repo);
     return done.length > 0;

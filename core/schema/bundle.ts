@@ -23,6 +23,24 @@ export const bundleSecretSchema = z.strictObject({
   version: z.number().int().min(1),
 });
 
+/** A template to render on the host: its text is the file it names, in the bundle (no secret in it). */
+export const bundleTemplateSchema = z.strictObject({
+  name: secretName,
+  /** File name inside the bundle dir: "<name>.tmpl". */
+  file: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._@+-]*\.tmpl$/),
+  /** Hex SHA-256 of the template text. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** The secrets of this bundle its placeholders name. */
+  uses: z.array(secretName),
+  owner: principal,
+  group: principal,
+  mode: fileMode,
+  path: absolutePath.optional(),
+  restartUnits: z.array(unitName),
+  reloadUnits: z.array(unitName),
+  version: z.number().int().min(1),
+});
+
 export const bundleManifestSchema = z.strictObject({
   format: z.literal(BUNDLE_FORMAT),
   host: hostName,
@@ -39,7 +57,10 @@ export const bundleManifestSchema = z.strictObject({
   /** Signed by the operator on purpose: secrets' versions may go down (a rollback). */
   rollback: z.literal(true).optional(),
   secrets: z.array(bundleSecretSchema),
+  /** Absent in bundles without templates. */
+  templates: z.array(bundleTemplateSchema).optional(),
 });
 
 export type BundleSecret = z.infer<typeof bundleSecretSchema>;
+export type BundleTemplate = z.infer<typeof bundleTemplateSchema>;
 export type BundleManifest = z.infer<typeof bundleManifestSchema>;

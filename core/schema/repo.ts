@@ -74,11 +74,30 @@ export const secretSchema = z.strictObject({
   encryptedTo: z.string().optional(),
 });
 
+/**
+ * A template: a file in the repo (templates/<name>, no secret in it) with
+ * {{ secret "NAME" }} placeholders, rendered on each of its hosts into the secrets
+ * tmpfs as a file of its own (/run/keys/<name>, like a secret: names are shared).
+ */
+export const templateSchema = z.strictObject({
+  hosts: z.array(hostName),
+  owner: principal.default("root"),
+  group: principal.default("root"),
+  mode: fileMode.default("0400"),
+  /** Extra absolute path where the rendered file appears (a symlink to the live file). */
+  path: absolutePath.optional(),
+  restartUnits: z.array(unitName).default([]),
+  reloadUnits: z.array(unitName).default([]),
+  version: z.number().int().min(1),
+  updatedAt: z.string(),
+});
+
 export const repoSchema = z.strictObject({
   format: z.literal(REPO_FORMAT),
   admins: z.array(adminSchema),
   hosts: z.record(hostName, hostSchema),
   secrets: z.record(secretName, secretSchema),
+  templates: z.record(secretName, templateSchema).optional(),
   /**
    * Recipient sets that secrets' encryptedTo refer to: set id -> its canonical
    * recipient lines (sorted). Lets rekey see what a blob already holds, so an
@@ -90,5 +109,6 @@ export const repoSchema = z.strictObject({
 export type RepoAdmin = z.infer<typeof adminSchema>;
 export type RepoHost = z.infer<typeof hostSchema>;
 export type RepoSecret = z.infer<typeof secretSchema>;
+export type RepoTemplate = z.infer<typeof templateSchema>;
 export type GenerateSpec = z.infer<typeof generateSchema>;
 export type Repo = z.infer<typeof repoSchema>;

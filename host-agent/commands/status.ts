@@ -7,5 +7,5 @@ import { invocationConfig, type Invocation } from "./invocation.js";
 export async function status(inv: Invocation, io: AgentIo): Promise<number> {
   const s = await collectStatus(await invocationConfig(inv));
   io.stdout.write(inv.values.json ? JSON.stringify(s, null, 2) + "\n" : formatStatus(s));
-  return s.secrets.some((x) => x.ok === false) ? 1 : 0;
+  return [...s.secrets, ...(s.templates ?? [])].some((x) => x.ok === false) ? 1 : 0;
 }

@@ -11,7 +11,7 @@ import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } fro
 import { join } from "node:path";
 import { NixsealError } from "../../core/errors.js";
 import { BUNDLE_MANIFEST, HOST_PATHS } from "../../core/on-host.js";
-import type { BundleManifest, BundleSecret } from "../../core/schema/bundle.js";
+import type { BundleManifest, BundleSecret, BundleTemplate } from "../../core/schema/bundle.js";
 import { errors, type AgentError } from "../errors.js";
 
 /** The seal of a stored generation's manifest: its sha256 in hex. */
@@ -25,10 +25,18 @@ export interface BundleEntry {
   error?: AgentError;
 }
 
+/** A template of the bundle: its text, or why it is unusable. */
+export interface TemplateEntry {
+  template: BundleTemplate;
+  text?: Buffer;
+  error?: AgentError;
+}
+
 export interface BundleDir {
   dir: string;
   manifest: BundleManifest;
   entries: BundleEntry[];
+  templates: TemplateEntry[];
 }
 
 /** Reads a regular file, refusing a symlink at the last component (O_NOFOLLOW). */
@@ -99,11 +107,16 @@ export async function readManifest(dir: string): Promise<BundleManifest> {
   }
   const names = new Set<string>();
   const files = new Set<string>();
-  for (const s of manifest.secrets) {
-    if (names.has(s.name)) throw errors.bundleInvalid([dir, `secret '${s.name}' is listed twice`]);
-    if (files.has(s.file)) throw errors.bundleInvalid([dir, `file ${s.file} is named by two secrets`]);
+  for (const s of [...manifest.secrets, ...(manifest.templates ?? [])]) {
+    if (names.has(s.name)) throw errors.bundleInvalid([dir, `'${s.name}' is listed twice (secrets and templates share names)`]);
+    if (files.has(s.file)) throw errors.bundleInvalid([dir, `file ${s.file} is named twice`]);
     names.add(s.name);
     files.add(s.file);
+  }
+  const secretNames = new Set(manifest.secrets.map((s) => s.name));
+  for (const t of manifest.templates ?? []) {
+    const missing = t.uses.find((u) => !secretNames.has(u));
+    if (missing) throw errors.bundleInvalid([dir, `template '${t.name}' uses '${missing}', which is not a secret of the bundle`]);
   }
   return manifest;
 }
@@ -118,22 +131,32 @@ export async function readBundleDir(dir: string, onManifest?: (m: BundleManifest
   const manifest = await readManifest(dir);
   onManifest?.(manifest);
   const entries = manifest.secrets.map((secret): BundleEntry => {
-    let blob: Buffer;
-    try {
-      blob = readRegularFile(join(dir, secret.file));
-    } catch (err) {
-      if (err instanceof NixsealError) return { secret, error: err as AgentError };
-      const why = (err as NodeJS.ErrnoException).code === "ENOENT" ? `${secret.file} is missing` : `cannot read ${secret.file}: ${(err as Error).message}`;
-      return { secret, error: errors.bundleInvalid([dir, why], { cause: err }) };
-    }
-    if (sha256Hex(blob) !== secret.sha256) return { secret, error: errors.checksum([dir, secret.file]) };
-    return { secret, blob };
+    const r = readChecked(dir, secret.file, secret.sha256);
+    return "error" in r ? { secret, error: r.error } : { secret, blob: r.bytes };
   });
-  return { dir, manifest, entries };
+  const templates = (manifest.templates ?? []).map((template): TemplateEntry => {
+    const r = readChecked(dir, template.file, template.sha256);
+    return "error" in r ? { template, error: r.error } : { template, text: r.bytes };
+  });
+  return { dir, manifest, entries, templates };
+}
+
+/** One file of the bundle, if it is there and matches its sha256. */
+function readChecked(dir: string, file: string, sha256: string): { bytes: Buffer } | { error: AgentError } {
+  let bytes: Buffer;
+  try {
+    bytes = readRegularFile(join(dir, file));
+  } catch (err) {
+    if (err instanceof NixsealError) return { error: err as AgentError };
+    const why = (err as NodeJS.ErrnoException).code === "ENOENT" ? `${file} is missing` : `cannot read ${file}: ${(err as Error).message}`;
+    return { error: errors.bundleInvalid([dir, why], { cause: err }) };
+  }
+  if (sha256Hex(bytes) !== sha256) return { error: errors.checksum([dir, file]) };
+  return { bytes };
 }
 
 /** Throws the first entry error: for callers that accept a bundle only whole. */
 export function requireWhole(bundle: BundleDir): Array<BundleEntry & { blob: Buffer }> {
-  for (const e of bundle.entries) if (e.error) throw e.error;
+  for (const e of [...bundle.entries, ...bundle.templates]) if (e.error) throw e.error;
   return bundle.entries as Array<BundleEntry & { blob: Buffer }>;
 }

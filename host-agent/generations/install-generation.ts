@@ -5,7 +5,7 @@
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { NixsealError } from "../../core/errors.js";
-import type { BundleSecret } from "../../core/schema/bundle.js";
+import type { BundleManifest, BundleSecret, BundleTemplate } from "../../core/schema/bundle.js";
 import { loadAccounts } from "../plaintext/accounts.js";
 import { readManifest, type BundleDir } from "./bundle-dir.js";
 import type { AgentConfig } from "../config/defaults.js";
@@ -40,13 +40,18 @@ export interface InstallOutcome {
   warnings: string[];
 }
 
-/** The secrets of the generation recorded as current (the one being replaced). */
+/** What a generation puts in /run/keys: its secrets, then its rendered templates. */
+function liveFiles(manifest: BundleManifest): BundleSecret[] {
+  return [...manifest.secrets, ...(manifest.templates ?? [])];
+}
+
+/** The files of the generation recorded as current (the one being replaced). */
 async function oldSecrets(stateDir: string, gen: number, bundle: BundleDir): Promise<BundleSecret[]> {
   const cur = linkedGeneration(stateDir, "current");
   if (cur === undefined) return [];
-  if (cur === gen) return bundle.manifest.secrets; // a restore: already read
+  if (cur === gen) return liveFiles(bundle.manifest); // a restore: already read
   try {
-    return (await readManifest(generationDir(stateDir, cur))).secrets;
+    return liveFiles(await readManifest(generationDir(stateDir, cur)));
   } catch {
     return [];
   }
@@ -83,6 +88,8 @@ export async function installGeneration(config: AgentConfig, gen: number, bundle
       accounts: loadAccounts(),
       partial: opts.partial,
       helper,
+      templates: bundle.templates,
+      previous: new Map(before.map((f) => [f.name, { sha256: f.sha256, ...("uses" in f ? { uses: (f as BundleTemplate).uses } : {}) }])),
     });
   } finally {
     helper?.close();
@@ -101,7 +108,8 @@ export async function installGeneration(config: AgentConfig, gen: number, bundle
     warnings.push(`cannot link ${config.keysDir} to ${join(config.runDir, "current")}: ${why} (systemd-tmpfiles --create /etc/tmpfiles.d/nixseal.conf makes it)`);
   }
   const live = new Set(okNames);
-  linkPaths(config.runDir, bundle.manifest.secrets.filter((s) => live.has(s.name)), before, byName);
+  const files = liveFiles(bundle.manifest);
+  linkPaths(config.runDir, files.filter((s) => live.has(s.name)), before, byName);
   if (opts.flipState) {
     const cur = linkedGeneration(config.stateDir, "current");
     setStateLinks(config.stateDir, gen, cur !== gen ? cur : linkedGeneration(config.stateDir, "previous"));
@@ -109,10 +117,11 @@ export async function installGeneration(config: AgentConfig, gen: number, bundle
   pruneRunDir(config.runDir, name);
   const pruned = opts.flipState ? pruneGenerations(config.stateDir, config.keepGenerations) : [];
 
-  const newNames = new Set(bundle.manifest.secrets.map((s) => s.name));
+  const newNames = new Set(files.map((s) => s.name));
   const removed = before.filter((s) => !newNames.has(s.name));
   // `changed` is set only for a file written; a link that failed later does not undo it
-  const changedNew = bundle.manifest.secrets.filter((s) => byName.get(s.name)?.changed);
+  // (a template changes when a secret it uses does: it is compared as rendered)
+  const changedNew = files.filter((s) => byName.get(s.name)?.changed);
   const changed = [...changedNew, ...removed];
   // systemctl only after a live change; the boot restore never loads it
   const units = opts.restart && config.restartUnits ? await (await import("../systemd/restart-units.js")).restartChangedUnits(changed) : { restarted: [], reloaded: [] };

@@ -12,6 +12,7 @@ import { loadHostIdentities } from "../plaintext/host-keys.js";
 import { installGeneration, type InstallOutcome } from "./install-generation.js";
 import { acquireLock } from "./lock.js";
 import { checkRunDir, decryptSecret, resolveOwner } from "../plaintext/materialize.js";
+import { checkTemplate } from "../plaintext/templates.js";
 import { NixsealError } from "../../core/errors.js";
 import { recordRun } from "../status/state-file.js";
 
@@ -41,14 +42,18 @@ async function checkBundle(config: AgentConfig, dir: string, root: string) {
     resolveOwner(secret, accounts);
     decryptSecret(secret.name, blob, identities).fill(0);
   }
-  return { manifest: bundle.manifest, entries };
+  for (const t of bundle.templates) {
+    resolveOwner(t.template, accounts);
+    checkTemplate(t);
+  }
+  return { manifest: bundle.manifest, entries, templates: bundle.templates };
 }
 
-async function storeChecked(config: AgentConfig, { manifest, entries }: Awaited<ReturnType<typeof checkBundle>>): Promise<StageReply> {
+async function storeChecked(config: AgentConfig, { manifest, entries, templates }: Awaited<ReturnType<typeof checkBundle>>): Promise<StageReply> {
   const secrets = manifest.secrets.map(({ name, version, sha256, owner, group, mode }) => ({ name, version, sha256, owner, group, mode }));
   const found = await findGenerationById(config.stateDir, manifest.id);
   if (found !== undefined) return { generation: found, id: manifest.id, existing: true, secrets };
-  return { generation: storeGeneration(config.stateDir, manifest, entries), id: manifest.id, existing: false, secrets };
+  return { generation: storeGeneration(config.stateDir, manifest, entries, templates), id: manifest.id, existing: false, secrets };
 }
 
 /**

@@ -5,7 +5,7 @@ import { closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readdi
 import { join } from "node:path";
 import type { BundleManifest } from "../../core/schema/bundle.js";
 import { BUNDLE_MANIFEST } from "../../core/on-host.js";
-import { MANIFEST_SEAL, readManifest, sha256Hex, type BundleEntry } from "./bundle-dir.js";
+import { MANIFEST_SEAL, readManifest, sha256Hex, type BundleEntry, type TemplateEntry } from "./bundle-dir.js";
 import { errors } from "../errors.js";
 import { flipSymlink } from "../plaintext/links.js";
 
@@ -77,7 +77,7 @@ export async function findGenerationById(stateDir: string, id: string): Promise<
  *
  * @returns the new generation number
  */
-export function storeGeneration(stateDir: string, manifest: BundleManifest, entries: Array<BundleEntry & { blob: Buffer }>): number {
+export function storeGeneration(stateDir: string, manifest: BundleManifest, entries: Array<BundleEntry & { blob: Buffer }>, templates: readonly TemplateEntry[] = []): number {
   const root = join(stateDir, GENERATIONS);
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   mkdirSync(root, { recursive: true, mode: 0o700 });
@@ -86,6 +86,7 @@ export function storeGeneration(stateDir: string, manifest: BundleManifest, entr
   mkdirSync(tmp, 0o700);
   try {
     for (const e of entries) writeNew(join(tmp, e.secret.file), e.blob);
+    for (const t of templates) writeNew(join(tmp, t.template.file), t.text!);
     const bytes = Buffer.from(JSON.stringify(manifest, null, 2) + "\n");
     writeNew(join(tmp, BUNDLE_MANIFEST), bytes);
     writeNew(join(tmp, MANIFEST_SEAL), Buffer.from(sha256Hex(bytes) + "\n"));

@@ -22,7 +22,8 @@ import { decrypt, type Identity } from "../../core/age/decrypt.js";
 import { NixsealError } from "../../core/errors.js";
 import type { BundleSecret } from "../../core/schema/bundle.js";
 import type { Accounts } from "./accounts.js";
-import { readRegularFile, type BundleEntry } from "../generations/bundle-dir.js";
+import { readRegularFile, type BundleEntry, type TemplateEntry } from "../generations/bundle-dir.js";
+import { renderFromDir } from "./templates.js";
 import { errors, type AgentError } from "../errors.js";
 import { MIN_PARALLEL, whyNot, type DecryptHelper, type DecryptResult } from "./parallel-decrypt.js";
 
@@ -100,12 +101,26 @@ function writeWhole(fd: number, data: Uint8Array): void {
   while (off < data.length) off += writeSync(fd, data, off, data.length - off);
 }
 
-function sameAsBefore(oldDir: string | undefined, name: string, plaintext: Uint8Array, uid: number, gid: number, mode: number): boolean {
+/** What the replaced generation held for a name: its ciphertext's (or template text's) hash, and a template's inputs. */
+export interface PreviousFile {
+  sha256: string;
+  uses?: readonly string[];
+}
+
+/**
+ * Whether a file is the same as the one it replaces. Owner, group, mode and size come
+ * from lstat; the bytes are the same when the ciphertext (for a template: its text and
+ * every secret it uses) is the one the old generation had, which needs no read: the
+ * hardened agent has no CAP_DAC_OVERRIDE and cannot read back a file it gave to another
+ * owner (0400 caddy:caddy). Otherwise the old file is read and compared, where it can be.
+ */
+function sameAsBefore(oldDir: string | undefined, name: string, plaintext: Uint8Array, uid: number, gid: number, mode: number, sameSource: boolean): boolean {
   if (oldDir === undefined) return false;
   try {
     const file = join(oldDir, name);
     const st = lstatSync(file);
     if (!st.isFile() || st.uid !== uid || st.gid !== gid || (st.mode & 0o7777) !== mode || st.size !== plaintext.length) return false;
+    if (sameSource) return true;
     const old = readRegularFile(file);
     const same = old.equals(plaintext);
     old.fill(0);
@@ -129,6 +144,10 @@ export interface MaterializeOptions {
   partial: boolean;
   /** A decrypt worker to share the work with (many secrets on a multi-core host). */
   helper?: DecryptHelper;
+  /** Templates to render from the secrets once they are written (results follow the secrets'). */
+  templates?: readonly TemplateEntry[];
+  /** The files of the generation being replaced, by name (to tell "changed" without reading them). */
+  previous?: ReadonlyMap<string, PreviousFile>;
 }
 
 /** A secret that will be decrypted and written: where it is in the manifest, its owner and mode. */
@@ -150,18 +169,31 @@ export async function materialize(opts: MaterializeOptions): Promise<{ name: str
   const oldDir = live === undefined ? undefined : join(opts.runDir, live);
   const name = makeRunGenerationDir(opts.runDir, opts.generation);
   const dir = join(opts.runDir, name);
-  const results: SecretResult[] = new Array<SecretResult>(opts.entries.length);
+  const templates = opts.templates ?? [];
+  // Same source as the replaced generation: the same ciphertext, or template text and inputs.
+  const prev = opts.previous ?? new Map<string, PreviousFile>();
+  const sameCiphertext = (name: string, sha256: string): boolean => prev.get(name)?.sha256 === sha256;
+  const sameSource = (i: number): boolean => {
+    if (i < opts.entries.length) return sameCiphertext(opts.entries[i]!.secret.name, opts.entries[i]!.secret.sha256);
+    const t = templates[i - opts.entries.length]!.template;
+    const bySecret = new Map(opts.entries.map((e) => [e.secret.name, e.secret.sha256]));
+    const p = prev.get(t.name);
+    return p?.sha256 === t.sha256 && p.uses !== undefined && p.uses.join("\0") === t.uses.join("\0") && t.uses.every((u) => sameCiphertext(u, bySecret.get(u) ?? ""));
+  };
+  const results: SecretResult[] = new Array<SecretResult>(opts.entries.length + templates.length);
+  // Results: the secrets in manifest order, then the templates.
+  const nameOf = (i: number): string => (i < opts.entries.length ? opts.entries[i]!.secret.name : templates[i - opts.entries.length]!.template.name);
   const fail = (i: number, err: unknown): void => {
-    const file = join(dir, opts.entries[i]!.secret.name);
+    const file = join(dir, nameOf(i));
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOSPC" || code === "EDQUOT") throw errors.noSpace([opts.runDir, String(opts.generation)], { cause: err });
     if (code === "EEXIST" || code === "ELOOP") throw errors.plantedSymlink([file], { cause: err });
     if (!(err instanceof NixsealError) || !opts.partial) throw err;
-    results[i] = failure(opts.entries[i]!.secret.name, err);
+    results[i] = failure(nameOf(i), err);
   };
   // Written only once whole and authenticated; zeroed here whatever happens.
   const write = (job: Job, plaintext: Uint8Array): void => {
-    const s = opts.entries[job.i]!.secret;
+    const s = { name: nameOf(job.i) };
     try {
       const fd = openSync(join(dir, s.name), CREATE_FLAGS, 0o600);
       try {
@@ -171,7 +203,7 @@ export async function materialize(opts: MaterializeOptions): Promise<{ name: str
       } finally {
         closeSync(fd);
       }
-      results[job.i] = { name: s.name, ok: true, changed: !sameAsBefore(oldDir, s.name, plaintext, job.uid, job.gid, job.mode) };
+      results[job.i] = { name: s.name, ok: true, changed: !sameAsBefore(oldDir, s.name, plaintext, job.uid, job.gid, job.mode, sameSource(job.i)) };
     } catch (err) {
       fail(job.i, err);
     } finally {
@@ -179,7 +211,7 @@ export async function materialize(opts: MaterializeOptions): Promise<{ name: str
     }
   };
   const take = (job: Job, r: DecryptResult): void => {
-    if ("why" in r) fail(job.i, errors.decrypt([opts.entries[job.i]!.secret.name, r.why]));
+    if ("why" in r) fail(job.i, errors.decrypt([nameOf(job.i), r.why]));
     else write(job, r.plaintext);
   };
   try {
@@ -210,6 +242,17 @@ export async function materialize(opts: MaterializeOptions): Promise<{ name: str
         take(jobs[k]!, r);
       }
     }
+    templates.forEach((t, k) => {
+      const i = opts.entries.length + k;
+      let rendered: Buffer;
+      try {
+        const { uid, gid } = resolveOwner(t.template, opts.accounts);
+        rendered = renderFromDir(t, dir, (secret) => results[opts.entries.findIndex((e) => e.secret.name === secret)]?.ok === true);
+        write({ i, uid, gid, mode: parseInt(t.template.mode, 8) }, rendered);
+      } catch (err) {
+        fail(i, err);
+      }
+    });
     chmodSync(dir, 0o751); // UMask=0077 in the unit: set the traversal bit explicitly
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });

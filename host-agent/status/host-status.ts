@@ -5,6 +5,7 @@ import { lstatSync, readFileSync, statfsSync } from "node:fs";
 import { join } from "node:path";
 import type { GenerationStatus, SecretStatus, StatusReport } from "../../core/agent-api.js";
 import { readManifest } from "../generations/bundle-dir.js";
+import type { BundleSecret } from "../../core/schema/bundle.js";
 import type { AgentConfig } from "../config/defaults.js";
 import { generationDir, linkedGeneration, listGenerations } from "../generations/store.js";
 import { CURRENT, currentRunName, RAMFS_MAGIC, TMPFS_MAGIC } from "../plaintext/materialize.js";
@@ -40,6 +41,7 @@ export async function collectStatus(config: AgentConfig): Promise<StatusReport> 
   const generations: GenerationStatus[] = [];
   let host: string | null = null;
   let currentSecrets: SecretStatus[] = [];
+  let currentTemplates: SecretStatus[] = [];
   for (const n of listGenerations(config.stateDir).reverse()) {
     const kind: GenerationStatus["state"] = n === current ? "current" : n === previous ? "previous" : current === null || n > current ? "pending" : "old";
     try {
@@ -48,7 +50,7 @@ export async function collectStatus(config: AgentConfig): Promise<StatusReport> 
       if (n === current) {
         host = m.host;
         const live = join(config.runDir, CURRENT);
-        currentSecrets = m.secrets.map((s) => {
+        const describe = (s: BundleSecret): SecretStatus => {
           const r = state.results[s.name];
           const sameGen = r && r.generation === n;
           let present = false;
@@ -72,7 +74,9 @@ export async function collectStatus(config: AgentConfig): Promise<StatusReport> 
             present,
             ...(sameGen ? { ok: r.ok, ...(r.ok ? {} : { code: r.code, error: r.error, hints: r.hints }) } : {}),
           };
-        });
+        };
+        currentSecrets = m.secrets.map(describe);
+        currentTemplates = (m.templates ?? []).map(describe);
       }
     } catch {
       generations.push({ generation: n, state: "damaged" });
@@ -89,6 +93,7 @@ export async function collectStatus(config: AgentConfig): Promise<StatusReport> 
     generations,
     lastRun: state.lastRun ?? null,
     secrets: currentSecrets,
+    templates: currentTemplates,
   };
 }
 
@@ -102,13 +107,15 @@ export function formatStatus(s: StatusReport): string {
     const lr = s.lastRun;
     out.push(`last run: ${lr.action} of generation ${lr.generation ?? "-"} at ${lr.at}: ${lr.ok ? "ok" : lr.error ? `failed: ${lr.error.message}` : `${lr.failed} secret(s) failed`} (${lr.durationMs} ms)`);
   }
-  if (s.secrets.length) out.push("secrets:");
-  for (const x of s.secrets) {
-    const state = x.ok === false ? "FAILED" : x.present ? "ok" : "missing";
-    out.push(`  ${x.name}  v${x.version}  ${x.owner}:${x.group} ${x.mode}  ${state}  ${x.keysPath}${x.path ? ` ${x.path}` : ""}`);
-    if (x.ok === false) {
-      out.push(`      ${x.error ?? ""}`);
-      for (const h of x.hints ?? []) out.push(`      hint: ${h}`);
+  for (const [title, list] of [["secrets:", s.secrets], ["templates:", s.templates ?? []]] as const) {
+    if (list.length) out.push(title);
+    for (const x of list) {
+      const state = x.ok === false ? "FAILED" : x.present ? "ok" : "missing";
+      out.push(`  ${x.name}  v${x.version}  ${x.owner}:${x.group} ${x.mode}  ${state}  ${x.keysPath}${x.path ? ` ${x.path}` : ""}`);
+      if (x.ok === false) {
+        out.push(`      ${x.error ?? ""}`);
+        for (const h of x.hints ?? []) out.push(`      hint: ${h}`);
+      }
     }
   }
   if (s.generations.length) out.push("generations: " + s.generations.map((g) => `${g.generation}${g.state === "old" ? "" : ` (${g.state})`}`).join(", "));

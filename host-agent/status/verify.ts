@@ -20,6 +20,9 @@ import { generationDir, linkedGeneration } from "../generations/store.js";
 import { loadAccounts } from "../plaintext/accounts.js";
 import { loadHostIdentities } from "../plaintext/host-keys.js";
 import { CURRENT, decryptSecret, resolveOwner } from "../plaintext/materialize.js";
+import { checkTemplate } from "../plaintext/templates.js";
+import { renderTemplate } from "../../core/template.js";
+import type { BundleSecret } from "../../core/schema/bundle.js";
 import { currentBootId, readStateFile } from "./state-file.js";
 
 interface UnitTimes {
@@ -71,13 +74,13 @@ export async function collectVerify(config: AgentConfig): Promise<VerifyReport> 
   const identities = await loadHostIdentities(config.identityPaths);
   const accounts = loadAccounts();
   const live = join(config.runDir, CURRENT);
-  const secrets: VerifiedSecret[] = bundle.entries.map((entry) => {
-    const s = entry.secret;
+  /** One live file against what it should be; `expected` gives its bytes (decrypted or rendered). */
+  const check = (s: BundleSecret, expected: () => Buffer): VerifiedSecret => {
     const p: string[] = [];
     const file = join(live, s.name);
-    let expected: { uid: number; gid: number } | undefined;
+    let owner: { uid: number; gid: number } | undefined;
     try {
-      expected = resolveOwner(s, accounts);
+      owner = resolveOwner(s, accounts);
     } catch (err) {
       p.push(describe(err));
     }
@@ -85,18 +88,15 @@ export async function collectVerify(config: AgentConfig): Promise<VerifyReport> 
       const st = lstatSync(file);
       if (!st.isFile()) p.push(`${file} is not a regular file`);
       else {
-        if (expected && st.uid !== expected.uid) p.push(`owned by uid ${st.uid}, not ${s.owner} (${expected.uid})`);
-        if (expected && st.gid !== expected.gid) p.push(`group gid ${st.gid}, not ${s.group} (${expected.gid})`);
+        if (owner && st.uid !== owner.uid) p.push(`owned by uid ${st.uid}, not ${s.owner} (${owner.uid})`);
+        if (owner && st.gid !== owner.gid) p.push(`group gid ${st.gid}, not ${s.group} (${owner.gid})`);
         const mode = (st.mode & 0o7777).toString(8).padStart(4, "0");
         if (parseInt(mode, 8) !== parseInt(s.mode, 8)) p.push(`mode ${mode}, not ${s.mode}`);
-        if (!entry.blob) p.push(`its ciphertext is unusable: ${describe(entry.error)}`);
-        else {
-          const want = decryptSecret(s.name, entry.blob, identities);
-          const have = readRegularFile(file);
-          if (!have.equals(want)) p.push("its content is not the value of the generation's ciphertext");
-          want.fill(0);
-          have.fill(0);
-        }
+        const want = expected();
+        const have = readRegularFile(file);
+        if (!have.equals(want)) p.push("its content is not what the generation makes of it");
+        want.fill(0);
+        have.fill(0);
       }
     } catch (err) {
       p.push((err as NodeJS.ErrnoException).code === "ENOENT" ? `missing: ${file} does not exist` : `cannot check ${file}: ${describe(err)}`);
@@ -107,9 +107,29 @@ export async function collectVerify(config: AgentConfig): Promise<VerifyReport> 
       p.push(`${join(config.keysDir, s.name)} is missing`);
     }
     return { name: s.name, ok: p.length === 0, problems: p, owner: s.owner, group: s.group, mode: s.mode, sha256: s.sha256, version: s.version };
-  });
+  };
+  const blobOf = new Map(bundle.entries.map((e) => [e.secret.name, e]));
+  const plaintext = (name: string): Buffer => {
+    const e = blobOf.get(name);
+    if (!e?.blob) throw e?.error ?? new NixsealError("NIXSEAL_ERR_INTERNAL", `no ciphertext for ${name}`);
+    return Buffer.from(decryptSecret(name, e.blob, identities));
+  };
+  const secrets: VerifiedSecret[] = bundle.entries.map((entry) => check(entry.secret, () => plaintext(entry.secret.name)));
+  // A template's content: rendered again here from the decrypted secrets it uses.
+  for (const t of bundle.templates) {
+    secrets.push(
+      check(t.template, () => {
+        const values = new Map(t.template.uses.map((u) => [u, plaintext(u)]));
+        try {
+          return renderTemplate(checkTemplate(t), values, t.template.name);
+        } finally {
+          for (const v of values.values()) v.fill(0);
+        }
+      }),
+    );
+  }
   const consumersOf = new Map<string, string[]>();
-  for (const s of bundle.manifest.secrets) for (const u of [...s.restartUnits, ...s.reloadUnits]) consumersOf.set(u, [...(consumersOf.get(u) ?? []), s.name]);
+  for (const s of [...bundle.manifest.secrets, ...(bundle.manifest.templates ?? [])]) for (const u of [...s.restartUnits, ...s.reloadUnits]) consumersOf.set(u, [...(consumersOf.get(u) ?? []), s.name]);
   const times = unitTimes([...consumersOf.keys()]);
   const consumers: VerifiedConsumer[] = [...consumersOf].map(([unit, names]) => {
     const t = times.get(unit) ?? { activeState: "unknown", startedMonotonicUs: 0, invocationId: "" };
