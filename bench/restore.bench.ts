@@ -9,7 +9,7 @@ import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeManifest } from "../cli/bundle/manifest.js";
-import { BUNDLE_MANIFEST, encrypt, parseRecipient, type BundleSecret } from "../core/index.js";
+import { BUNDLE_MANIFEST, encrypt, parseRecipient, type BundleSecret, type BundleTemplate } from "../core/index.js";
 import { sha256Hex } from "../host-agent/generations/bundle-dir.js";
 import { median, type BenchResult } from "./report.js";
 
@@ -28,7 +28,7 @@ function clearDir(dir: string): void {
   for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true });
 }
 
-async function prepare(root: string, n: number): Promise<{ flags: string[]; bundle: string; key: string; runDir: string; baselineDir: string }> {
+async function prepare(root: string, n: number, templates = 0): Promise<{ flags: string[]; bundle: string; key: string; runDir: string; baselineDir: string }> {
   const key = join(root, "ssh_host_ed25519_key");
   execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]);
   const recipient = await parseRecipient(readFileSync(`${key}.pub`, "utf8"));
@@ -47,7 +47,15 @@ async function prepare(root: string, n: number): Promise<{ flags: string[]; bund
     writeFileSync(join(bundle, `${name}.age`), blob);
     secrets.push({ name, file: `${name}.age`, sha256: sha256Hex(blob), owner: "nobody", group: "nogroup", mode: "0400", restartUnits: [], reloadUnits: [], version: 1 });
   }
-  writeFileSync(join(bundle, BUNDLE_MANIFEST), JSON.stringify(makeManifest("bench", secrets)));
+  // Templates: a small config file each, with two placeholders (as a Caddyfile or an env file has).
+  const tpls: BundleTemplate[] = [];
+  for (let t = 0; t < templates; t++) {
+    const uses = [secrets[(2 * t) % n]!.name, secrets[(2 * t + 1) % n]!.name];
+    const text = Buffer.from(`# config ${t}\nlisten 127.0.0.1:${8000 + t}\ntoken {{ secret "${uses[0]}" }}\npassword = {{ secret "${uses[1]}" }}\n`);
+    writeFileSync(join(bundle, `conf-${t}.tmpl`), text);
+    tpls.push({ name: `conf-${t}`, file: `conf-${t}.tmpl`, sha256: sha256Hex(text), uses, owner: "nobody", group: "nogroup", mode: "0400", restartUnits: [], reloadUnits: [], version: 1 });
+  }
+  writeFileSync(join(bundle, BUNDLE_MANIFEST), JSON.stringify(makeManifest("bench", secrets, undefined, tpls)));
   // The layout a host has by default, moved into the temp dir with the command-line
   // overrides (no config file: like most hosts, the boot path never loads zod).
   const flags = ["--identity", key, "--state-dir", join(root, "state"), "--run-dir", runDir, "--keys-dir", join(root, "keys")];
@@ -122,7 +130,37 @@ async function one(n: number, runs: number, baselineRuns: number, target: number
   }
 }
 
-/** Restore 100 and 1000 secrets. */
+/**
+ * What rendering templates adds to a boot restore: 100 secrets and 10 templates against
+ * the same 100 secrets without them, alternating in the same run (ratio near 1: no cost).
+ */
+async function withTemplates(n: number, templates: number, runs: number): Promise<BenchResult> {
+  const root = mkdtempSync(join(tmpdir(), "nixseal-bench-templates-"));
+  try {
+    mkdirSync(join(root, "with"));
+    mkdirSync(join(root, "without"));
+    const a = await prepare(join(root, "with"), n, templates);
+    const b = await prepare(join(root, "without"), n, 0);
+    const subject: number[] = [];
+    const baseline: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      subject.push(restoreOnce(a, n + templates));
+      baseline.push(restoreOnce(b, n));
+    }
+    return {
+      name: `restore ${n} secrets + ${templates} templates at boot`,
+      subject: `nixseal-agent restore with ${templates} templates of 2 placeholders each, median of ${runs}`,
+      baseline: `the same restore without the templates, median of ${runs}`,
+      subjectMs: median(subject),
+      baselineMs: median(baseline),
+    };
+  } finally {
+    for (const side of ["with", "without"]) for (const d of ["run", "agenix"]) spawnSync("umount", ["-l", join(root, side, d)]);
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** Restore 100 and 1000 secrets; and the cost of templates. */
 export async function run(): Promise<BenchResult[]> {
-  return [await one(100, 9, 5, 10), await one(1000, 5, 2, 30)];
+  return [await one(100, 9, 5, 10), await one(1000, 5, 2, 30), await withTemplates(100, 10, 9)];
 }
