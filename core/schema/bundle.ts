@@ -24,21 +24,13 @@ export const bundleSecretSchema = z.strictObject({
 });
 
 /** A template to render on the host: its text is the file it names, in the bundle (no secret in it). */
-export const bundleTemplateSchema = z.strictObject({
-  name: secretName,
+export const bundleTemplateSchema = bundleSecretSchema.extend({
   /** File name inside the bundle dir: "<name>.tmpl". */
   file: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._@+-]*\.tmpl$/),
   /** Hex SHA-256 of the template text. */
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   /** The secrets of this bundle its placeholders name. */
   uses: z.array(secretName),
-  owner: principal,
-  group: principal,
-  mode: fileMode,
-  path: absolutePath.optional(),
-  restartUnits: z.array(unitName),
-  reloadUnits: z.array(unitName),
-  version: z.number().int().min(1),
 });
 
 export const bundleManifestSchema = z.strictObject({

@@ -79,18 +79,7 @@ export const secretSchema = z.strictObject({
  * {{ secret "NAME" }} placeholders, rendered on each of its hosts into the secrets
  * tmpfs as a file of its own (/run/keys/<name>, like a secret: names are shared).
  */
-export const templateSchema = z.strictObject({
-  hosts: z.array(hostName),
-  owner: principal.default("root"),
-  group: principal.default("root"),
-  mode: fileMode.default("0400"),
-  /** Extra absolute path where the rendered file appears (a symlink to the live file). */
-  path: absolutePath.optional(),
-  restartUnits: z.array(unitName).default([]),
-  reloadUnits: z.array(unitName).default([]),
-  version: z.number().int().min(1),
-  updatedAt: z.string(),
-});
+export const templateSchema = secretSchema.pick({ hosts: true, owner: true, group: true, mode: true, path: true, restartUnits: true, reloadUnits: true, version: true, updatedAt: true });
 
 export const repoSchema = z.strictObject({
   format: z.literal(REPO_FORMAT),
