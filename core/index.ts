@@ -11,5 +11,6 @@ export * from "./on-host.js";
 export * from "./agent-api.js";
 export * from "./ssh-target.js";
 export * from "./schema/verify-report.js";
+export * from "./schema/host-secrets.js";
 export * from "./age/index.js";
 export * from "./template.js";

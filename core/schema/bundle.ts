@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { absolutePath, fileMode, hostName, principal, secretName, unitName } from "./names.js";
+import { absolutePath, fileMode, hostName, principal, storedSecretName, unitName } from "./names.js";
 
 /**
  * A host bundle: what `nixseal bundle` writes, `nixseal deploy` ships and the
@@ -9,7 +9,8 @@ import { absolutePath, fileMode, hostName, principal, secretName, unitName } fro
 export const BUNDLE_FORMAT = "nixseal-bundle/v1";
 
 export const bundleSecretSchema = z.strictObject({
-  name: secretName,
+  /** Stored generations may hold a name an older rule allowed; new bundles are checked at stage. */
+  name: storedSecretName,
   /** File name inside the bundle dir: "<name>.age". */
   file: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._@+-]*\.age$/),
   /** Hex SHA-256 of the ciphertext file. */
@@ -21,6 +22,8 @@ export const bundleSecretSchema = z.strictObject({
   restartUnits: z.array(unitName),
   reloadUnits: z.array(unitName),
   version: z.number().int().min(1),
+  /** Restored before users are created, root-only, into the for-users dir (absent: false). */
+  neededForUsers: z.literal(true).optional(),
 });
 
 /** A template to render on the host: its text is the file it names, in the bundle (no secret in it). */

@@ -1,16 +1,63 @@
 import { z } from "zod";
 
+import rules from "./names.json" with { type: "json" };
+
+const SECRET_NAME = new RegExp(`^(?:${rules.secretName.pattern})$`);
+const LEGACY_SECRET_NAME = new RegExp(`^(?:${rules.secretName.legacyPattern})$`);
+
 /**
- * Secret names become file names under /run/keys and /run/nixseal, so they must
- * be one path component: no "/", no leading dot, no "..", no NUL or control bytes.
+ * The one secret name rule (core/schema/names.json, also read by nix/module.nix).
+ * A name is a file name under /run/keys and /run/nixseal and the stem of the
+ * systemd unit `<name>-key.service`: one path component, no leading dot, only
+ * characters systemd unit names and file names both take.
  */
-export const secretName = z
+export const secretName = z.string().regex(SECRET_NAME, { message: rules.secretName.message });
+
+/**
+ * Names the earlier rule allowed (also `@` and `+`). Files already written with
+ * such a name (nixseal.json, a generation at rest) stay readable, so a host
+ * still restores them and `nixseal secrets rename` can fix them; everything
+ * new is checked with {@link secretName}.
+ */
+export const storedSecretName = z
   .string()
-  .regex(/^[A-Za-z0-9_][A-Za-z0-9._@+-]{0,127}$/, {
-    message:
-      "a secret name is 1-128 characters of letters, digits and . _ @ + -, not starting with a dot",
-  })
+  .regex(LEGACY_SECRET_NAME, { message: rules.secretName.message })
   .refine((s) => !s.includes(".."), { message: 'a secret name may not contain ".."' });
+
+/** True when `name` passes the current rule. */
+export function isSecretName(name: string): boolean {
+  return SECRET_NAME.test(name);
+}
+
+/**
+ * The problems of a set of secret names under the current rule: names the rule
+ * refuses, and pairs that differ only in case (they would share one file on a
+ * case-insensitive disk, e.g. secrets/<name>.age on a Mac).
+ *
+ * @param names - the names, in any order
+ * @returns one entry per problem; empty when every name is fine
+ */
+export function secretNameProblems(names: Iterable<string>): Array<{ name: string; problem: "rule" | "case"; other?: string }> {
+  const out: Array<{ name: string; problem: "rule" | "case"; other?: string }> = [];
+  const seen = new Map<string, string>();
+  for (const name of [...names].sort()) {
+    if (!SECRET_NAME.test(name)) out.push({ name, problem: "rule" });
+    const key = name.toLowerCase();
+    const other = seen.get(key);
+    if (other !== undefined) out.push({ name, problem: "case", other });
+    else seen.set(key, name);
+  }
+  return out;
+}
+
+/**
+ * A name close to `name` that the current rule accepts (`+` and `@` become `-`),
+ * for the hint that names the rename command.
+ */
+export function suggestSecretName(name: string): string {
+  const s = name.replace(/[^A-Za-z0-9._-]/g, "-").replace(/^[.-]+/, "");
+  return (s === "" ? "secret" : s).slice(0, 128);
+}
 
 /** Host names: DNS-label style, also used as directory names. */
 export const hostName = z

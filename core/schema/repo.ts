@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { parseSshTarget, SSH_TARGET_FORM } from "../ssh-target.js";
-import { absolutePath, fileMode, hostName, principal, secretName, unitName } from "./names.js";
+import { absolutePath, fileMode, hostName, principal, secretName, storedSecretName, unitName } from "./names.js";
 
 /**
  * nixseal.json, the secrets repo's one metadata file. It holds public keys and
@@ -65,6 +65,10 @@ export const secretSchema = z.strictObject({
   path: absolutePath.optional(),
   restartUnits: z.array(unitName).default([]),
   reloadUnits: z.array(unitName).default([]),
+  /** Units on the host that may not start before this secret is in place (NixOS wiring; absent: none). */
+  neededBy: z.array(unitName).optional(),
+  /** Restored before users are created (root-owned), e.g. for users.users.<n>.hashedPasswordFile (absent: false). */
+  neededForUsers: z.literal(true).optional(),
   version: z.number().int().min(1),
   updatedAt: z.string(),
   generate: generateSchema.optional(),
@@ -85,7 +89,8 @@ export const repoSchema = z.strictObject({
   format: z.literal(REPO_FORMAT),
   admins: z.array(adminSchema),
   hosts: z.record(hostName, hostSchema),
-  secrets: z.record(secretName, secretSchema),
+  /** Keys are checked against the current name rule when the repo is opened (cli/repo/load.ts), so a name an older rule allowed can still be renamed. */
+  secrets: z.record(storedSecretName, secretSchema),
   templates: z.record(secretName, templateSchema).optional(),
   /**
    * Recipient sets that secrets' encryptedTo refer to: set id -> its canonical
