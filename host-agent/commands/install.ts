@@ -26,7 +26,7 @@ export async function install(inv: Invocation, io: AgentIo): Promise<number> {
   const noStart = inv.values.noStart === true;
   const agent = inv.values.agent ?? findOnPath("nixseal-agent") ?? process.argv[1];
   if (!agent || !agent.startsWith("/")) throw errors.usage(["cannot tell where nixseal-agent is"], { hints: ["pass --agent /absolute/path/to/nixseal-agent"] });
-  const files = await installUnits({ agent, config: inv.values.config ?? DEFAULT_CONFIG_PATH, readWritePaths: config.readWritePaths, systemctl: !noStart });
+  const files = await installUnits({ agent, config: inv.values.config ?? DEFAULT_CONFIG_PATH, readWritePaths: config.readWritePaths, identityPaths: config.identityPaths, systemctl: !noStart });
   for (const f of files) say(io, `wrote ${f}`);
   if (!noStart) say(io, "enabled and started run-nixseal.mount, nixseal-secrets.target and nixseal-agent.socket (it starts the agent on demand)");
   return 0;

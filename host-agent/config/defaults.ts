@@ -16,6 +16,10 @@ export interface AgentConfig {
   /** Socket-activated `serve` exits after this many seconds with no connection (0: stays up). */
   idleExitSeconds: number;
   readWritePaths: string[];
+  /** Where neededForUsers secrets are written (root-only), for users' password files. */
+  forUsersDir: string;
+  /** What the running system was built for (NixOS: the generated file); absent on plain hosts. */
+  systemSecrets: string;
   restartUnits: boolean;
   requireMemoryFs: boolean;
 }
@@ -29,6 +33,8 @@ export const CONFIG_DEFAULTS: Readonly<AgentConfig> = Object.freeze({
   socket: HOST_PATHS.socket,
   idleExitSeconds: 10,
   readWritePaths: [],
+  forUsersDir: "/run/nixseal/for-users",
+  systemSecrets: "/etc/nixseal/secrets.json",
   restartUnits: true,
   requireMemoryFs: true,
 });

@@ -16,6 +16,10 @@ export const agentConfigSchema = z.strictObject({
   idleExitSeconds: z.number().int().min(0).max(86400).default(CONFIG_DEFAULTS.idleExitSeconds),
   /** Extra directories the sandboxed units may write (where Secret.path links go). */
   readWritePaths: z.array(absolutePath).default(CONFIG_DEFAULTS.readWritePaths),
+  /** Where neededForUsers secrets are written, root-only (users' password files). */
+  forUsersDir: absolutePath.default(CONFIG_DEFAULTS.forUsersDir),
+  /** The secrets file of the running system (NixOS); the agent checks bundles against it when present. */
+  systemSecrets: absolutePath.default(CONFIG_DEFAULTS.systemSecrets),
   /** Run systemctl for the units a changed secret names (off in tests without systemd). */
   restartUnits: z.boolean().default(CONFIG_DEFAULTS.restartUnits),
   /** Require runDir to be a tmpfs or ramfs mount (off only where nothing can be mounted). */

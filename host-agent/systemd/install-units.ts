@@ -31,6 +31,8 @@ export interface RenderOptions {
   kernel?: string;
   /** Extra ReadWritePaths= for Secret.path links. */
   readWritePaths?: string[];
+  /** The SSH host keys the agent reads (RequiresMountsFor= of the boot restore). */
+  identityPaths?: string[];
 }
 
 /** Loads units.json from the source tree (works from host-agent/ and from dist/host-agent/). */
@@ -65,6 +67,8 @@ function substitute(v: string, vars: Record<string, string>): string {
 export function renderUnits(spec: UnitsSpec, opts: RenderOptions): Record<string, string> {
   const fs = memoryFsFor(spec, opts.kernel ?? release());
   const vars: Record<string, string> = { "@agent@": opts.agent, "@config@": opts.config, "@fsType@": fs.fsType, "@fsOptions@": fs.fsOptions };
+  // A list placeholder stands alone as a list item and becomes zero or more items.
+  const lists: Record<string, string[]> = { "@readWritePaths@": opts.readWritePaths ?? [], "@identityPaths@": opts.identityPaths ?? [] };
   const out: Record<string, string> = {};
   for (const [name, unit] of Object.entries(spec.units)) {
     const sections: Unit = { ...unit };
@@ -73,7 +77,7 @@ export function renderUnits(spec: UnitsSpec, opts: RenderOptions): Record<string
     for (const [section, keys] of Object.entries(sections)) {
       text.push("", `[${section}]`);
       for (const [key, value] of Object.entries(keys)) {
-        const items = (Array.isArray(value) ? value : [value]).flatMap((v) => (v === "@readWritePaths@" ? (opts.readWritePaths ?? []) : [v]));
+        const items = (Array.isArray(value) ? value : [value]).flatMap((v) => lists[v] ?? [v]);
         if (Array.isArray(value) && items.length === 0) continue;
         for (const item of items) text.push(`${key}=${substitute(item, vars)}`);
       }
