@@ -1,37 +1,96 @@
 # NixOS module: services.nixseal.
 #
-# It only turns options into configuration; the agent owns the logic (the
-# sops-nix way). The agent's units come from host-agent/systemd/units.json, the
-# same file `nixseal-agent install` renders for plain systemd hosts, so the two
-# cannot drift: nix/units.nix maps it onto systemd.services/targets/mounts.
+# It only turns two files into configuration; the agent owns the logic (the
+# sops-nix way):
+# - host-agent/systemd/units.json: the agent's own units, the same file
+#   `nixseal-agent install` renders on plain systemd hosts (nix/units.nix maps it);
+# - services.nixseal.secretsFile: hosts/<name>/nixseal-secrets.json, which the
+#   nixseal CLI generates from the operator's repository (core/schema/host-secrets.ts).
+#   Every secret's owner, group, mode, path, units and consumers come from there;
+#   no per-secret option exists here, so the two cannot disagree.
 { config, lib, pkgs, ... }:
 
 let
   inherit (lib)
-    concatMap filter literalExpression mapAttrs' mapAttrsToList mkEnableOption
-    mkIf mkMerge mkOption nameValuePair optional types unique;
+    attrNames attrValues concatMap concatStringsSep filter filterAttrs hasPrefix
+    length literalExpression mapAttrs mapAttrs' mkEnableOption mkIf mkMerge mkOption
+    mkRemovedOptionModule nameValuePair optional optionalAttrs sort types unique;
 
   cfg = config.services.nixseal;
 
   unitsJson = builtins.fromJSON (builtins.readFile ../host-agent/systemd/units.json);
+  nameRule = (builtins.fromJSON (builtins.readFile ../core/schema/names.json)).secretName;
   paths = unitsJson.paths;
-  configFile = paths.config;
+  hostSecretsFormat = "nixseal-host-secrets/v1";
 
-  # What the agent reads at start: host-agent/config.ts's schema (strict: no
-  # other keys), with the same paths units.json's units were written for.
+  # --- the generated file --------------------------------------------------
+  file = if cfg.secretsFile == null then null else builtins.fromJSON (builtins.readFile cfg.secretsFile);
+  fileFormat = if file == null then null else file.format or null;
+  fileOk = fileFormat == hostSecretsFormat;
+  secrets = if fileOk then file.secrets else { };
+  hostName = if fileOk then file.host else "HOST";
+  forUsers = filterAttrs (_: s: s.neededForUsers) secrets;
+  regular = filterAttrs (_: s: !s.neededForUsers) secrets;
+
+  # core/schema/host-secrets.ts appliedDigest, over the same canonical list
+  # (builtins.toJSON writes lists as that code does), so a hand edit is caught.
+  digestOf = s: "sha256:" + builtins.hashString "sha256" (builtins.toJSON [
+    hostSecretsFormat
+    (map (n: let x = s.${n}; in [ n x.owner x.group x.mode x.path x.restartUnits x.reloadUnits x.neededForUsers ])
+      (sort builtins.lessThan (attrNames s)))
+  ]);
+
+  badNames = filter (n: builtins.match nameRule.pattern n == null) (attrNames secrets);
+  caseTwins = filter (n: length (filter (m: lib.toLower m == lib.toLower n) (attrNames secrets)) > 1) (attrNames secrets);
+
+  # --- derived wiring --------------------------------------------------------
+  readWritePaths = unique (map (s: dirOf s.path) (filter (s: s.path != null) (attrValues secrets)));
+  forUsersDir = paths.forUsersDir;
+  keyUnit = name: "${name}-key.service";
+  useSystemdUsers = config.systemd.sysusers.enable || config.services.userborn.enable;
+
+  # What the agent reads at start (host-agent/config-schema.ts, strict).
   agentConfig = {
-    inherit (cfg) identityPaths stateDir runDir keysDir keepGenerations readWritePaths;
-    inherit (paths) socket;
+    inherit (cfg) identityPaths stateDir runDir keysDir keepGenerations;
+    inherit readWritePaths forUsersDir;
+    inherit (paths) socket systemSecrets;
   };
+  agentConfigFile = pkgs.writeText "nixseal-agent.json" (builtins.toJSON agentConfig);
 
-  units = import ./units.nix {
-    units = unitsJson;
-    placeholders = {
-      "@agent@" = "${cfg.package}/bin/nixseal-agent";
-      "@config@" = configFile;
-      "@fsType@" = unitsJson.mount.${cfg.fsType}.fsType;
-      "@fsOptions@" = unitsJson.mount.${cfg.fsType}.fsOptions;
-      "@readWritePaths@" = cfg.readWritePaths;
+  agent = "${cfg.package}/bin/nixseal-agent";
+  placeholders = {
+    "@agent@" = agent;
+    "@config@" = paths.config;
+    "@fsType@" = unitsJson.mount.${cfg.fsType}.fsType;
+    "@fsOptions@" = unitsJson.mount.${cfg.fsType}.fsOptions;
+    "@readWritePaths@" = readWritePaths;
+    "@identityPaths@" = cfg.identityPaths;
+  };
+  units = import ./units.nix { units = unitsJson; inherit placeholders; };
+
+  # The restore of the neededForUsers secrets where users are made by systemd
+  # (sysusers, userborn): its own unit, with units.json's hardening, before them.
+  forUsersUnits = import ./units.nix {
+    inherit placeholders;
+    units = unitsJson // {
+      hardenedUnits = [ "nixseal-restore-for-users.service" ];
+      units."nixseal-restore-for-users.service" = {
+        Unit = {
+          Description = "nixseal: restore the secrets users are created with";
+          DefaultDependencies = "no";
+          Requires = "run-nixseal.mount";
+          After = [ "run-nixseal.mount" "systemd-remount-fs.service" ];
+          Before = [ "systemd-sysusers.service" "userborn.service" "nixseal-restore.service" "sysinit.target" "shutdown.target" ];
+          Conflicts = "shutdown.target";
+          RequiresMountsFor = [ cfg.stateDir "@identityPaths@" ];
+        };
+        Service = {
+          Type = "oneshot";
+          RemainAfterExit = "yes";
+          ExecStart = "@agent@ restore --for-users --config @config@";
+        };
+        Install.WantedBy = [ "sysinit.target" "systemd-sysusers.service" "userborn.service" ];
+      };
     };
   };
 
@@ -42,72 +101,35 @@ let
 
   kernelHasNoswap = lib.versionAtLeast config.boot.kernelPackages.kernel.version unitsJson.mount.noswapMinKernel;
 
-  # NixOps names: <name>-key.service, active while <keysDir>/<name> exists.
-  keyService = name: "${name}-key.service";
+  # The filesystem a path lives on, from fileSystems (longest mount point that holds it).
+  fsOf = path:
+    let
+      holds = mp: mp == "/" || path == mp || hasPrefix "${lib.removeSuffix "/" mp}/" path;
+      mps = sort (a: b: builtins.stringLength a > builtins.stringLength b)
+        (filter holds (attrNames config.fileSystems));
+    in if mps == [ ] then null else config.fileSystems.${builtins.head mps} // { mountPoint = builtins.head mps; };
+  volatile = path: let fs = fsOf path; in fs != null && builtins.elem (fs.fsType or "") [ "tmpfs" "ramfs" ];
+  volatileWarning = what: path:
+    let fs = fsOf path; in
+    "services.nixseal: ${what} ${path} is on a ${fs.fsType} (fileSystems.\"${fs.mountPoint}\"), which does not survive a reboot; keep it on a persistent filesystem (e.g. a fileSystems entry or a bind mount from persistent storage for ${path})";
 
-  neededBy = import ./needed-by.nix { inherit (cfg) secrets nixopsKeys; };
-
-  # The same shapes as core/schema/names.ts, so a bad declaration fails at
-  # evaluation instead of at deploy (test/nix/names.test.ts keeps them equal).
-  principal = types.strMatching "([a-z_][a-z0-9_-]{0,31}[$]?|[0-9]{1,10})";
-  unitName = types.strMatching "[-A-Za-z0-9:_.@\\\\]+[.](service|socket|target|timer|path|mount)";
-  secretName = "[A-Za-z0-9_][-A-Za-z0-9._@+]{0,127}";
-
-  secretOptions = { name, ... }: {
-    options = {
-      owner = mkOption {
-        type = principal;
-        default = "root";
-        example = "caddy";
-        description = "User that owns the plaintext file (a name or a numeric id).";
-      };
-      group = mkOption {
-        type = principal;
-        default = "root";
-        example = "keys";
-        description = "Group of the plaintext file (a name or a numeric id).";
-      };
-      mode = mkOption {
-        type = types.strMatching "0?[0-7]{3}";
-        default = "0400";
-        example = "0440";
-        description = "Octal file mode of the plaintext file.";
-      };
-      path = mkOption {
-        type = types.nullOr (types.strMatching "/.*");
-        default = null;
-        example = "/var/lib/caddy/tls.key";
-        description = ''
-          Extra absolute path where a link to the secret appears. The secret is
-          always reachable as `<keysDir>/<name>` and `<runDir>/current/<name>`.
-        '';
-      };
-      restartUnits = mkOption {
-        type = types.listOf unitName;
-        default = [ ];
-        example = [ "caddy.service" ];
-        description = "Units the agent restarts after this secret's bytes, owner, group or mode change.";
-      };
-      reloadUnits = mkOption {
-        type = types.listOf unitName;
-        default = [ ];
-        example = [ "caddy.service" ];
-        description = "Units the agent reloads (instead of restarting) after this secret changes.";
-      };
-      neededBy = mkOption {
-        type = types.listOf (types.strMatching "[-A-Za-z0-9:_.@\\\\]+[.](service|socket|target|timer|path)");
-        default = [ ];
-        example = [ "caddy.service" "podman-app.service" ];
-        description = ''
-          Units that must not start before this secret is in place. Each gets
-          `Requires=` and `After=` on `nixseal-secrets.target` and, with
-          `nixopsKeys`, `Wants=` and `After=` on `<name>-key.service`.
-        '';
-      };
-    };
-  };
+  numeric = v: builtins.match "[0-9]+" v != null;
+  declaredUser = u: numeric u || config.users.users ? ${u};
+  declaredGroup = g: numeric g || config.users.groups ? ${g};
 in
 {
+  imports = [
+    (mkRemovedOptionModule [ "services" "nixseal" "secrets" ] ''
+      A secret's owner, group, mode, path, units and consumers now come from the
+      operator's repository only: set services.nixseal.secretsFile = ./nixseal-secrets.json;
+      (nixseal writes it into hosts/<name>/) and set neededBy with
+      "nixseal secrets set NAME --needed-by UNIT".'')
+    (mkRemovedOptionModule [ "services" "nixseal" "readWritePaths" ] ''
+      The directories of the secrets' paths come from services.nixseal.secretsFile.'')
+    (mkRemovedOptionModule [ "services" "nixseal" "nixopsKeys" ] ''
+      <name>-key.service units are always made: they carry the ordering towards each secret's consumers.'')
+  ];
+
   options.services.nixseal = {
     enable = mkEnableOption "nixseal, which restores age-encrypted secrets into never-swapped memory at boot";
 
@@ -119,12 +141,23 @@ in
       description = "The nixseal package that provides `nixseal-agent`.";
     };
 
+    secretsFile = mkOption {
+      type = types.nullOr types.path;
+      default = null;
+      example = literalExpression "./nixseal-secrets.json";
+      description = ''
+        The file `nixseal` generates into this host's config dir
+        (`hosts/<name>/nixseal-secrets.json`) from the operator's repository.
+        Every secret's owner, group, mode, path, units and consumers come from it.
+      '';
+    };
+
     identityPaths = mkOption {
       type = types.listOf types.str;
-      default = map (k: k.path)
-        (filter (k: k.type == "ed25519" || k.type == "rsa") config.services.openssh.hostKeys);
+      default = lib.optionals config.services.openssh.enable (map (k: k.path)
+        (filter (k: k.type == "ed25519" || k.type == "rsa") config.services.openssh.hostKeys));
       defaultText = literalExpression
-        ''map (k: k.path) (filter (k: k.type == "ed25519" || k.type == "rsa") config.services.openssh.hostKeys)'';
+        ''lib.optionals config.services.openssh.enable (map (k: k.path) (filter (k: k.type == "ed25519" || k.type == "rsa") config.services.openssh.hostKeys))'';
       example = [ "/etc/ssh/ssh_host_ed25519_key" ];
       description = "SSH private keys the agent decrypts with; the host's ed25519 and rsa host keys by default.";
     };
@@ -172,47 +205,26 @@ in
       '';
     };
 
-    readWritePaths = mkOption {
-      type = types.listOf (types.strMatching "/[^[:space:]]*");
-      default = unique (map (s: dirOf s.path) (filter (s: s.path != null) (builtins.attrValues cfg.secrets)));
-      defaultText = lib.literalMD "the directories of the declared secrets' `path`";
-      example = [ "/var/lib/caddy" ];
+    keyTimeout = mkOption {
+      type = types.ints.between 1 3600;
+      default = 30;
+      example = 90;
       description = ''
-        Extra directories the sandboxed agent may write, for secrets with a
-        `path` (the agent links the secret there). Secrets declared here add
-        their directories; add the directories of `path`s that only the
-        operator's repository names. Each is created at boot if missing.
+        Seconds a `<name>-key.service` waits for its secret after the boot
+        restore (or a switch) before it fails, with a journal message naming the
+        secret and what to run. The units that need the secret then fail to
+        start; boot and `nixos-rebuild switch` go on.
       '';
     };
 
-    nixopsKeys = mkOption {
-      type = types.bool;
-      default = true;
-      example = false;
+    secretPaths = mkOption {
+      type = types.attrsOf types.str;
+      readOnly = true;
+      default = mapAttrs (n: s: if s.neededForUsers then "${forUsersDir}/${n}" else "${cfg.keysDir}/${n}") secrets;
+      defaultText = lib.literalMD "each secret of `secretsFile` by name: `<keysDir>/<name>`, or `<runDir>/for-users/<name>` when it is `neededForUsers`";
       description = ''
-        Create NixOps-compatible `<name>-key.service` units for the declared
-        secrets (active while `<keysDir>/<name>` exists) and make `keys.target`
-        wait for nixseal, so services written for NixOps keys work unchanged.
-      '';
-    };
-
-    secrets = mkOption {
-      type = types.attrsOf (types.submodule secretOptions);
-      default = { };
-      example = literalExpression ''
-        {
-          caddy-tls = { owner = "caddy"; mode = "0400"; reloadUnits = [ "caddy.service" ]; neededBy = [ "caddy.service" ]; };
-          app-env = { neededBy = [ "podman-app.service" ]; restartUnits = [ "podman-app.service" ]; };
-        }
-      '';
-      description = ''
-        Secrets this host expects, by name. The values and the metadata the
-        agent applies (owner, group, mode, path, units) come from the
-        operator's repository through `nixseal deploy`; keep them equal to
-        what is declared here. A declaration wires the units that need the
-        secret (`neededBy`, `<name>-key.service`), adds its `path`'s directory
-        to `readWritePaths`, and is checked at evaluation (names, modes,
-        owners that no module declares).
+        Where each secret of `secretsFile` appears, by name, e.g.
+        `users.users.alice.hashedPasswordFile = config.services.nixseal.secretPaths.alice-password;`.
       '';
     };
   };
@@ -221,8 +233,24 @@ in
     {
       assertions = [
         {
+          assertion = cfg.secretsFile != null;
+          message = "services.nixseal.secretsFile is not set: set it to the file nixseal generates for this host, e.g. services.nixseal.secretsFile = ./nixseal-secrets.json; (run \"nixseal host sync NAME\" in the operator's repository to write hosts/NAME/nixseal-secrets.json)";
+        }
+        {
+          assertion = cfg.secretsFile == null || fileOk;
+          message = "services.nixseal.secretsFile ${toString cfg.secretsFile} has format ${builtins.toJSON fileFormat}; this module reads ${hostSecretsFormat}: regenerate it with the nixseal that matches this module (nixseal host sync NAME)";
+        }
+        {
+          assertion = !fileOk || file.digest == digestOf file.secrets;
+          message = "services.nixseal.secretsFile ${toString cfg.secretsFile} was changed by hand (its digest does not match its secrets): regenerate it from the repository with \"nixseal host sync ${hostName}\"";
+        }
+        {
+          assertion = badNames == [ ] && caseTwins == [ ];
+          message = "services.nixseal.secretsFile: ${concatStringsSep ", " (badNames ++ caseTwins)}: ${nameRule.message}, and no two names may differ only in case; rename with \"nixseal secrets rename OLD NEW\"";
+        }
+        {
           assertion = builtins.elem "nixseal-secrets.target" units.names;
-          message = "nixseal: host-agent/systemd/units.json defines no nixseal-secrets.target, which neededBy and keys.target order on";
+          message = "nixseal: host-agent/systemd/units.json defines no nixseal-secrets.target, which the key units order on";
         }
         {
           assertion = cfg.fsType != "tmpfs" || kernelHasNoswap;
@@ -230,38 +258,40 @@ in
         }
         {
           assertion = cfg.identityPaths != [ ];
-          message = "services.nixseal.identityPaths is empty: set it, or keep an ed25519 or rsa key in services.openssh.hostKeys";
+          message = "services.nixseal.identityPaths is empty (services.openssh is ${if config.services.openssh.enable then "enabled with no ed25519 or rsa host key" else "disabled"}): set it to the SSH private keys the host's secrets are encrypted to, or enable services.openssh with an ed25519 or rsa host key";
         }
-      ] ++ mapAttrsToList (name: _: {
-        assertion = builtins.match secretName name != null
-          && builtins.match ".*\\.\\..*" name == null;
-        message = "services.nixseal.secrets.\"${name}\": a secret name is 1-128 characters of letters, digits and . _ @ + -, not starting with a dot";
-      }) cfg.secrets;
+      ] ++ map (n: {
+        assertion = builtins.elem forUsers.${n}.owner [ "root" "0" ] && builtins.elem forUsers.${n}.group [ "root" "0" ];
+        message = "services.nixseal.secretsFile: secret ${n} is neededForUsers, so it must be owned by root:root (it is restored before any other user exists)";
+      }) (attrNames forUsers);
 
-      warnings = concatMap (name:
-        let s = cfg.secrets.${name}; numeric = v: builtins.match "[0-9]+" v != null;
-        in optional (!numeric s.owner && !(config.users.users ? ${s.owner}))
-             "services.nixseal.secrets.${name}.owner: user ${s.owner} is not declared in users.users; the agent will skip this secret if it does not exist at boot"
-          ++ optional (!numeric s.group && !(config.users.groups ? ${s.group}))
-             "services.nixseal.secrets.${name}.group: group ${s.group} is not declared in users.groups; the agent will skip this secret if it does not exist at boot")
-        (builtins.attrNames cfg.secrets);
+      warnings =
+        concatMap (n:
+          let s = secrets.${n}; in
+          optional (!declaredUser s.owner)
+            "services.nixseal: secret ${n} is owned by user ${s.owner}, which users.users does not declare; the agent skips this secret at boot unless the user exists"
+          ++ optional (!declaredGroup s.group)
+            "services.nixseal: secret ${n} has group ${s.group}, which users.groups does not declare; the agent skips this secret at boot unless the group exists")
+          (attrNames secrets)
+        ++ optional (volatile cfg.stateDir) (volatileWarning "the state dir" cfg.stateDir)
+        ++ map (volatileWarning "the identity") (filter volatile cfg.identityPaths);
 
       environment.systemPackages = [ cfg.package ];
 
-      environment.etc."nixseal/agent.json" = {
-        text = builtins.toJSON agentConfig;
-        mode = "0644";
-      };
+      environment.etc."nixseal/agent.json" = { source = agentConfigFile; mode = "0644"; };
+      # What this system is built for: the agent refuses to activate a bundle
+      # that disagrees with it (names and digest), and reports drift at boot.
+      environment.etc."nixseal/secrets.json" = mkIf (cfg.secretsFile != null) { source = cfg.secretsFile; mode = "0644"; };
 
       # ReadWritePaths= that do not exist fail the unit's namespace setup, and
       # with it every secret: make sure each directory is there (an existing
       # one is left as it is; a service's StateDirectory= still owns its own).
-      systemd.tmpfiles.rules = tmpfilesRules ++ map (d: "d ${d} - - - -") cfg.readWritePaths;
+      systemd.tmpfiles.rules = tmpfilesRules ++ map (d: "d ${d} - - - -") readWritePaths;
 
       # The agent's own units, exactly as units.json has them.
       systemd.services = mapAttrs' (n: v: nameValuePair n (v // {
-        # A new agent.json must reach a running agent.
-        restartTriggers = [ config.environment.etc."nixseal/agent.json".source ];
+        # A new agent.json or secrets file must reach a running agent.
+        restartTriggers = [ agentConfigFile ] ++ optional (cfg.secretsFile != null) config.environment.etc."nixseal/secrets.json".source;
       })) units.services;
       # The API socket starts nixseal-agent.service on demand (it exits when idle).
       systemd.sockets = units.sockets;
@@ -269,27 +299,56 @@ in
       systemd.mounts = units.mounts;
     }
 
-    (mkIf cfg.nixopsKeys {
+    {
+      # <name>-key.service (NixOps' names): active once <keysDir>/<name> exists,
+      # failed after keyTimeout seconds when it does not. No default
+      # dependencies, so a .socket, .path or .timer consumer can order after it
+      # without a cycle; the consumer wiring lives here (requiredBy, before),
+      # never in the consumer's own unit.
+      systemd.services = mapAttrs' (name: s: nameValuePair "${name}-key" {
+        description = "nixseal key ${name} (${cfg.keysDir}/${name})";
+        wants = [ "nixseal-secrets.target" ];
+        after = [ "nixseal-secrets.target" ];
+        before = [ "keys.target" "shutdown.target" ] ++ s.neededBy;
+        conflicts = [ "shutdown.target" ];
+        requiredBy = s.neededBy;
+        wantedBy = [ "keys.target" "multi-user.target" ];
+        # A switch must not restart it (that would restart every consumer).
+        restartIfChanged = false;
+        unitConfig.DefaultDependencies = false;
+        serviceConfig = {
+          Type = "oneshot";
+          RemainAfterExit = true;
+          ExecStart = "${cfg.package}/libexec/nixseal/wait-key ${lib.escapeShellArgs [ name "${cfg.keysDir}/${name}" (toString cfg.keyTimeout) hostName ]}";
+          TimeoutStartSec = "${toString (cfg.keyTimeout + 15)}s";
+        };
+      }) regular;
+
       # NixOS defines keys.target ("Security Keys"); NixOps services order on it.
       systemd.targets.keys = {
-        wants = [ "nixseal-secrets.target" ] ++ map keyService (builtins.attrNames cfg.secrets);
-        after = [ "nixseal-secrets.target" ];
+        wants = [ "nixseal-secrets.target" ];
+        after = [ "nixseal-secrets.target" ] ++ map keyUnit (attrNames regular);
       };
+    }
 
-      systemd.services = mapAttrs' (name: _: nameValuePair "${name}-key"
-        (import ./key-service.nix { inherit name; inherit (cfg) keysDir; } // {
-          wants = [ "nixseal-secrets.target" ];
-          after = [ "nixseal-secrets.target" ];
-          path = [ pkgs.inotify-tools ];
-        })) cfg.secrets;
+    (mkIf (forUsers != { } && useSystemdUsers) {
+      systemd.services = mapAttrs' (n: v: nameValuePair n (v // { restartTriggers = [ agentConfigFile ]; }))
+        forUsersUnits.services;
     })
 
-    {
-      systemd.services = neededBy.services;
-      systemd.sockets = neededBy.sockets;
-      systemd.targets = neededBy.targets;
-      systemd.timers = neededBy.timers;
-      systemd.paths = neededBy.paths;
-    }
+    # Users made by the activation script (update-users-groups.pl): the secrets
+    # they need are restored by a snippet that runs before it, at boot and at
+    # every switch. Before /etc is linked, so the config is read from the store.
+    (mkIf (forUsers != { } && !useSystemdUsers) {
+      system.activationScripts.nixsealForUsers = lib.stringAfter [ "specialfs" ] ''
+        if ! ${pkgs.util-linux}/bin/mountpoint -q ${cfg.runDir}; then
+          mkdir -p ${cfg.runDir}
+          ${pkgs.util-linux}/bin/mount -t ${placeholders."@fsType@"} -o ${placeholders."@fsOptions@"} nixseal ${cfg.runDir}
+        fi
+        ${agent} restore --for-users --config ${agentConfigFile} \
+          || echo "nixseal: the secrets for users were not restored (see above); users keep the passwords they had" >&2
+      '';
+      system.activationScripts.users.deps = [ "nixsealForUsers" ];
+    })
   ]);
 }

@@ -11,6 +11,7 @@ import { ROOT, haveNix, nixEval, normalize, parseUnitText, type Sections } from 
 const spec = JSON.parse(readFileSync(`${ROOT}/host-agent/systemd/units.json`, "utf8")) as UnitsSpec;
 const AGENT = "/nix/store/00000000000000000000000000000000-nixseal-0.1.0/bin/nixseal-agent";
 const CONFIG = spec.paths.config;
+const KEYS = ["/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_rsa_key"];
 
 function nixSide(fs: { fsType: string; fsOptions: string }, readWritePaths: string[]): Sections {
   const list = `[ ${readWritePaths.map((p) => JSON.stringify(p)).join(" ")} ]`;
@@ -20,13 +21,14 @@ function nixSide(fs: { fsType: string; fsOptions: string }, readWritePaths: stri
       "@agent@" = ${JSON.stringify(AGENT)}; "@config@" = ${JSON.stringify(CONFIG)};
       "@fsType@" = ${JSON.stringify(fs.fsType)}; "@fsOptions@" = ${JSON.stringify(fs.fsOptions)};
       "@readWritePaths@" = ${list};
+      "@identityPaths@" = [ ${JSON.stringify(KEYS[0])} ${JSON.stringify(KEYS[1])} ];
     };
   }`;
   return nixEval(`import ./test/nix/roundtrip.nix { mapped = ${mapped}; }`) as Sections;
 }
 
 function tsSide(kernel: string, readWritePaths: string[]): Sections {
-  const files = renderUnits(spec, { agent: AGENT, config: CONFIG, kernel, readWritePaths });
+  const files = renderUnits(spec, { agent: AGENT, config: CONFIG, kernel, readWritePaths, identityPaths: KEYS });
   return Object.fromEntries(Object.entries(files).map(([name, text]) => [name, parseUnitText(text)])) as Sections;
 }
 

@@ -16,6 +16,7 @@ const PLACEHOLDERS: Placeholders = {
   "@fsType@": "tmpfs",
   "@fsOptions@": "mode=0751,noswap,nodev,nosuid,noexec,size=64M",
   "@readWritePaths@": ["/var/lib/caddy", "/srv/app"],
+  "@identityPaths@": ["/etc/ssh/ssh_host_ed25519_key"],
 };
 
 function nixString(s: string): string {

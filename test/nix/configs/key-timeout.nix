@@ -1,0 +1,5 @@
+{ ... }:
+{
+  imports = [ ./minimal.nix ];
+  services.nixseal.keyTimeout = 5;
+}

@@ -1,0 +1,2 @@
+# The module on, but no generated file given.
+{ ... }: { imports = [ ./minimal.nix ]; }
