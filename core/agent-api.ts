@@ -105,6 +105,12 @@ export interface StageReply {
 /** POST /activate: make a stored generation live. */
 export interface ActivateRequest {
   generation: number;
+  /**
+   * Deploy with a config: the digest of the nixseal-secrets.json it installed, which
+   * the rebuild right after builds the system for; the agent then checks the bundle
+   * against it instead of the running system's.
+   */
+  nextSystem?: string;
 }
 
 /** The units restarted and reloaded after a switch. */

@@ -65,5 +65,15 @@ export const errors = {
   install: entry("NIXSEAL_ERR_AGENT_INSTALL", "cannot install the units: %s", 500, [
     "run nixseal-agent install as root on a host booted with systemd",
   ]),
+  systemDrift: entry("NIXSEAL_ERR_AGENT_SYSTEM_DRIFT", "the bundle does not match what this system was built for (%s): %s", 409, [
+    "deploy with the config, so the host is rebuilt for these secrets: nixseal deploy HOST (not --secrets-only)",
+    "if the repository's hosts/HOST/nixseal-secrets.json is out of date: nixseal host sync HOST, commit, then deploy",
+  ]),
+  systemSecrets: entry("NIXSEAL_ERR_AGENT_SYSTEM_SECRETS", "%s cannot be read: %s", 500, [
+    "it comes from the NixOS module (environment.etc); rebuild the system (nixos-rebuild switch) or remove a hand-made copy",
+  ]),
+  badName: entry("NIXSEAL_ERR_AGENT_BAD_NAME", "bundle %s: %s", 400, [
+    "rename the secret in the repository (nixseal secrets rename OLD NEW), then deploy again",
+  ]),
   internal: entry("NIXSEAL_ERR_AGENT_INTERNAL", "internal error", 500, ["see the agent's journal: journalctl -u nixseal-agent"]),
 };

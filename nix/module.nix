@@ -49,7 +49,7 @@ let
   keyUnit = name: "${name}-key.service";
   useSystemdUsers = config.systemd.sysusers.enable || config.services.userborn.enable;
 
-  # What the agent reads at start (host-agent/config-schema.ts, strict).
+  # What the agent reads at start (host-agent/config/schema.ts, strict).
   agentConfig = {
     inherit (cfg) identityPaths stateDir runDir keysDir keepGenerations;
     inherit readWritePaths forUsersDir;

@@ -90,8 +90,9 @@ async function main(): Promise<void> {
     await mkdir(join(repoDir, "hosts", "demo"), { recursive: true });
     await writeFile(
       join(repoDir, "hosts", "demo", "configuration.nix"),
-      `{ config, pkgs, ... }:\n{\n  networking.hostName = "demo";\n  services.nixseal.enable = true;\n  system.autoUpgrade.enable = true; # works: the config lives on the host\n  system.stateVersion = "24.05";\n}\n`,
+      `{ config, pkgs, ... }:\n{\n  networking.hostName = "demo";\n  services.nixseal.enable = true;\n  services.nixseal.secretsFile = ./nixseal-secrets.json; # written by nixseal from nixseal.json\n  system.autoUpgrade.enable = true; # works: the config lives on the host\n  system.stateVersion = "24.05";\n}\n`,
     );
+    await cli(repo, ["host", "sync", "demo"]);
     await cli(repo, ["deploy", "--dry-run"], undefined, "what would change");
     await cli(repo, ["deploy"]);
     await onHost(host, "ls -l /etc/nixos/ && tail -n 3 /var/log/nixos-rebuild-standin.log");

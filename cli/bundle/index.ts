@@ -57,6 +57,7 @@ export async function buildHostBundle(loaded: LoadedRepo, host: string, outDir: 
       restartUnits: meta.restartUnits,
       reloadUnits: meta.reloadUnits,
       version: meta.version,
+      ...(meta.neededForUsers ? { neededForUsers: true as const } : {}),
     });
   }
   // Each template is checked again here: nothing ships that names a secret this host does not get.

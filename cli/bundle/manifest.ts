@@ -7,7 +7,7 @@ import { BUNDLE_FORMAT, type BundleManifest, type BundleSecret, type BundleTempl
  * same id and the agent can tell "already stored" from "new".
  */
 export function bundleContentId(host: string, secrets: readonly BundleSecret[], templates: readonly BundleTemplate[] = []): string {
-  const canonical = byName(secrets).map((s) => [s.name, s.file, s.sha256, s.owner, s.group, s.mode, s.path ?? null, s.restartUnits, s.reloadUnits, s.version]);
+  const canonical = byName(secrets).map((s) => [s.name, s.file, s.sha256, s.owner, s.group, s.mode, s.path ?? null, s.restartUnits, s.reloadUnits, s.version, ...(s.neededForUsers ? [true] : [])]);
   // Templates only when there are any: the ids of bundles without templates stay as they were.
   const withTemplates = templates.length ? [canonical, byName(templates).map((t) => [t.name, t.file, t.sha256, t.uses, t.owner, t.group, t.mode, t.path ?? null, t.restartUnits, t.reloadUnits, t.version])] : canonical;
   return createHash("sha256").update(JSON.stringify([BUNDLE_FORMAT, host, withTemplates])).digest("hex");

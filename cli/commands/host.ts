@@ -7,7 +7,7 @@ import type { CliIo } from "../io.js";
 import { printInfo, printJson, printTable, printWarning } from "../output.js";
 import { canPrompt, confirm } from "../prompt.js";
 import { rekeySecrets } from "../rekey/index.js";
-import { hostsOf, openRepo, parseTarget, saveRepo, secretsForHost, withLockedRepo } from "../repo/index.js";
+import { hostsOf, openRepo, parseTarget, saveRepo, secretsForHost, syncHostSecretsFiles, withLockedRepo } from "../repo/index.js";
 import { checkHostKey, checkHostName, checkRootTarget, checkTag } from "../repo/validate.js";
 import { selectHostNames } from "../repo/select.js";
 import type { CommandContext } from "./context.js";
@@ -26,7 +26,7 @@ interface KeyOpts {
   yes?: boolean;
 }
 
-/** `nixseal host add|list|rm|set-key|set`. */
+/** `nixseal host add|list|rm|set-key|set|sync`. */
 export function registerHost(program: Command, ctx: CommandContext): void {
   const host = program.command("host").description("register the hosts secrets are encrypted to");
 
@@ -194,6 +194,32 @@ Examples:
         await saveRepo(dir, repo);
       });
       printInfo(io, `updated host ${name}`);
+    });
+
+  host
+    .command("sync")
+    .description("write each host's nixseal-secrets.json (what its NixOS system is built for) from nixseal.json")
+    .argument("[names...]", "hosts whose config dir to create if missing (default: only hosts that have one)")
+    .addHelpText(
+      "after",
+      `
+Every command that changes a host's secrets rewrites <config dir>/nixseal-secrets.json
+of each host that has a config dir (hosts/NAME unless set with --config); the NixOS
+module reads it (services.nixseal.secretsFile = ./nixseal-secrets.json;). Run this
+after creating a host's config dir, or when deploy says the file is out of date.
+
+Examples:
+  nixseal host sync            # every host that has a config dir
+  nixseal host sync web1       # also creates hosts/web1/`,
+    )
+    .action(async (names: string[]) => {
+      const { io } = ctx;
+      const written = await withLockedRepo(io.cwd, async ({ dir, repo }) => {
+        for (const n of names) if (!repo.hosts[n]) throw unknownHost(n);
+        return syncHostSecretsFiles(dir, repo, { create: names });
+      });
+      for (const f of written) printInfo(io, `wrote ${f}`);
+      if (written.length === 0) printInfo(io, "every host's nixseal-secrets.json is up to date");
     });
 }
 

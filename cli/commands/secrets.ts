@@ -5,6 +5,7 @@ import { catSecret } from "../secrets/cat.js";
 import { editSecret } from "../secrets/edit.js";
 import { listSecrets } from "../secrets/list.js";
 import { rekeyCommand, type RekeyOptions } from "../secrets/rekey.js";
+import { renameSecret } from "../secrets/rename.js";
 import { removeSecret } from "../secrets/rm.js";
 import { rotateSecret, type RotateOptions } from "../secrets/rotate.js";
 import { setSecret, type SetOptions } from "../secrets/set.js";
@@ -41,7 +42,7 @@ function noValueOperand(cmd: Command): void {
   });
 }
 
-/** `nixseal secrets add|rotate|rekey|edit|cat|list|rm|set`. */
+/** `nixseal secrets add|rotate|rekey|edit|cat|list|rm|rename|set`. */
 export function registerSecrets(program: Command, ctx: CommandContext): void {
   const secrets = program.command("secrets").description("add, rotate, re-encrypt, edit and read secrets");
 
@@ -56,6 +57,8 @@ export function registerSecrets(program: Command, ctx: CommandContext): void {
     .option("--path <path>", "extra absolute path where the secret appears (a symlink)")
     .option("--restart-unit <unit>", "systemd unit to restart when the value changes (repeatable)", collect)
     .option("--reload-unit <unit>", "systemd unit to reload when the value changes (repeatable)", collect)
+    .option("--needed-by <unit>", "NixOS: unit that may not start before the secret is in place (repeatable)", collect)
+    .option("--needed-for-users", "NixOS: restore it before users are created (root-owned; for users.users.NAME.hashedPasswordFile)")
     .option("--from-file <file>", "read the value from this file")
     .option("--generate <bytes|kind>", "generate the value: BYTES random bytes, or ssh-ed25519, wireguard, bcrypt, sha512-crypt")
     .option("--encoding <encoding>", "with --generate BYTES: base64 (default), hex or alnum")
@@ -180,6 +183,23 @@ Examples:
     .action((name: string) => removeSecret(ctx.io, name));
 
   secrets
+    .command("rename")
+    .description("give a secret a new name (its value, hosts and metadata stay)")
+    .argument("<old>", "current name (also one an earlier nixseal allowed, e.g. with + or @)")
+    .argument("<new>", "new name (letters, digits, . _ -)")
+    .addHelpText(
+      "after",
+      `
+The encrypted file moves to secrets/NEW.age unchanged: nothing is decrypted or
+re-encrypted. On each host the secret appears under the new name after the next
+deploy, which also rebuilds NixOS hosts for it (their <name>-key.service changes).
+
+Example:
+  nixseal secrets rename db+password db-password`,
+    )
+    .action((from: string, to: string) => renameSecret(ctx.io, from, to));
+
+  secrets
     .command("set")
     .description("change a secret's metadata (re-encrypts when its hosts change)")
     .argument("<name>", "secret name")
@@ -193,6 +213,9 @@ Examples:
     .option("--no-path", "remove the extra path")
     .option("--restart-unit <unit>", "replace the units to restart (repeatable; \"\" for none)", collect)
     .option("--reload-unit <unit>", "replace the units to reload (repeatable; \"\" for none)", collect)
+    .option("--needed-by <unit>", "NixOS: replace the units that need it (repeatable; \"\" for none)", collect)
+    .option("--needed-for-users", "NixOS: restore it before users are created (root-owned)")
+    .option("--no-needed-for-users", "NixOS: restore it with the other secrets")
     .option("--allow-world-readable", "allow a mode that gives others access")
     .option("-i, --identity <file>", "admin identity to decrypt with (needed when hosts change)")
     .addHelpText(

@@ -13,9 +13,12 @@ export async function agentStage(agent: AgentClient, dir: string): Promise<numbe
   return (await agent.post<StageReply>(AGENT_ROUTES.stage, { dir } satisfies StageRequest)).generation;
 }
 
-/** POST /activate {generation}. */
-export async function agentActivate(agent: AgentClient, generation: number): Promise<void> {
-  failedSecrets(await agent.post<ActivationReply>(AGENT_ROUTES.activate, { generation } satisfies ActivateRequest), `activate generation ${generation}`);
+/**
+ * POST /activate {generation, nextSystem?}. nextSystem: the digest of the generated
+ * file this deploy installed into /etc/nixos, which the rebuild right after builds.
+ */
+export async function agentActivate(agent: AgentClient, generation: number, nextSystem?: string): Promise<void> {
+  failedSecrets(await agent.post<ActivationReply>(AGENT_ROUTES.activate, { generation, ...(nextSystem ? { nextSystem } : {}) } satisfies ActivateRequest), `activate generation ${generation}`);
 }
 
 /** A reply with ok:false (some secret not materialised) becomes an error naming them. */

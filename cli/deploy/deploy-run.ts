@@ -1,12 +1,13 @@
 // nixseal deploy: bundles built up front, then each host's deploy (or its dry-run plan)
 // in a pool with the progress view.
+import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { NixsealError } from "../../core/index.js";
 import type { CliIo } from "../io.js";
 import { printWarning } from "../output.js";
-import { hostConfigDir, openRepo } from "../repo/index.js";
+import { hostConfigDir, hostSecretsFor, hostSecretsPath, openRepo, staleHostSecrets } from "../repo/index.js";
 import { writeHostBundle } from "./bundle.js";
 import { describeDiff, diffConfig, diffSecrets, hasDrift, readHostView } from "./compare.js";
 import { connectJob, deployHost, errorInfo, type DeployFlags, type HostJob } from "./host-deploy.js";
@@ -44,6 +45,17 @@ export async function runDeploy(
       if (flags.config && flags.secrets && withoutConfig(job)) {
         job.noConfig = true;
         printWarning(io, `host "${name}" has no config dir (${relative(loaded.dir, job.configDir)}/): deploying its secrets only`);
+      }
+      if (flags.config && !job.noConfig) {
+        // The config is built for what this file says: shipping a stale one would make
+        // the host refuse its own secrets (or wire units for secrets it does not get).
+        const stale = await staleHostSecrets(loaded.dir, loaded.repo, name);
+        if (stale) {
+          throw new NixsealError("NIXSEAL_ERR_DEPLOY_STALE_SECRETS_FILE", `host "${name}": ${stale}; the host's NixOS system would be built for other secrets than it gets`, {
+            hints: [`run "nixseal host sync ${name}" to rewrite it from nixseal.json, commit it, and deploy again`],
+          });
+        }
+        if (existsSync(hostSecretsPath(loaded.dir, loaded.repo, name))) job.nextSystem = hostSecretsFor(loaded.repo, name).digest;
       }
       if (flags.secrets) {
         job.bundleDir = join(work, name);

@@ -31,6 +31,8 @@ export interface HostJob {
   bundleId?: string;
   /** No config to ship (a host without a config dir of its own, e.g. not NixOS): secrets only. */
   noConfig?: boolean;
+  /** Digest of the config's nixseal-secrets.json: what the rebuild builds the system for. */
+  nextSystem?: string;
 }
 
 /** Flags that shape every host's deploy. */
@@ -122,7 +124,8 @@ export async function deployHost(job: HostJob, flags: DeployFlags, sink: Progres
     }
     if (flags.secrets && generation !== undefined && generation !== result.previousGeneration) {
       activateAttempted = true;
-      await step("activate", () => agentActivate(agent, generation!), () => `generation ${generation}`);
+      // Shipped with its config, the bundle is checked against the system the rebuild builds next.
+      await step("activate", () => agentActivate(agent, generation!, configInstalled ? job.nextSystem : undefined), () => `generation ${generation}`);
       secretsActivated = true;
     }
     if (doConfig) {

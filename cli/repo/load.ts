@@ -3,12 +3,15 @@ import {
   NixsealError,
   parseJsonText,
   repoSchema,
+  secretNameProblems,
+  suggestSecretName,
   validate,
   writeFileAtomic,
   type Repo,
 } from "../../core/index.js";
 import { checkAllTemplates } from "../templates/check.js";
 import { findRepo } from "./find.js";
+import { syncHostSecretsFiles } from "./host-secrets.js";
 import { repoFile } from "./paths.js";
 import { usedRecipientSets } from "./recipients.js";
 
@@ -18,13 +21,20 @@ export interface LoadedRepo {
   repo: Repo;
 }
 
+/** What loadRepo accepts: `oldNames` lets a name an earlier rule allowed through (for rename). */
+export interface LoadOptions {
+  oldNames?: boolean;
+}
+
 /**
  * Reads and validates dir/nixseal.json. Errors name the file, the JSON path and
- * what is expected (never the value found).
+ * what is expected (never the value found). A secret name the current rule
+ * refuses (written under an earlier one), or two that differ only in case, is an
+ * error naming the rename command.
  *
- * @throws NixsealError NIXSEAL_ERR_NO_REPO, NIXSEAL_ERR_INVALID_FILE, NIXSEAL_ERR_IO
+ * @throws NixsealError NIXSEAL_ERR_NO_REPO, NIXSEAL_ERR_INVALID_FILE, NIXSEAL_ERR_IO, NIXSEAL_ERR_BAD_NAME
  */
-export async function loadRepo(dir: string): Promise<LoadedRepo> {
+export async function loadRepo(dir: string, opts: LoadOptions = {}): Promise<LoadedRepo> {
   const file = repoFile(dir);
   let text: string;
   try {
@@ -39,12 +49,29 @@ export async function loadRepo(dir: string): Promise<LoadedRepo> {
     throw new NixsealError("NIXSEAL_ERR_IO", `cannot read ${file}: ${(err as Error).message}`, { cause: err });
   }
   const repo = validate(repoSchema, parseJsonText(text, file), file);
+  if (!opts.oldNames) checkSecretNames(file, repo);
   return { dir, repo };
 }
 
+function checkSecretNames(file: string, repo: Repo): void {
+  const problems = secretNameProblems(Object.keys(repo.secrets));
+  if (problems.length === 0) return;
+  const p = problems[0]!;
+  const what = p.problem === "rule" ? "a name secrets may no longer have (a name is also a systemd unit name on NixOS hosts)" : `a name that differs from "${p.other}" only in case`;
+  const to = p.problem === "rule" ? suggestSecretName(p.name) : `${p.name}-2`;
+  throw new NixsealError("NIXSEAL_ERR_BAD_NAME", `${file}: secret ${JSON.stringify(p.name)} has ${what}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ""}`, {
+    hints: [`rename it: nixseal secrets rename ${quoteArg(p.name)} ${to}`, "then deploy its hosts (their systems are rebuilt for the new name)"],
+  });
+}
+
+/** A shell word for a hint (names are printable; quote what a shell would split). */
+function quoteArg(s: string): string {
+  return /^[A-Za-z0-9._@+-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
+}
+
 /** findRepo(cwd) then loadRepo. */
-export async function openRepo(cwd: string): Promise<LoadedRepo> {
-  return loadRepo(await findRepo(cwd));
+export async function openRepo(cwd: string, opts: LoadOptions = {}): Promise<LoadedRepo> {
+  return loadRepo(await findRepo(cwd), opts);
 }
 
 /**
@@ -82,6 +109,8 @@ export async function saveRepo(dir: string, repo: Repo): Promise<void> {
   }
   await checkAllTemplates(dir, checked.data);
   await writeFileAtomic(file, formatRepo(checked.data), 0o644);
+  // Every change of a host's secrets reaches the file its NixOS system is built from.
+  await syncHostSecretsFiles(dir, checked.data);
 }
 
 function sortRecord<T>(rec: Record<string, T>): Record<string, T> {

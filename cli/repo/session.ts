@@ -1,5 +1,5 @@
 import { findRepo } from "./find.js";
-import { loadRepo, type LoadedRepo } from "./load.js";
+import { loadRepo, type LoadedRepo, type LoadOptions } from "./load.js";
 import { withRepoLock } from "./lock.js";
 
 /**
@@ -7,7 +7,7 @@ import { withRepoLock } from "./lock.js";
  * and runs fn. Every command that writes goes through here, so what it read is
  * what it changes.
  */
-export async function withLockedRepo<T>(cwd: string, fn: (loaded: LoadedRepo) => Promise<T>): Promise<T> {
+export async function withLockedRepo<T>(cwd: string, fn: (loaded: LoadedRepo) => Promise<T>, opts: LoadOptions = {}): Promise<T> {
   const dir = await findRepo(cwd);
-  return withRepoLock(dir, async () => fn(await loadRepo(dir)));
+  return withRepoLock(dir, async () => fn(await loadRepo(dir, opts)));
 }

@@ -8,7 +8,7 @@ import { openRepo, saveRepo, withLockedRepo } from "../repo/index.js";
 import { checkSecretName } from "../repo/validate.js";
 import { readValue, type ValueOptions } from "../values.js";
 import { passwordSecretFor, storeValue, wipe } from "./generated.js";
-import { checkHosts, checkMeta, expandHosts, type MetaOpts } from "./meta.js";
+import { checkForUsers, checkHosts, checkMeta, expandHosts, type MetaOpts } from "./meta.js";
 import { now } from "./write.js";
 
 export type AddOptions = MetaOpts & ValueOptions & { host?: string[] };
@@ -38,6 +38,9 @@ export async function addSecret(io: CliIo, name: string, opts: AddOptions): Prom
         updatedAt: now(),
       };
       if (meta.path) secret.path = meta.path;
+      if (meta.neededBy?.length) secret.neededBy = meta.neededBy;
+      if (meta.neededForUsers) secret.neededForUsers = true;
+      checkForUsers(name, secret);
       repo.secrets[name] = secret;
       await storeValue(dir, repo, name, v);
       await saveRepo(dir, repo);

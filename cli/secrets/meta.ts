@@ -15,11 +15,13 @@ export interface MetaOpts {
   path?: string | false;
   restartUnit?: string[];
   reloadUnit?: string[];
+  neededBy?: string[];
+  neededForUsers?: boolean;
   allowWorldReadable?: boolean;
 }
 
 /** Validated metadata; undefined means "not given". */
-export type Meta = Partial<Pick<RepoSecret, "owner" | "group" | "mode" | "path" | "restartUnits" | "reloadUnits">>;
+export type Meta = Partial<Pick<RepoSecret, "owner" | "group" | "mode" | "path" | "restartUnits" | "reloadUnits" | "neededBy" | "neededForUsers">>;
 
 /** Checks the metadata options (a mode's warnings are printed). */
 export function checkMeta(io: CliIo, opts: MetaOpts): Meta {
@@ -34,7 +36,19 @@ export function checkMeta(io: CliIo, opts: MetaOpts): Meta {
   if (typeof opts.path === "string") out.path = checkPath(opts.path);
   if (opts.restartUnit) out.restartUnits = [...new Set(opts.restartUnit.map(checkUnit))];
   if (opts.reloadUnit) out.reloadUnits = [...new Set(opts.reloadUnit.map(checkUnit))];
+  if (opts.neededBy) out.neededBy = [...new Set(opts.neededBy.map(checkUnit))];
+  if (opts.neededForUsers === true) out.neededForUsers = true;
   return out;
+}
+
+/** A secret restored before users exist can only belong to root. */
+export function checkForUsers(name: string, s: RepoSecret): void {
+  if (s.neededForUsers && !(["root", "0"].includes(s.owner) && ["root", "0"].includes(s.group))) {
+    throw new NixsealError("NIXSEAL_ERR_USAGE", `secret "${name}" is needed for users, so it must be owned by root:root (it is restored before any other user exists)`, {
+      hints: ["use --owner root --group root, or leave out --needed-for-users"],
+      exitCode: 2,
+    });
+  }
 }
 
 const isSelector = (h: string): boolean => h.startsWith("@") || /[*?]/.test(h);

@@ -9,7 +9,7 @@ import { openRepo, saveRepo, withLockedRepo } from "../repo/index.js";
 import { checkSecretName } from "../repo/validate.js";
 import { checkAllTemplates } from "../templates/check.js";
 import { refusePasswordSecret } from "./generated.js";
-import { checkHosts, checkMeta, expandHosts, type MetaOpts } from "./meta.js";
+import { checkForUsers, checkHosts, checkMeta, expandHosts, type MetaOpts } from "./meta.js";
 
 export type SetOptions = MetaOpts & { host?: string[]; addHost?: string[]; rmHost?: string[]; identity?: string };
 
@@ -39,8 +39,8 @@ export async function setSecret(io: CliIo, name: string, opts: SetOptions): Prom
   // A generated password is the admins' alone: it goes to no host.
   if (planned.length) refusePasswordSecret(before.repo, name, "given to a host");
   const hostsChange = !sameSet(planned, before.repo.secrets[name]!.hosts);
-  if (!hostsChange && Object.values(meta).every((v) => v === undefined) && opts.path === undefined) {
-    throw new NixsealError("NIXSEAL_ERR_USAGE", "nothing to change", { hints: ["give --owner, --group, --mode, --path, --host/--add-host/--rm-host or units"], exitCode: 2 });
+  if (!hostsChange && Object.values(meta).every((v) => v === undefined) && opts.path === undefined && opts.neededForUsers === undefined) {
+    throw new NixsealError("NIXSEAL_ERR_USAGE", "nothing to change", { hints: ["give --owner, --group, --mode, --path, --host/--add-host/--rm-host, units, --needed-by or --needed-for-users"], exitCode: 2 });
   }
   const admin: AdminIdentity | undefined = hostsChange ? await loadAdminIdentity(io, opts.identity) : undefined;
   const rekeyed = await withLockedRepo(io.cwd, async (loaded) => {
@@ -56,6 +56,13 @@ export async function setSecret(io: CliIo, name: string, opts: SetOptions): Prom
     if (opts.path === false) delete s.path;
     if (meta.restartUnits) s.restartUnits = meta.restartUnits;
     if (meta.reloadUnits) s.reloadUnits = meta.reloadUnits;
+    if (meta.neededBy) {
+      if (meta.neededBy.length) s.neededBy = meta.neededBy;
+      else delete s.neededBy;
+    }
+    if (opts.neededForUsers === true) s.neededForUsers = true;
+    if (opts.neededForUsers === false) delete s.neededForUsers;
+    checkForUsers(name, s);
     // Only this command's host change re-encrypts; an older staleness is for "secrets rekey".
     // Before any blob is re-encrypted: a host change that would break a template changes nothing.
     if (changed) await checkAllTemplates(loaded.dir, loaded.repo);

@@ -12,6 +12,7 @@ import { acquireLock } from "../generations/lock.js";
 import { checkRunDir } from "../plaintext/materialize.js";
 import { NixsealError } from "../../core/errors.js";
 import { currentBootId, monotonicUs, recordRun } from "../status/state-file.js";
+import { systemDrift } from "../generations/system-secrets.js";
 
 export interface RestoreOutcome {
   /** The generation restored; null when none is installed yet. */
@@ -19,6 +20,8 @@ export interface RestoreOutcome {
   /** Set when current was unusable and previous was restored instead. */
   fellBackFrom?: { generation: number; reason: string };
   outcome?: InstallOutcome;
+  /** How the restored bundle disagrees with what the running system was built for (restored anyway). */
+  drift?: string[];
 }
 
 /**
@@ -57,6 +60,14 @@ export async function restore(config: AgentConfig): Promise<RestoreOutcome> {
     }
     if (!bundle || generation === null) throw errors.bundleInvalid([config.stateDir, `no usable generation: ${problems.join("; ")}`]);
     const outcome = await installGeneration(config, generation, bundle, { partial: true, flipState: false, restart: false, helper });
+    // At boot the host restores what it has; a disagreement with the system is reported.
+    let drift: string[] = [];
+    try {
+      drift = systemDrift(config, bundle.manifest);
+    } catch (err) {
+      drift = [err instanceof NixsealError ? err.message : String(err)];
+    }
+    if (drift.length) outcome.warnings.push(`generation ${generation} does not match ${config.systemSecrets}: ${drift.join("; ")} (deploy the host with its config: nixseal deploy HOST)`);
     const failed = outcome.results.filter((r) => !r.ok).length;
     const durationMs = Date.now() - t0;
     await recordRun(
@@ -66,7 +77,7 @@ export async function restore(config: AgentConfig): Promise<RestoreOutcome> {
       // Taken once the plaintext is live: what its consumers' start times are compared with.
       { bootId: currentBootId(), invocationId: process.env.INVOCATION_ID ?? null, generation, ok: failed === 0, failed, durationMs, finishedMonotonicUs: monotonicUs() },
     );
-    return { generation, fellBackFrom, outcome };
+    return { generation, fellBackFrom, outcome, ...(drift.length ? { drift } : {}) };
   } catch (err) {
     const e = err instanceof NixsealError ? err : errors.internal([]);
     const durationMs = Date.now() - t0;

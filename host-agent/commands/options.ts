@@ -23,6 +23,7 @@ export const OPTIONS = {
   json: { flag: "--json" },
   agent: { flag: "--agent", value: "PATH" },
   noStart: { flag: "--no-start" },
+  forUsers: { flag: "--for-users" },
   server: { flag: "--server", value: "URL" },
   host: { flag: "--host", value: "NAME" },
   trustKey: { flag: "--trust-key", value: "FILE", repeat: true },

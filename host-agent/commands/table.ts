@@ -25,8 +25,11 @@ export const COMMANDS: readonly AgentCommand[] = [
   {
     name: "restore",
     operands: [],
-    options: [],
-    usage: [["restore", "decrypt the current generation into /run/nixseal (boot oneshot)"]],
+    options: ["forUsers"],
+    usage: [
+      ["restore", "decrypt the current generation into /run/nixseal (boot oneshot)"],
+      ["restore --for-users", "only the secrets users are made with, root-only, into /run/nixseal/for-users (before users exist)"],
+    ],
     run: restore,
   },
   {

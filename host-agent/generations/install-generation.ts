@@ -11,6 +11,7 @@ import { readManifest, type BundleDir } from "./bundle-dir.js";
 import type { AgentConfig } from "../config/defaults.js";
 import { generationDir, linkedGeneration, pruneGenerations, setStateLinks } from "./store.js";
 import { loadHostIdentities } from "../plaintext/host-keys.js";
+import { linkForUsers } from "../plaintext/for-users.js";
 import { flipCurrent, linkKeysAfterFlip, linkKeysBeforeFlip, linkPaths } from "../plaintext/links.js";
 import { checkRunDir, materialize, type SecretResult } from "../plaintext/materialize.js";
 import { helperFor, type DecryptHelper } from "../plaintext/parallel-decrypt.js";
@@ -110,6 +111,11 @@ export async function installGeneration(config: AgentConfig, gen: number, bundle
   const live = new Set(okNames);
   const files = liveFiles(bundle.manifest);
   linkPaths(config.runDir, files.filter((s) => live.has(s.name)), before, byName);
+  try {
+    linkForUsers(config, name, bundle.manifest.secrets.filter((s) => live.has(s.name)));
+  } catch (err) {
+    warnings.push(`cannot link the secrets for users into ${config.forUsersDir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
   if (opts.flipState) {
     const cur = linkedGeneration(config.stateDir, "current");
     setStateLinks(config.stateDir, gen, cur !== gen ? cur : linkedGeneration(config.stateDir, "previous"));

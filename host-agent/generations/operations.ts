@@ -15,6 +15,7 @@ import { checkRunDir, decryptSecret, resolveOwner } from "../plaintext/materiali
 import { checkTemplate } from "../plaintext/templates.js";
 import { NixsealError } from "../../core/errors.js";
 import { recordRun } from "../status/state-file.js";
+import { requireCurrentNames, requireSystemMatch } from "./system-secrets.js";
 
 function withLock<T>(config: AgentConfig, fn: () => Promise<T>): Promise<T> {
   checkRunDir(config.runDir, config.requireMemoryFs);
@@ -36,6 +37,7 @@ export async function stage(config: AgentConfig, dir: string): Promise<StageRepl
 async function checkBundle(config: AgentConfig, dir: string, root: string) {
   const bundle = await readBundleDir(dir);
   const entries = requireWhole(bundle);
+  requireCurrentNames(dir, bundle.manifest);
   const identities = await loadHostIdentities(config.identityPaths);
   const accounts = loadAccounts(root);
   for (const { secret, blob } of entries) {
@@ -85,15 +87,19 @@ async function record(config: AgentConfig, action: LastRun["action"], generation
 
 /**
  * Makes a stored generation live, all or nothing: any secret that cannot be made
- * (unknown owner, bad blob) aborts it with the old generation still live.
+ * (unknown owner, bad blob) aborts it with the old generation still live. A bundle
+ * the running system was not built for is refused (system-secrets.ts), unless
+ * `nextSystem` names the digest of the system about to be built for it; a rollback
+ * returns to what ran before and is not checked.
  */
-export async function activate(config: AgentConfig, generation: number, action: LastRun["action"] = "activate"): Promise<InstallOutcome> {
+export async function activate(config: AgentConfig, generation: number, action: LastRun["action"] = "activate", nextSystem?: string): Promise<InstallOutcome> {
   return withLock(config, () =>
     record(config, action, generation, Date.now(), async () => {
       const dir = generationDir(config.stateDir, generation);
       if (!existsSync(dir)) throw errors.generationNotFound([generation, config.stateDir]);
       const bundle = await readBundleDir(dir);
       requireWhole(bundle);
+      if (action !== "rollback") requireSystemMatch(config, bundle.manifest, generation, nextSystem);
       return installGeneration(config, generation, bundle, { partial: false, flipState: true, restart: true });
     }),
   );

@@ -20,6 +20,7 @@ export interface TestSecret {
   restartUnits?: string[];
   reloadUnits?: string[];
   version?: number;
+  neededForUsers?: boolean;
 }
 
 export interface AgentEnv {
@@ -64,6 +65,8 @@ export function makeEnv(opts: { tmpfsSize?: string; keysDir?: "absent" | "direct
     runDir,
     keysDir,
     socket: join(root, "run", "nixseal-agent", "agent.sock"),
+    forUsersDir: join(runDir, "for-users"),
+    systemSecrets: join(root, "etc", "nixseal", "secrets.json"),
     restartUnits: false,
     ...opts.config,
   });
@@ -98,6 +101,7 @@ export async function writeBundle(dir: string, recipientLine: string, secrets: T
       restartUnits: s.restartUnits ?? [],
       reloadUnits: s.reloadUnits ?? [],
       version: s.version ?? 1,
+      ...(s.neededForUsers ? { neededForUsers: true as const } : {}),
     };
   });
   writeFileSync(join(dir, BUNDLE_MANIFEST), JSON.stringify(makeManifest(host, entries), null, 2));

@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { type HostSecret } from "../../core/index.js";
-import { agentConfigSchema } from "../../host-agent/config-schema.js";
+import { agentConfigSchema } from "../../host-agent/config/schema.js";
 import { evaluate, forVerify, scratch, secret, verifyUnitDir, words, writeSecretsFile, writeUnitDir, type Evaluated } from "./module-eval.js";
 
 const tmp = scratch("module-eval");

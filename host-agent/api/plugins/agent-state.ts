@@ -11,7 +11,8 @@ export interface AgentService {
   config: AgentConfig;
   startedAt: number;
   stage: (dir: string) => ReturnType<typeof stage>;
-  activate: (generation: number) => ReturnType<typeof activate>;
+  /** nextSystem: the digest of the system about to be built for this bundle (deploy with a config). */
+  activate: (generation: number, nextSystem?: string) => ReturnType<typeof activate>;
   rollback: () => ReturnType<typeof rollback>;
   status: () => ReturnType<typeof collectStatus>;
   runs: () => { ok: number; failed: number };
@@ -30,7 +31,7 @@ export const agentStatePlugin = fp(
       config,
       startedAt: Date.now(),
       stage: (dir: string) => stage(config, dir),
-      activate: (generation: number) => activate(config, generation),
+      activate: (generation: number, nextSystem?: string) => activate(config, generation, "activate", nextSystem),
       rollback: () => rollback(config),
       status: () => collectStatus(config),
       runs: () => readStateFile(config.stateDir).activations,

@@ -40,11 +40,15 @@ export async function generationRoutes(app: FastifyInstance): Promise<void> {
           type: "object",
           additionalProperties: false,
           required: ["generation"],
-          properties: { generation: { type: "integer", minimum: 1, maximum: 999999999 } },
+          properties: {
+            generation: { type: "integer", minimum: 1, maximum: 999999999 },
+            // deploy with a config: the digest of the generated file it installed, which the rebuild that follows is built from
+            nextSystem: { type: "string", pattern: "^sha256:[0-9a-f]{64}$" },
+          },
         },
       },
     },
-    async (req) => activationReply(await app.agent.activate(req.body.generation)),
+    async (req) => activationReply(await app.agent.activate(req.body.generation, req.body.nextSystem)),
   );
   app.post<{ Reply: ActivationReply }>(AGENT_ROUTES.rollback, async () => activationReply(await app.agent.rollback()));
 }
