@@ -12,7 +12,7 @@ import { acquireLock } from "../generations/lock.js";
 import { checkRunDir } from "../plaintext/materialize.js";
 import { NixsealError } from "../../core/errors.js";
 import { currentBootId, monotonicUs, recordRun } from "../status/state-file.js";
-import { systemDrift } from "../generations/system-secrets.js";
+import { bootDrift } from "./drift.js";
 
 export interface RestoreOutcome {
   /** The generation restored; null when none is installed yet. */
@@ -61,12 +61,7 @@ export async function restore(config: AgentConfig): Promise<RestoreOutcome> {
     if (!bundle || generation === null) throw errors.bundleInvalid([config.stateDir, `no usable generation: ${problems.join("; ")}`]);
     const outcome = await installGeneration(config, generation, bundle, { partial: true, flipState: false, restart: false, helper });
     // At boot the host restores what it has; a disagreement with the system is reported.
-    let drift: string[] = [];
-    try {
-      drift = systemDrift(config, bundle.manifest);
-    } catch (err) {
-      drift = [err instanceof NixsealError ? err.message : String(err)];
-    }
+    const drift = await bootDrift(config, bundle.manifest);
     if (drift.length) outcome.warnings.push(`generation ${generation} does not match ${config.systemSecrets}: ${drift.join("; ")} (deploy the host with its config: nixseal deploy HOST)`);
     const failed = outcome.results.filter((r) => !r.ok).length;
     const durationMs = Date.now() - t0;

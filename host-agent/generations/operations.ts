@@ -15,7 +15,6 @@ import { checkRunDir, decryptSecret, resolveOwner } from "../plaintext/materiali
 import { checkTemplate } from "../plaintext/templates.js";
 import { NixsealError } from "../../core/errors.js";
 import { recordRun } from "../status/state-file.js";
-import { requireCurrentNames, requireSystemMatch } from "./system-secrets.js";
 
 function withLock<T>(config: AgentConfig, fn: () => Promise<T>): Promise<T> {
   checkRunDir(config.runDir, config.requireMemoryFs);
@@ -37,7 +36,7 @@ export async function stage(config: AgentConfig, dir: string): Promise<StageRepl
 async function checkBundle(config: AgentConfig, dir: string, root: string) {
   const bundle = await readBundleDir(dir);
   const entries = requireWhole(bundle);
-  requireCurrentNames(dir, bundle.manifest);
+  (await import("./system-secrets.js")).requireCurrentNames(dir, bundle.manifest);
   const identities = await loadHostIdentities(config.identityPaths);
   const accounts = loadAccounts(root);
   for (const { secret, blob } of entries) {
@@ -99,7 +98,7 @@ export async function activate(config: AgentConfig, generation: number, action: 
       if (!existsSync(dir)) throw errors.generationNotFound([generation, config.stateDir]);
       const bundle = await readBundleDir(dir);
       requireWhole(bundle);
-      if (action !== "rollback") requireSystemMatch(config, bundle.manifest, generation, nextSystem);
+      if (action !== "rollback") (await import("./system-secrets.js")).requireSystemMatch(config, bundle.manifest, generation, nextSystem);
       return installGeneration(config, generation, bundle, { partial: false, flipState: true, restart: true });
     }),
   );

@@ -2,8 +2,12 @@
 // generated file the system was evaluated from (core/schema/host-secrets.ts). A bundle
 // whose secrets (names and what the agent applies) disagree with it is refused at
 // activation, and reported, not refused, at boot. Plain hosts have no such file.
+// Loaded on demand (zod): the boot restore compares digests with boot/drift.ts first.
 import { readFileSync } from "node:fs";
-import { appliedDifferences, appliedDigest, appliedSecretsOf, hostSecretsSchema, secretNameProblems, type BundleManifest, type HostSecrets } from "../../core/index.js";
+import type { BundleManifest } from "../../core/schema/bundle.js";
+import { appliedDifferences, appliedDigest } from "../../core/schema/applied-digest.js";
+import { appliedSecretsOf, hostSecretsSchema, type HostSecrets } from "../../core/schema/host-secrets.js";
+import { secretNameProblems } from "../../core/schema/names.js";
 import { parseJsonText, validate } from "../../core/schema/parse.js";
 import type { AgentConfig } from "../config/defaults.js";
 import { errors } from "../errors.js";
