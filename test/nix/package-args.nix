@@ -1,31 +1,29 @@
-# Test helper: evaluates nix/package.nix without nixpkgs by passing
-# buildNpmPackage as the identity (the attrset it would build from) and the
-# handful of lib functions the file uses, written with builtins. What the test
-# checks is the file's own logic: name and version from package.json, the
-# source filter, and the installCheck script, which it runs against dist/.
+# Test helper: evaluates nix/package.nix without nixpkgs' packages: the real
+# nixpkgs lib (vendored in test/nix/nixos-eval) and mkDerivation as the identity
+# (the attrset a build would start from). What the tests check is the file's
+# own logic: name and version from package.json, the pinned dependency hash and
+# its lock check, the source filters, the build and installCheck scripts.
+{ nix ? ../../nix }:
 let
-  lib = {
-    importJSON = p: builtins.fromJSON (builtins.readFile p);
-    removePrefix = pre: s:
-      let n = builtins.stringLength pre;
-      in if builtins.substring 0 n s == pre then builtins.substring n (-1) s else s;
-    inherit (builtins) elem;
-    cleanSourceWith = args: args;
-    licenses.mit = "mit";
-    platforms = { linux = [ "x86_64-linux" ]; darwin = [ "aarch64-darwin" ]; };
-  };
-  pkg = import ../../nix/package.nix {
+  lib = import ./nixos-eval/nixpkgs/lib;
+  mkDerivation = args: args // { outPath = "/nix/store/00000000000000000000000000000000-${args.pname}-${args.version}"; };
+  pkg = import (nix + "/package.nix") {
     inherit lib;
-    buildNpmPackage = args: args;
-    nodejs_20 = "nodejs_20";
-    python3 = "python3";
+    stdenv = { inherit mkDerivation; hostPlatform.system = "x86_64-linux"; };
+    stdenvNoCC = { inherit mkDerivation; };
+    nodejs_24 = "/nix/store/00000000000000000000000000000000-nodejs-24";
+    cacert = "cacert";
+    makeWrapper = "makeWrapper";
     openssh = "openssh";
   };
   root = toString ../..;
   keeps = rel: type: pkg.src.filter "${root}/${rel}" type;
+  lockKeeps = rel: type: pkg.passthru.npmDeps.src.filter "${root}/${rel}" type;
 in
 {
-  inherit (pkg) pname version npmDepsHash npmBuildScript installCheckPhase doInstallCheck;
+  inherit (pkg) pname version buildPhase installPhase installCheckPhase doInstallCheck;
+  nodejs = pkg.passthru.nodejs;
+  deps = { inherit (pkg.passthru.npmDeps) outputHash outputHashMode outputHashAlgo buildPhase dontFixup; };
   source = {
     core = keeps "core" "directory";
     packageLock = keeps "package-lock.json" "regular";
@@ -33,5 +31,10 @@ in
     dist = keeps "dist" "directory";
     test = keeps "test" "directory";
     git = keeps ".git" "directory";
+  };
+  lockSource = {
+    packageJson = lockKeeps "package.json" "regular";
+    packageLock = lockKeeps "package-lock.json" "regular";
+    core = lockKeeps "core" "directory";
   };
 }
