@@ -63,7 +63,8 @@ let
     "@config@" = paths.config;
     "@fsType@" = unitsJson.mount.${cfg.fsType}.fsType;
     "@fsOptions@" = unitsJson.mount.${cfg.fsType}.fsOptions;
-    "@readWritePaths@" = readWritePaths;
+    # "-": a directory that is missing costs only its secret's link, never the whole restore.
+    "@readWritePaths@" = map (d: "-${d}") readWritePaths;
     "@identityPaths@" = cfg.identityPaths;
   };
   units = import ./units.nix { units = unitsJson; inherit placeholders; };
@@ -287,6 +288,11 @@ in
       # with it every secret: make sure each directory is there (an existing
       # one is left as it is; a service's StateDirectory= still owns its own).
       systemd.tmpfiles.rules = tmpfilesRules ++ map (d: "d ${d} - - - -") readWritePaths;
+      # The restore runs before systemd-tmpfiles-setup.service: at boot the directories
+      # must already be there, as the activation script (stage 2, before systemd) makes them.
+      system.activationScripts.nixsealPaths = mkIf (readWritePaths != [ ]) (lib.stringAfter [ "specialfs" ] ''
+        ${pkgs.coreutils}/bin/mkdir -p ${lib.escapeShellArgs readWritePaths}
+      '');
 
       # The agent's own units, exactly as units.json has them.
       systemd.services = mapAttrs' (n: v: nameValuePair n (v // {

@@ -41,7 +41,8 @@ describe("deploy progress: live view, plain lines, JSON", () => {
     const plain = out.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "");
     expect(code).toBe(1);
     expect(plain).toMatch(/view1: upload config and bundle/); // live step titles
-    expect(plain).toMatch(/✔ view1: deployed, config 1 files, "nixos-rebuild switch" ok/);
+    // configuration.nix and the generated nixseal-secrets.json
+    expect(plain).toMatch(/✔ view1: deployed, config 2 files, "nixos-rebuild switch" ok/);
     expect(plain).toMatch(/✖ view2: FAILED: host "view2": rebuild failed/);
     expect(plain).toMatch(/deploy: 1 of 2 host\(s\) ok/);
   });

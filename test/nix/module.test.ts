@@ -82,7 +82,10 @@ describe("nix/module.nix evaluation matrix", () => {
   it("many secrets: owners, modes, paths and units come from the generated file", () => {
     const e = ok("many-secrets", MANY);
     const restore = unit(e, "nixseal-restore.service");
-    expect(words(restore, "Service", "ReadWritePaths")).toEqual(expect.arrayContaining(["/var/lib/caddy", "/etc/postgresql"]));
+    expect(words(restore, "Service", "ReadWritePaths")).toEqual(expect.arrayContaining(["-/var/lib/caddy", "-/etc/postgresql"]));
+    // Made by the activation script, before systemd starts the restore (tmpfiles runs later).
+    const mkdir = /#### Activation script snippet nixsealPaths:\n_localstatus=0\n\/nix\/store\/[a-z0-9]{32}-coreutils\/bin\/mkdir -p (.*)\n/.exec(e.activation);
+    expect(mkdir?.[1]?.split(" ").sort()).toEqual(["/etc/postgresql", "/var/lib/caddy"]);
     expect(e.tmpfiles).toEqual(expect.arrayContaining(["d /var/lib/caddy - - - -", "d /etc/postgresql - - - -"]));
     expect(agentJson(e).readWritePaths.sort()).toEqual(["/etc/postgresql", "/var/lib/caddy"]);
     // Each consumer gets the key unit through nixseal's own unit: requiredBy + before.
