@@ -66,16 +66,6 @@ export function evaluate(config: string, secretsFile?: string): Evaluated {
   return JSON.parse(r.stdout) as Evaluated;
 }
 
-/** Like evaluate, but returns Nix's error text of an evaluation that must fail. */
-export function evaluationError(config: string, secretsFile?: string): string {
-  try {
-    evaluate(config, secretsFile);
-  } catch (err) {
-    return (err as Error).message;
-  }
-  throw new Error(`evaluation of ${config} succeeded, expected it to fail`);
-}
-
 /** Units systemd itself ships on this machine: NixOS' definitions of them become drop-ins. */
 const upstream = new Set(readdirSync("/lib/systemd/system"));
 
