@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatHostSecrets, hostSecretsSchema, makeHostSecrets } from "../../core/index.js";
-import { evaluate, secret, writeUnitDir, type Evaluated } from "../nix/module-eval.js";
+import { evaluate, removeEvalStore, secret, writeUnitDir, type Evaluated } from "../nix/module-eval.js";
 import { bootHost, type TestHost } from "./harness/index.js";
 import { addHost, grepTree, newRepo, nixsealOk, type TestRepo } from "./fixtures/deploy-env.js";
 import { addAccounts } from "./agent-support.js";
@@ -127,6 +127,7 @@ describe("the NixOS module's units on a real systemd host", () => {
     await h?.stop();
     await repo?.cleanup();
     if (work) await rm(work, { recursive: true, force: true });
+    removeEvalStore();
   });
 
   it("refuses, on the host, to activate a bundle the running system was not built for, and changes nothing", async () => {

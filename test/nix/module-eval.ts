@@ -31,6 +31,18 @@ export interface Evaluated {
   users: Record<string, { hashedPasswordFile: string | null }>;
 }
 
+let store: string | undefined;
+/** The read-only store nix-instantiate evaluates with (made on first use; removeEvalStore() takes it away). */
+function evalStore(): string {
+  store ??= mkdtempSync(join(tmpdir(), "nixseal-eval-store-"));
+  return store;
+}
+/** Removes the evaluation store: every test file that evaluates calls it in afterAll. */
+export function removeEvalStore(): void {
+  if (store) rmSync(store, { recursive: true, force: true });
+  store = undefined;
+}
+
 /** A secret's metadata as the generated file holds it, with the defaults the CLI uses. */
 export function secret(s: Partial<HostSecret> = {}): HostSecret {
   return { owner: "root", group: "root", mode: "0400", path: null, restartUnits: [], reloadUnits: [], neededBy: [], neededForUsers: false, ...s };
@@ -57,7 +69,7 @@ export function writeSecretsFile(dir: string, host: string, secrets: Record<stri
  */
 export function evaluate(config: string, secretsFile?: string): Evaluated {
   const configPath = config.startsWith("/") ? config : join(ROOT, "test/nix/configs", `${config}.nix`);
-  const argv = ["--eval", "--strict", "--json", "--readonly-mode", "--store", join(tmpdir(), "nixos-eval-store"), "test/nix/eval-config.nix"];
+  const argv = ["--eval", "--strict", "--json", "--readonly-mode", "--store", evalStore(), "test/nix/eval-config.nix"];
   argv.push("--argstr", "nixosEval", NIXOS_EVAL, "--argstr", "config", configPath);
   if (NIXPKGS) argv.push("--argstr", "nixpkgs", NIXPKGS);
   if (secretsFile) argv.push("--argstr", "secretsFile", secretsFile);

@@ -8,10 +8,13 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { type HostSecret } from "../../core/index.js";
 import { agentConfigSchema } from "../../host-agent/config/schema.js";
-import { evaluate, forVerify, scratch, secret, verifyUnitDir, words, writeSecretsFile, writeUnitDir, type Evaluated } from "./module-eval.js";
+import { evaluate, forVerify, removeEvalStore, scratch, secret, verifyUnitDir, words, writeSecretsFile, writeUnitDir, type Evaluated } from "./module-eval.js";
 
 const tmp = scratch("module-eval");
-afterAll(tmp.remove);
+afterAll(() => {
+  tmp.remove();
+  removeEvalStore();
+});
 
 const unitsJson = JSON.parse(readFileSync(new URL("../../host-agent/systemd/units.json", import.meta.url), "utf8"));
 const AGENT_UNITS = Object.keys(unitsJson.units as Record<string, unknown>);
@@ -209,10 +212,14 @@ describe("nix/module.nix evaluation matrix", () => {
     expect(words(unit(e, "app-key-key.service"), "Service", "X-RestartIfChanged")).toEqual(["false"]);
   });
 
-  it("keyTimeout sets the bound of every key unit", () => {
+  it("keyTimeout, keepGenerations and fsType set away from their defaults reach the units and agent.json", () => {
     const e = ok("key-timeout", { a: secret() });
     expect(words(unit(e, "a-key.service"), "Service", "ExecStart")[3]).toBe("5");
     expect(words(unit(e, "a-key.service"), "Service", "TimeoutStartSec")).toEqual(["20s"]);
+    expect(agentJson(e).keepGenerations).toBe(10);
+    const mount = unit(e, "run-nixseal.mount");
+    expect(words(mount, "Mount", "Type")).toEqual(["ramfs"]);
+    expect(words(mount, "Mount", "Options")[0]).not.toContain("noswap");
   });
 });
 
