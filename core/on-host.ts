@@ -24,6 +24,10 @@ export const HOST_PATHS = Object.freeze({
   deployLock: "/var/lib/nixseal/deploy.lock",
   /** Where deploy keeps the /etc/nixos it replaced. */
   configBackup: "/var/lib/nixseal/config",
+  /** What the running NixOS system was built for (the generated nixseal-secrets.json); absent on plain hosts. */
+  systemSecrets: "/etc/nixseal/secrets.json",
+  /** The secrets users are made with (neededForUsers), root-only, on the run dir's memory filesystem. */
+  forUsersDir: "/run/nixseal/for-users",
 });
 
 /** A bundle dir's manifest: host, id and one entry per secret naming its .age file. */

@@ -33,8 +33,8 @@ export const CONFIG_DEFAULTS: Readonly<AgentConfig> = Object.freeze({
   socket: HOST_PATHS.socket,
   idleExitSeconds: 10,
   readWritePaths: [],
-  forUsersDir: "/run/nixseal/for-users",
-  systemSecrets: "/etc/nixseal/secrets.json",
+  forUsersDir: HOST_PATHS.forUsersDir,
+  systemSecrets: HOST_PATHS.systemSecrets,
   restartUnits: true,
   requireMemoryFs: true,
 });
