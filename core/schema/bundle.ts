@@ -33,7 +33,7 @@ export const bundleTemplateSchema = bundleSecretSchema.extend({
   /** Hex SHA-256 of the template text. */
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   /** The secrets of this bundle its placeholders name. */
-  uses: z.array(secretName),
+  uses: z.array(storedSecretName),
 });
 
 export const bundleManifestSchema = z.strictObject({
