@@ -1,6 +1,7 @@
 import { registerAge } from "./age.js";
 import { registerAudit } from "./audit.js";
 import { registerBundle } from "./bundle.js";
+import { registerCompletion } from "./completion.js";
 import { registerDeploy } from "./deploy.js";
 import { registerFleet } from "./fleet.js";
 import { registerHost } from "./host.js";
@@ -19,6 +20,7 @@ export const commands: RegisterCommand[] = [
   registerAge,
   registerAudit,
   registerBundle,
+  registerCompletion,
   registerDeploy,
   registerFleet,
   registerHost,
