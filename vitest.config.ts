@@ -7,8 +7,6 @@ export default defineConfig({
     // nix-instantiate warns on stderr when the nixbld group is missing (Debian's nix-bin
     // without nix-setup-systemd); the tests evaluate only and never build.
     env: { NIX_CONFIG: "build-users-group =" },
-    // A private TMPDIR per run; anything a test leaves in it fails the run (test/tmp-guard.ts).
-    globalSetup: ["test/tmp-guard.ts"],
     projects: [
       {
         test: {

@@ -1,9 +1,9 @@
 import { NixsealError } from "../core/index.js";
 import type { CliIo } from "./io.js";
 
-/** Whether to colour: only on a TTY, and never with NO_COLOR set. */
+/** Whether to colour: only on a TTY, never with NO_COLOR set or on a dumb terminal. */
 export function useColour(io: CliIo): boolean {
-  return Boolean(io.stderr.isTTY) && io.env.NO_COLOR === undefined;
+  return Boolean(io.stderr.isTTY) && io.env.NO_COLOR === undefined && io.env.TERM !== "dumb";
 }
 
 function paint(io: CliIo, code: string, text: string): string {

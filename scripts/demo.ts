@@ -1,7 +1,9 @@
 // `npm run demo`: the whole nixseal story on one local test host, narrated.
 // Boots a real systemd machine (namespaces, its own sshd on 127.0.1.x), then uses the
 // built `nixseal` CLI exactly as an operator would, in a temp repo: init, host add --scan,
-// secrets add, deploy, an unattended reboot, the keys back with their owners. Tears down.
+// secrets add, deploy, an unattended reboot, the keys back with their owners. Tears down,
+// unless run with --keep (`npm run demo -- --keep`): then the host keeps running as a
+// playground and the demo prints how to reach it and how to remove it.
 // No secret value is ever printed. Needs root and `bash scripts/setup.sh` first.
 import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -38,8 +40,31 @@ async function onHost(host: TestHost, cmd: string): Promise<string> {
   return r.stdout;
 }
 
+/** After --keep: how to use the running host and the repo, and how to remove both. */
+function keptHelp(host: TestHost, repo: TestRepo, base: string): string {
+  const q = (s: string) => (/^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+  return [
+    `the test host "${host.name}" keeps running at ${host.address} (ssh port ${host.port}); the repo is ${repo.dir}`,
+    "",
+    "a root shell on the host:",
+    `  ${host.sshArgs().map(q).join(" ")}`,
+    `  nsenter -t ${host.pid1} -m -u -i -p -r -w /bin/bash      # without ssh`,
+    "the repo, as the demo's operator (its admin identity is a file in the demo's HOME):",
+    `  cd ${q(repo.dir)} && export HOME=${q(base)}`,
+    "  nixseal status; nixseal secrets list; nixseal deploy --dry-run",
+    "remove both when done (a later npm test also removes a host whose demo has ended):",
+    "  node dist/test/hosts/harness/reap.js        # test hosts whose process is gone: this one",
+    `  rm -rf ${q(base)}`,
+  ].join("\n");
+}
+
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error("the demo boots a test machine and needs root (run bash scripts/setup.sh first)");
+  const keep = process.argv.includes("--keep");
+  const unknown = process.argv.slice(2).filter((a) => a !== "--keep");
+  if (unknown.length) throw new Error(`unknown argument ${unknown[0]}: the demo takes only --keep`);
+  // a kept host must outlive this process (the harness otherwise ties it to our life)
+  if (keep) process.env.NIXSEAL_TESTHOST_DETACH = "1";
   const base = await mkdtemp(join(tmpdir(), "nixseal-demo-"));
   const repoDir = join(base, "infra");
   await mkdir(repoDir);
@@ -52,6 +77,7 @@ async function main(): Promise<void> {
     cleanup: () => rm(base, { recursive: true, force: true }),
   };
   let host: TestHost | undefined;
+  let finished = false;
   // Ctrl-C: still stop the machine and remove the temp repo
   process.once("SIGINT", () => {
     process.stderr.write("\ndemo: interrupted, tearing down\n");
@@ -113,7 +139,13 @@ async function main(): Promise<void> {
     await cli(repo, ["status"]);
 
     say("Done: the keys came back with their owners after an unattended reboot, and /etc/nixos is on the host.");
+    finished = true;
   } finally {
+    if (keep && finished && host) {
+      say("Kept (--keep): the host and the repo stay");
+      show(keptHelp(host, repo, base));
+      return;
+    }
     say("Tear down: stop the host, remove the temp repo");
     await host?.stop().catch((e: unknown) => process.stderr.write(`demo: stopping the host failed: ${String(e)}\n`));
     await repo.cleanup();

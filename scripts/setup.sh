@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything nixseal's build, tests and demo need on a Debian 12 machine (as root):
-# Debian packages, npm packages (npm ci builds dist/ through "prepare"), and the cached
-# test-host base image.
+# Debian packages, npm packages (npm ci builds dist/ through "prepare"), nixseal itself
+# (npm install -g of this clone: nixseal, nixseal-agent and nixseal-server on PATH, the
+# man page, the bash completion), and the cached test-host base image.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +32,19 @@ fi
 
 echo "setup: npm ci"
 npm ci --no-audit --no-fund --loglevel=error
+
+# The one install (docs/install.md): this clone, linked into npm's global prefix. npm ci
+# has just built it, so no scripts run again.
+echo "setup: npm install -g (nixseal, nixseal-agent, nixseal-server on PATH)"
+npm install -g --ignore-scripts --no-audit --no-fund --loglevel=error .
+bin="$(npm prefix -g)/bin"
+case ":$(env -i HOME="$HOME" bash -lc 'echo "$PATH"' 2>/dev/null):" in
+  *":$bin:"*) ;;
+  *) echo "setup: warning: $bin (npm's global bin) is not on a login shell's PATH; add it" >&2 ;;
+esac
+if [[ -d /usr/share/bash-completion/completions ]]; then
+  node dist/cli/bin.js completion bash > /usr/share/bash-completion/completions/nixseal
+fi
 
 if [[ -x test/hosts/image/build-base.sh ]]; then
   echo "setup: test-host base image"

@@ -366,7 +366,8 @@ describe("teardown leaves nothing", () => {
     const vitest = join(projectRoot(), "node_modules/vitest/vitest.mjs");
     const main = spawn(process.execPath, [vitest, "run", "--project", "hosts", "test/hosts/machines.test.ts", "-t", "hangs with a machine up"], {
       cwd: projectRoot(),
-      env: { ...process.env, NIXSEAL_TESTHOST_CHILD_HANG: marker },
+      // its own TMPDIR, removed with `compiled`: a SIGKILLed vitest cannot remove its files
+      env: { ...process.env, NIXSEAL_TESTHOST_CHILD_HANG: marker, TMPDIR: mkdtempSync(join(compiled, "tmp-")) },
       stdio: "ignore",
     });
     const mainExited = new Promise((r) => main.once("exit", r));

@@ -58,7 +58,7 @@ export function startPostgres(): TestPostgres {
   const bin = postgresBin();
   if (!bin) throw new Error("PostgreSQL is not installed: run bash scripts/setup.sh");
   const root = mkdtempSync(join(tmpdir(), "nixseal-pg-"));
-  // The postgres user must reach its dir: a run's private TMPDIR (test/tmp-guard.ts) is
+  // The postgres user must reach its dir: a run's private TMPDIR (scripts/test-run.mjs) is
   // 0700; it becomes traversable (not listable) for the run, nothing else changes.
   for (let d = dirname(root); d !== "/" && d !== "/tmp"; d = dirname(d)) {
     const mode = statSync(d).mode & 0o777;
