@@ -1,3 +1,4 @@
+import { registerAdmin } from "./admin.js";
 import { registerAge } from "./age.js";
 import { registerAudit } from "./audit.js";
 import { registerBundle } from "./bundle.js";
@@ -5,6 +6,7 @@ import { registerCompletion } from "./completion.js";
 import { registerDeploy } from "./deploy.js";
 import { registerFleet } from "./fleet.js";
 import { registerHost } from "./host.js";
+import { registerIdentity } from "./identity.js";
 import { registerImport } from "./import.js";
 import { registerInit } from "./init.js";
 import { registerPush } from "./push.js";
@@ -17,6 +19,7 @@ import type { RegisterCommand } from "./context.js";
 
 // One line per command module; keep sorted.
 export const commands: RegisterCommand[] = [
+  registerAdmin,
   registerAge,
   registerAudit,
   registerBundle,
@@ -24,6 +27,7 @@ export const commands: RegisterCommand[] = [
   registerDeploy,
   registerFleet,
   registerHost,
+  registerIdentity,
   registerImport,
   registerInit,
   registerPush,

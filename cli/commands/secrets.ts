@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { NixsealError } from "../../core/index.js";
 import { addSecret, type AddOptions } from "../secrets/add.js";
 import { catSecret } from "../secrets/cat.js";
-import { editSecret } from "../secrets/edit.js";
+import { editSecret, type EditOptions } from "../secrets/edit.js";
 import { listSecrets } from "../secrets/list.js";
 import { rekeyCommand, type RekeyOptions } from "../secrets/rekey.js";
 import { renameSecret } from "../secrets/rename.js";
@@ -132,9 +132,16 @@ Examples:
 
   secrets
     .command("edit")
-    .description("edit a secret's value in $EDITOR (cleartext only on a tmpfs, removed afterwards)")
+    .description("edit a secret's value in $EDITOR (cleartext only on a tmpfs, removed afterwards); a new name is created")
     .argument("<name>", "secret name")
     .option("-i, --identity <file>", "admin identity to decrypt with")
+    .option("--host <a,b>", "a new secret: the hosts that receive it (names or @tags; repeatable)", collect)
+    .option("--owner <user>", "a new secret: owner of the file on the host")
+    .option("--group <group>", "a new secret: group of the file on the host")
+    .option("--mode <mode>", "a new secret: octal file mode on the host")
+    .option("--path <path>", "a new secret: extra absolute path where it appears")
+    .option("--restart-unit <unit>", "a new secret: unit to restart when it changes (repeatable)", collect)
+    .option("--reload-unit <unit>", "a new secret: unit to reload when it changes (repeatable)", collect)
     .addHelpText(
       "after",
       `
@@ -142,10 +149,14 @@ The value is written to a private 0700 directory on a tmpfs ($XDG_RUNTIME_DIR or
 /dev/shm; NIXSEAL_EDIT_DIR to choose) and opened with $VISUAL or $EDITOR. Saving
 unchanged content writes nothing; an editor exiting non-zero changes nothing.
 
-Example:
-  EDITOR=nano nixseal secrets edit db-password`,
+A name that is not in the repo yet is created from what you save (an empty save creates
+nothing); give its hosts with --host, and its metadata as for secrets add.
+
+Examples:
+  EDITOR=nano nixseal secrets edit db-password
+  nixseal secrets edit smtp-password --host web1,web2 --owner postfix`,
     )
-    .action((name: string, opts: { identity?: string }) => editSecret(ctx.io, name, opts));
+    .action((name: string, opts: EditOptions) => editSecret(ctx.io, name, opts));
 
   secrets
     .command("cat")

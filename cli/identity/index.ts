@@ -1,36 +1,23 @@
 // The operator's admin identity: which key decrypts the repo's secrets, and
 // where it comes from. Order: --identity FILE, NIXSEAL_IDENTITY, the OS
 // keychain, the fallback identity file.
-import { readFile } from "node:fs/promises";
-import { resolve } from "node:path";
-import {
-  NixsealError,
-  canonicalRecipient,
-  generateAgeIdentity,
-  parseIdentityFile,
-  parseRecipient,
-  recipientOf,
-  type Identity,
-} from "../../core/index.js";
+import { NixsealError, generateAgeIdentity, parseIdentityFile, recipientOf, type Identity } from "../../core/index.js";
 import type { CliIo } from "../io.js";
 import { printWarning } from "../output.js";
+import { explicitIdentityFile, recipientOfIdentityFile } from "./explicit.js";
 import { defaultIdentityFile, isLoose, readIdentityFileIfExists, writeIdentityFile } from "./file.js";
 import { keychainRead, keychainWrite } from "./keychain.js";
 import { passphraseSource } from "./passphrase.js";
 
 export { defaultIdentityFile } from "./file.js";
+export { explicitIdentityFile, recipientOfIdentityFile } from "./explicit.js";
+export { describeIdentity, exportIdentity, importIdentity, newIdentity, publicKeysOf, type IdentityReport, type IdentityTarget } from "./manage.js";
 export { keychainRead, keychainWrite, KEYCHAIN_ACCOUNT, KEYCHAIN_SERVICE } from "./keychain.js";
 
 /** Identities that can open the repo's secrets, and a label of where they came from (no key material). */
 export interface AdminIdentity {
   identities: Identity[];
   source: string;
-}
-
-/** An explicitly named identity file: the --identity flag, else NIXSEAL_IDENTITY. */
-export function explicitIdentityFile(io: CliIo, flag: string | undefined): string | undefined {
-  const file = flag || io.env.NIXSEAL_IDENTITY;
-  return file ? resolve(io.cwd, file) : undefined;
 }
 
 /**
@@ -64,7 +51,10 @@ export async function loadAdminIdentity(io: CliIo, flag?: string): Promise<Admin
     hints: [
       `looked in: the OS keychain (${kc.ok ? "no nixseal entry" : `not reachable: ${kc.reason}`}) and ${file}`,
       "pass --identity FILE (an age identity file or an SSH private key) or set NIXSEAL_IDENTITY",
-      'or run "nixseal init" to create an admin identity',
+      ...(kc.ok || kc.disabled
+        ? []
+        : ['if your identity is in the keychain of another session (your desktop): there, "nixseal identity export --out FILE"; here, "nixseal identity import FILE"']),
+      'no identity yet? "nixseal identity new" makes one; an admin of the repo then adds it (nixseal admin add)',
     ],
   });
 }
@@ -79,35 +69,6 @@ async function parseFile(io: CliIo, data: string | Uint8Array, label: string): P
       cause: err,
     });
   }
-}
-
-/**
- * The public recipient of an identity file, for the admins list: the age1…
- * key of its first AGE-SECRET-KEY line, or for an SSH private key the line of
- * FILE.pub (checked to be a valid recipient).
- */
-export async function recipientOfIdentityFile(file: string): Promise<string> {
-  const data = await readIdentityFileIfExists(file);
-  if (!data) throw new NixsealError("NIXSEAL_ERR_NO_IDENTITY", `identity file ${file}: no such file`);
-  const text = data.toString("utf8");
-  const ageLine = text.split(/\r?\n/).find((l) => l.startsWith("AGE-SECRET-KEY-1"));
-  if (ageLine) return recipientOf(ageLine.trim());
-  if (!/PRIVATE KEY-----/.test(text)) {
-    throw new NixsealError("NIXSEAL_ERR_BAD_IDENTITY", `${file}: neither an age identity file nor a private key`, {
-      hints: ["make one with age-keygen -o FILE, or pass an SSH private key such as ~/.ssh/id_ed25519"],
-    });
-  }
-  const pubFile = `${file}.pub`;
-  let line: string;
-  try {
-    line = (await readFile(pubFile, "utf8")).split(/\r?\n/).find((l) => l.trim() && !l.startsWith("#"))?.trim() ?? "";
-  } catch {
-    throw new NixsealError("NIXSEAL_ERR_NO_IDENTITY", `cannot find the public key ${pubFile} for ${file}`, {
-      hints: [`write it with "ssh-keygen -y -f ${file} > ${pubFile}"`],
-    });
-  }
-  await parseRecipient(line, pubFile);
-  return canonicalRecipient(line);
 }
 
 /** What init did about the admin identity. */

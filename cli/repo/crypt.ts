@@ -10,6 +10,7 @@ import {
   type Recipient,
   type Repo,
 } from "../../core/index.js";
+import { publicKeysOf } from "../identity/manage.js";
 import { secretFile } from "./paths.js";
 import { recipientLines, recordRecipientSet } from "./recipients.js";
 
@@ -48,14 +49,6 @@ export async function decryptSecret(dir: string, name: string, identities: Ident
     });
   }
   return decryptBlob(blob, identities, relative(dir, file), source, admins);
-}
-
-/** The public keys of some identities, canonical (identities that cannot say are left out). */
-function publicKeysOf(identities: Identity[]): string[] {
-  return identities.flatMap((id) => {
-    const r = (id as Partial<{ recipient(): { toString(): string } }>).recipient?.();
-    return r ? [r.toString()] : [];
-  });
 }
 
 /** Decrypts a blob in memory, turning "not for this key" into an error that names the way out. */

@@ -8,10 +8,28 @@ import { openRepo, saveRepo, withLockedRepo } from "../repo/index.js";
 import { checkSecretName } from "../repo/validate.js";
 import { readValue, type ValueOptions } from "../values.js";
 import { passwordSecretFor, storeValue, wipe } from "./generated.js";
-import { checkForUsers, checkHosts, checkMeta, expandHosts, type MetaOpts } from "./meta.js";
+import { checkForUsers, checkHosts, checkMeta, expandHosts, type Meta, type MetaOpts } from "./meta.js";
 import { now } from "./write.js";
 
 export type AddOptions = MetaOpts & ValueOptions & { host?: string[] };
+
+/** A new secret's entry (version 1) from its hosts and checked metadata, with the defaults. */
+export function newSecret(hosts: string[], meta: Meta): RepoSecret {
+  const secret: RepoSecret = {
+    hosts,
+    owner: meta.owner ?? "root",
+    group: meta.group ?? "root",
+    mode: meta.mode ?? "0400",
+    restartUnits: meta.restartUnits ?? [],
+    reloadUnits: meta.reloadUnits ?? [],
+    version: 1,
+    updatedAt: now(),
+  };
+  if (meta.path) secret.path = meta.path;
+  if (meta.neededBy?.length) secret.neededBy = meta.neededBy;
+  if (meta.neededForUsers) secret.neededForUsers = true;
+  return secret;
+}
 
 export async function addSecret(io: CliIo, name: string, opts: AddOptions): Promise<void> {
   checkSecretName(name);
@@ -27,19 +45,7 @@ export async function addSecret(io: CliIo, name: string, opts: AddOptions): Prom
       if (repo.secrets[name]) throw secretExists(name);
       for (const h of expandHosts(repo, wanted)) if (!repo.hosts[h]) throw unknownHost(h, repo);
       passwordSecretFor(repo, name, v.generated);
-      const secret: RepoSecret = {
-        hosts,
-        owner: meta.owner ?? "root",
-        group: meta.group ?? "root",
-        mode: meta.mode ?? "0400",
-        restartUnits: meta.restartUnits ?? [],
-        reloadUnits: meta.reloadUnits ?? [],
-        version: 1,
-        updatedAt: now(),
-      };
-      if (meta.path) secret.path = meta.path;
-      if (meta.neededBy?.length) secret.neededBy = meta.neededBy;
-      if (meta.neededForUsers) secret.neededForUsers = true;
+      const secret = newSecret(hosts, meta);
       checkForUsers(name, secret);
       repo.secrets[name] = secret;
       await storeValue(dir, repo, name, v);

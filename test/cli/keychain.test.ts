@@ -77,11 +77,51 @@ describe("identity file fallback", () => {
     const r = withoutKeyring(home, repo, setup, VALUE);
     if (r.status !== 0) console.log(r.stderr);
     expect(r.stderr).toMatch(/warning: no OS keychain reachable \(.+\); admin identity is in .*identity\.txt \(mode 0600\)/);
+    // the reason in one line a person can act on, not the D-Bus library's message
+    expect(r.stderr).toContain("(no D-Bus session to reach it through (DBUS_SESSION_BUS_ADDRESS is unset, as in a plain SSH login))");
+    expect(r.stderr).not.toMatch(/autolaunch|X11|Platform failure/);
     expect(r.status).toBe(0);
     expect(r.stdout).toBe(VALUE);
     const file = join(home, ".config/nixseal/identity.txt");
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(statSync(join(home, ".config/nixseal")).mode & 0o777).toBe(0o700);
     expect(readFileSync(file, "utf8")).toMatch(/^AGE-SECRET-KEY-1/m);
+  });
+});
+
+describe("an identity in the keychain, needed in a session without D-Bus (an SSH login)", () => {
+  it.skipIf(!existsSync(BIN))("is not found there with the way to carry it over, and export (inside) + import (outside) carry it", () => {
+    const home = join(work, "home-move");
+    const repo = join(work, "repo-move");
+    spawnSync("mkdir", ["-p", home, repo]);
+    const first = inKeyringSession(home, repo, setup, VALUE);
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stderr).toContain("stored it in the OS keychain");
+    const where = inKeyringSession(home, repo, `node "$BIN" identity where`);
+    expect(where.stdout).toContain("identity: keychain");
+    expect(where.stdout).toContain("OS keychain: reachable, holds your identity");
+
+    // outside the session: not found, and the hint says how to bring it, not "nixseal init"
+    const outside = withoutKeyring(home, repo, `node "$BIN" secrets cat s`);
+    expect(outside.status).toBe(1);
+    expect(outside.stderr).toContain("no admin identity found");
+    expect(outside.stderr).toContain("no D-Bus session to reach it through");
+    expect(outside.stderr).toContain('there, "nixseal identity export --out FILE"; here, "nixseal identity import FILE"');
+    expect(outside.stderr).not.toContain("nixseal init");
+
+    const carried = join(work, "carried.txt");
+    const exported = inKeyringSession(home, repo, `node "$BIN" identity export --out "${carried}"`);
+    expect(exported.status, exported.stderr).toBe(0);
+    expect(statSync(carried).mode & 0o777).toBe(0o600);
+    // no private key on a terminal: export to stdout only into a pipe or file
+    const imported = withoutKeyring(home, repo, `node "$BIN" identity import "${carried}" && rm "${carried}" && node "$BIN" secrets cat s && node "$BIN" identity where`);
+    expect(imported.status, imported.stderr).toBe(0);
+    expect(imported.stderr).toMatch(/stored the identity in .*identity\.txt \(no OS keychain: no D-Bus session/);
+    expect(imported.stdout).toContain(VALUE);
+    expect(imported.stdout).toMatch(/identity: .*identity\.txt/);
+    expect(imported.stdout).toContain("admin of this repo: yes");
+    // the keychain still has it too, for the desktop session
+    const still = inKeyringSession(home, repo, `node "$BIN" secrets cat s`);
+    expect(still.stdout).toBe(VALUE);
   });
 });
