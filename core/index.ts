@@ -12,5 +12,7 @@ export * from "./agent-api.js";
 export * from "./ssh-target.js";
 export * from "./schema/verify-report.js";
 export * from "./schema/host-secrets.js";
+export * from "./schema/limits.js";
+export * from "./schema/secret-path.js";
 export * from "./age/index.js";
 export * from "./template.js";

@@ -30,5 +30,8 @@ export const HOST_PATHS = Object.freeze({
   forUsersDir: "/run/nixseal/for-users",
 });
 
+/** The host's SSH private keys the agent decrypts with by default (a missing RSA key is normal). */
+export const HOST_KEY_PATHS: readonly string[] = Object.freeze(["/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_rsa_key"]);
+
 /** A bundle dir's manifest: host, id and one entry per secret naming its .age file. */
 export const BUNDLE_MANIFEST = "manifest.json";

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { appliedDigest, HOST_SECRETS_FORMAT, type AppliedSecret } from "./applied-digest.js";
-import { absolutePath, fileMode, hostName, principal, secretName, unitName } from "./names.js";
+import { fileMode, hostName, principal, secretName, secretPath, unitName } from "./names.js";
 
 export { appliedDifferences, appliedDigest, HOST_SECRETS_FORMAT, type AppliedSecret } from "./applied-digest.js";
 
@@ -27,7 +27,7 @@ export const hostSecretSchema = z.strictObject({
   owner: principal,
   group: principal,
   mode: fileMode,
-  path: absolutePath.nullable(),
+  path: secretPath.nullable(),
   restartUnits: z.array(unitName),
   reloadUnits: z.array(unitName),
   neededBy: z.array(unitName),

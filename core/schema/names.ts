@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { MAX_POSIX_ID } from "./limits.js";
+import { secretPathSyntaxProblem } from "./secret-path.js";
 
 import rules from "./names.json" with { type: "json" };
 
@@ -66,11 +68,14 @@ export const hostName = z
     message: "a host name is 1-63 lowercase letters, digits and -, not starting or ending with -",
   });
 
-/** A POSIX user or group name, or a numeric id. */
+/**
+ * A POSIX user or group name, or a numeric id from 0 to MAX_POSIX_ID (4294967294) as one
+ * regular expression (the generated per-host file is checked with it too).
+ */
 export const principal = z
   .string()
-  .regex(/^([a-z_][a-z0-9_-]{0,31}\$?|[0-9]{1,10})$/, {
-    message: "a user or group is a POSIX name (e.g. nginx) or a numeric id",
+  .regex(/^([a-z_][a-z0-9_-]{0,31}\$?|[0-9]{1,9}|[1-3][0-9]{9}|4[01][0-9]{8}|42[0-8][0-9]{7}|429[0-3][0-9]{6}|4294[0-8][0-9]{5}|42949[0-5][0-9]{4}|429496[0-6][0-9]{3}|4294967[01][0-9]{2}|42949672[0-8][0-9]|429496729[0-4])$/, {
+    message: `a user or group is a POSIX name (e.g. nginx) or a numeric id up to ${MAX_POSIX_ID}`,
   });
 
 /** An octal file mode such as "0400" or "440". */
@@ -90,3 +95,9 @@ export const absolutePath = z
   .string()
   .regex(/^\/[^\0]*$/, { message: "an absolute path" })
   .refine((p) => !p.split("/").includes(".."), { message: 'a path may not contain ".."' });
+
+/** A secret's `path`: an absolute, normalised path without control characters (secret-path.ts). */
+export const secretPath = z.string().superRefine((p, ctx) => {
+  const problem = secretPathSyntaxProblem(p);
+  if (problem) ctx.addIssue({ code: "custom", message: `a secret's path must be absolute and normalised: ${problem}` });
+});

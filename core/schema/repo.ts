@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { parseSshTarget, SSH_TARGET_FORM } from "../ssh-target.js";
-import { absolutePath, fileMode, hostName, principal, secretName, storedSecretName, unitName } from "./names.js";
+import { fileMode, hostName, principal, secretName, secretPath, storedSecretName, unitName } from "./names.js";
 
 /**
  * nixseal.json, the secrets repo's one metadata file. It holds public keys and
@@ -62,7 +62,7 @@ export const secretSchema = z.strictObject({
   group: principal.default("root"),
   mode: fileMode.default("0400"),
   /** Extra absolute path where the secret should appear (a symlink to the live file). */
-  path: absolutePath.optional(),
+  path: secretPath.optional(),
   restartUnits: z.array(unitName).default([]),
   reloadUnits: z.array(unitName).default([]),
   /** Units on the host that may not start before this secret is in place (NixOS wiring; absent: none). */
