@@ -2,6 +2,7 @@
 // messages and hints stay consistent (docs/errors.md, "Crypto (core/age)").
 // Messages name files and positions, never key or plaintext bytes.
 import { NixsealError } from "../errors.js";
+import type { Identity, Stanza } from "./types.js";
 
 /** Stable codes of the crypto core. */
 export const AgeErrorCode = {
@@ -35,13 +36,36 @@ export function stanzaError(type: string, what: string): NixsealError {
   });
 }
 
-/** No identity returned a file key. */
-export function noIdentityError(count: number): NixsealError {
+/** No identity returned a file key: names the stanza types the file holds and the keys tried. */
+export function noIdentityError(identities: readonly Identity[], stanzas: readonly Stanza[]): NixsealError {
+  const count = identities.length;
+  const tried = identities.map((id) => id.describe?.() ?? "an identity of another kind");
   return new NixsealError(
     AgeErrorCode.noIdentity,
-    `no identity matched any recipient of the file (tried ${count} identit${count === 1 ? "y" : "ies"})`,
-    { hints: ["pass the private key the file was encrypted to with -i, or re-encrypt the file to this key"] },
+    `no identity matched any recipient of the file: it has ${describeStanzas(stanzas)}; tried ${count} identit${count === 1 ? "y" : "ies"}${tried.length ? `: ${tried.join(", ")}` : ""}`,
+    { hints: ["pass the private key the file was encrypted to with -i, or re-encrypt the file to this key (an ssh stanza's tag is the start of its key's SHA256 fingerprint)"] },
   );
+}
+
+/** "2 ssh-ed25519 stanzas (tags AbCdEw, …), 1 X25519 stanza": what a header offers, public parts only. */
+function describeStanzas(stanzas: readonly Stanza[]): string {
+  const byType = new Map<string, string[]>();
+  for (const s of stanzas) {
+    const type = (s.args[0] ?? "?").slice(0, 32);
+    const tags = byType.get(type) ?? [];
+    // ssh-* stanzas carry their key's tag as the first argument: public, and what a person compares
+    if (type.startsWith("ssh-") && s.args[1] !== undefined) tags.push(s.args[1].slice(0, 16));
+    else tags.push("");
+    byType.set(type, tags);
+  }
+  if (byType.size === 0) return "no stanzas";
+  return [...byType]
+    .map(([type, tags]) => {
+      const named = tags.filter(Boolean);
+      const shown = named.length > 5 ? `${named.slice(0, 5).join(", ")}, …` : named.join(", ");
+      return `${tags.length} ${type} stanza${tags.length === 1 ? "" : "s"}${named.length ? ` (tag${named.length === 1 ? "" : "s"} ${shown})` : ""}`;
+    })
+    .join(", ");
 }
 
 /** The header MAC does not match: the header was changed after encryption. */

@@ -61,7 +61,7 @@ export function unwrapWith(stanzas: Stanza[], identities: readonly Identity[]): 
     if (fileKey.length !== FILE_KEY_SIZE) throw stanzaError("recipient", "the file key is not 16 bytes");
     return fileKey;
   }
-  throw noIdentityError(identities.length);
+  throw noIdentityError(identities, stanzas);
 }
 
 /**

@@ -6,7 +6,7 @@
 import { bech32Decode, bech32Encode } from "./bech32.js";
 import { recipientError, identityError } from "./errors.js";
 import { decryptFile, encryptFile } from "./format.js";
-import { parseIdentityText, parseRecipientLine, parseRecipientsText } from "./parse.js";
+import { parseIdentityText, parseRecipientLine, parseRecipientsText, parseRecipientsTextWithSources } from "./parse.js";
 import { X25519Identity, generateX25519 } from "./x25519.js";
 import type { Identity, Recipient } from "./types.js";
 import { canonicalSshLine, looksLikeSshPublicKey, parseSshPublicKey, sshKeyFingerprint } from "../keys/ssh-public.js";
@@ -47,6 +47,40 @@ export async function parseRecipient(line: string, source?: string): Promise<Rec
  */
 export async function parseRecipientsFile(text: string, file: string): Promise<Recipient[]> {
   return parseRecipientsText(text, file);
+}
+
+/**
+ * A recipients file, each recipient with its `FILE:LINE` (to name repeats).
+ *
+ * @throws NixsealError as parseRecipientsFile
+ */
+export async function parseRecipientsFileWithSources(text: string, file: string): Promise<Array<{ recipient: Recipient; source: string }>> {
+  return parseRecipientsTextWithSources(text, file);
+}
+
+/**
+ * The recipients once each, in order, and every repeat of a key given before (the same
+ * key written twice, with another comment, or as -r and in a -R file): encrypting to it
+ * twice would only add an identical stanza.
+ *
+ * @param list - recipients with where each was given
+ * @returns the unique ones, and for each repeat its source and the first one's
+ */
+export function dedupeRecipients<T extends { recipient: Recipient; source: string }>(list: readonly T[]): { unique: T[]; repeats: Array<{ source: string; first: string }> } {
+  const seen = new Map<string, string>();
+  const unique: T[] = [];
+  const repeats: Array<{ source: string; first: string }> = [];
+  for (const r of list) {
+    // our recipient types print their canonical form; another kind is never taken for a repeat
+    const key = String(r.recipient);
+    const first = key === "[object Object]" ? undefined : seen.get(key);
+    if (first !== undefined) repeats.push({ source: r.source, first });
+    else {
+      seen.set(key, r.source);
+      unique.push(r);
+    }
+  }
+  return { unique, repeats };
 }
 
 /**

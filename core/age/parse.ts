@@ -44,12 +44,22 @@ export async function parseRecipientLine(line: string, source?: string): Promise
  * @throws NixsealError NIXSEAL_ERR_AGE_NO_RECIPIENTS when it names none
  */
 export async function parseRecipientsText(text: string, file: string): Promise<AnyRecipient[]> {
-  const out: AnyRecipient[] = [];
+  return (await parseRecipientsTextWithSources(text, file)).map((r) => r.recipient);
+}
+
+/**
+ * parseRecipientsText, each recipient with where it was written (`FILE:LINE`).
+ *
+ * @throws NixsealError NIXSEAL_ERR_AGE_NO_RECIPIENTS when it names none
+ */
+export async function parseRecipientsTextWithSources(text: string, file: string): Promise<Array<{ recipient: AnyRecipient; source: string }>> {
+  const out: Array<{ recipient: AnyRecipient; source: string }> = [];
   const lines = text.split("\n");
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!.replace(/\r$/, "").trim();
     if (line === "" || line.startsWith("#")) continue;
-    out.push(await parseRecipientLine(line, `${file}:${i + 1}`));
+    const source = `${file}:${i + 1}`;
+    out.push({ recipient: await parseRecipientLine(line, source), source });
   }
   if (out.length === 0) {
     throw new NixsealError(AgeErrorCode.noRecipients, `${file}: the recipients file names no recipient`, {

@@ -13,7 +13,7 @@ import { aeadOpen, ephemeral, hkdf, x25519, x25519PrivateKey, x25519PublicBytes,
 import { sshTag } from "./ssh-tag.js";
 import { sealFileKey } from "./seal-file-key.js";
 import type { Identity, Recipient, Stanza } from "./types.js";
-import { canonicalSshLine, parseSshPublicKey, type SshEd25519PublicKey } from "../keys/ssh-public.js";
+import { canonicalSshLine, parseSshPublicKey, sshKeyFingerprint, type SshEd25519PublicKey } from "../keys/ssh-public.js";
 import type { SshEd25519PrivateKey } from "../keys/ssh-private.js";
 
 /** HKDF info of both the tweak and the wrapping key. */
@@ -95,6 +95,11 @@ export class SshEd25519Identity implements Identity {
     this.scalar = x25519PrivateKey(createHash("sha512").update(key.seed).digest().subarray(0, 32));
     this.pkM = x25519PublicBytes(this.scalar);
     this.tweak = x25519PrivateKey(tweakScalar(key.publicKey.wire));
+  }
+
+  /** `ssh-ed25519 SHA256:… (tag …)`: the public key's fingerprint and its stanza tag. */
+  describe(): string {
+    return `${TYPE} ${sshKeyFingerprint(this.sshKey)} (tag ${this.tag})`;
   }
 
   /** The recipient this identity opens. */

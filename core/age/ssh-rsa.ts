@@ -5,7 +5,7 @@ import { constants, privateDecrypt, publicEncrypt, type KeyObject } from "node:c
 import { recipientError, rsaTooSmallError, stanzaError } from "./errors.js";
 import { sshTag } from "./ssh-tag.js";
 import type { Identity, Recipient, Stanza } from "./types.js";
-import { canonicalSshLine, parseSshPublicKey, rsaPublicKeyObject, type SshRsaPublicKey } from "../keys/ssh-public.js";
+import { canonicalSshLine, parseSshPublicKey, rsaPublicKeyObject, sshKeyFingerprint, type SshRsaPublicKey } from "../keys/ssh-public.js";
 import type { SshRsaPrivateKey } from "../keys/ssh-private.js";
 
 /** The OAEP label. */
@@ -67,6 +67,11 @@ export class SshRsaIdentity implements Identity {
     this.sshKey = key.publicKey;
     this.tag = sshTag(key.publicKey.wire);
     this.key = key.privateKey;
+  }
+
+  /** `ssh-rsa SHA256:… (tag …)`: the public key's fingerprint and its stanza tag. */
+  describe(): string {
+    return `${TYPE} ${sshKeyFingerprint(this.sshKey)} (tag ${this.tag})`;
   }
 
   /** The recipient this identity opens. */

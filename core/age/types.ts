@@ -13,4 +13,9 @@ export interface Recipient {
 /** Structurally compatible with age-encryption's Identity: null = not mine, throw = mine but broken. */
 export interface Identity {
   unwrapFileKey(stanzas: Stanza[]): Uint8Array | null;
+  /**
+   * What a person can compare when nothing opens: the key type and a public
+   * fingerprint (never private bytes). Optional: age-encryption's identities lack it.
+   */
+  describe?(): string;
 }

@@ -77,6 +77,11 @@ export class X25519Identity implements Identity {
     this.publicKey = x25519PublicBytes(this.key);
   }
 
+  /** `X25519 age1…`: the public recipient of this identity. */
+  describe(): string {
+    return `X25519 ${bech32Encode(RECIPIENT_HRP, this.publicKey)}`;
+  }
+
   /** The recipient this identity opens. */
   recipient(): X25519Recipient {
     return new X25519Recipient(this.publicKey);
