@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { keepMemoryOutOfCoreDumps } from "../core/process.js";
 import { processIo } from "./io.js";
 import { main } from "./main.js";
 
@@ -9,4 +10,6 @@ process.stdout.on("error", (err: NodeJS.ErrnoException) => {
   if (err.code !== "EPIPE") throw err;
 });
 
+// identities and values pass through this process's memory: a crash dumps none of it
+keepMemoryOutOfCoreDumps();
 process.exitCode = await main(process.argv.slice(2), processIo());

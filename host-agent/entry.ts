@@ -2,6 +2,7 @@
 // build-time bundle (agent.bundle.js) when the build made one. No top-level await here:
 // the bundle's command chunks import from the boot chunk this module ends up in.
 import { writeSync } from "node:fs";
+import { keepMemoryOutOfCoreDumps } from "../core/process.js";
 import type { Output } from "./commands/io.js";
 import { main } from "./commands/main.js";
 
@@ -36,5 +37,7 @@ function fdOutput(fd: number, stream: () => Output): Output {
 
 /** Runs the agent with the process's arguments and output; resolves to the exit code. */
 export function run(argv: string[]): Promise<number> {
+  // before any key or plaintext is in memory: a crash dumps none of it
+  keepMemoryOutOfCoreDumps();
   return main(argv, { stdout: fdOutput(1, () => process.stdout), stderr: fdOutput(2, () => process.stderr) });
 }
