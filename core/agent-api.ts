@@ -70,6 +70,17 @@ export interface GenerationStatus {
   secrets?: number;
 }
 
+/** What holds the run dir: the agent writes plaintext only to a mount of its own that never swaps. */
+export interface MemoryFsStatus {
+  type: "tmpfs" | "ramfs" | "other" | "missing";
+  /** Where the filesystem holding the run dir is mounted. */
+  mountPoint?: string;
+  /** The run dir is that mount point itself (not a directory on a shared tmpfs). */
+  isMountPoint: boolean;
+  /** ramfs, or a tmpfs mounted noswap. */
+  noswap: boolean;
+}
+
 /** GET /status, and `nixseal-agent status --json`: what the host runs, read from disk. */
 export interface StatusReport {
   host: string | null;
@@ -78,7 +89,7 @@ export interface StatusReport {
   runGeneration: string | null;
   runDir: string;
   keysDir: string;
-  memoryFs: { type: "tmpfs" | "ramfs" | "other" | "missing"; noswap: boolean };
+  memoryFs: MemoryFsStatus;
   generations: GenerationStatus[];
   lastRun: LastRun | null;
   secrets: SecretStatus[];
@@ -100,6 +111,8 @@ export interface StageReply {
   /** True when an identical bundle was already stored as `generation`. */
   existing: boolean;
   secrets: Array<{ name: string; version: number; sha256: string; owner: string; group: string; mode: string }>;
+  /** Problems that did not stop it (an identity file that was skipped). */
+  warnings: string[];
 }
 
 /** POST /activate: make a stored generation live. */

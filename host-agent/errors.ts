@@ -41,6 +41,9 @@ export const errors = {
   unknownGroup: entry("NIXSEAL_ERR_AGENT_UNKNOWN_GROUP", "secret '%s': group '%s' does not exist on this host", 400, [
     "create the group on the host (or fix the secret's group in nixseal.json), then deploy or run nixseal-agent restore",
   ]),
+  badId: entry("NIXSEAL_ERR_AGENT_BAD_ID", "secret '%s': %s is not a valid user or group id (0 to %s)", 400, [
+    "fix the secret's owner or group in nixseal.json (a name, or a numeric id in range), then deploy again",
+  ]),
   noHostKey: entry("NIXSEAL_ERR_AGENT_NO_HOST_KEY", "no usable SSH host key among %s", 500, [
     `check identityPaths in ${HOST_PATHS.config} and that sshd's host keys exist (ssh-keygen -A)`,
   ]),
@@ -50,17 +53,38 @@ export const errors = {
   noSpace: entry("NIXSEAL_ERR_AGENT_NO_SPACE", "%s is full: generation %s does not fit; the previous generation stays active", 507, [
     "raise the size= option of run-nixseal.mount (systemctl edit run-nixseal.mount), or remove large secrets",
   ]),
+  secretNoSpace: entry("NIXSEAL_ERR_AGENT_SECRET_NO_SPACE", "secret '%s' does not fit in %s; the secrets that fit were restored", 507, [
+    "raise the size= option of run-nixseal.mount (systemctl edit run-nixseal.mount), then run nixseal-agent restore",
+  ]),
+  writeFailed: entry("NIXSEAL_ERR_AGENT_WRITE", "secret '%s': cannot write %s: %s", 500, [
+    "see the agent's journal (journalctl -u nixseal-restore -u nixseal-agent), fix the cause, then run nixseal-agent restore",
+  ]),
   notMemoryFs: entry("NIXSEAL_ERR_AGENT_NOT_MEMORY_FS", "%s is not a tmpfs or ramfs mount; refusing to write plaintext to it", 500, [
     "start run-nixseal.mount (systemctl start run-nixseal.mount) or run nixseal-agent install",
   ]),
+  notOwnMount: entry("NIXSEAL_ERR_AGENT_NOT_OWN_MOUNT", "%s is a directory on the %s mounted at %s, not a mount of its own; refusing to write plaintext to it", 500, [
+    "mount a memory filesystem there (systemctl start run-nixseal.mount, or nixseal-agent install); a shared tmpfs such as /dev/shm is open to other users and may swap",
+  ]),
+  swappableTmpfs: entry("NIXSEAL_ERR_AGENT_SWAPPABLE_TMPFS", "%s is a tmpfs mounted without noswap: plaintext could be written to swap; refusing to use it", 500, [
+    "mount it with noswap (kernel 6.4 or later: mount -o remount,noswap DIR) or as ramfs (run-nixseal.mount picks one), or accept the risk with \"allowSwappableTmpfs\": true in /etc/nixseal/agent.json",
+  ]),
   noPrevious: entry("NIXSEAL_ERR_AGENT_NO_PREVIOUS", "there is no previous generation to roll back to", 409, [
     "list the generations with nixseal-agent status and activate one by number",
+  ]),
+  socketDir: entry("NIXSEAL_ERR_AGENT_SOCKET_DIR", "the socket directory %s belongs to uid %s, not to the agent; refusing to listen there", 500, [
+    "remove the directory (the agent makes it, root-only), or set socket in /etc/nixseal/agent.json to a path under a root-owned directory",
+  ]),
+  socketPath: entry("NIXSEAL_ERR_AGENT_SOCKET_DIR", "cannot listen on %s: %s", 500, [
+    "set socket in /etc/nixseal/agent.json to a path under root-owned directories (the default is /run/nixseal-agent/agent.sock)",
   ]),
   busy: entry("NIXSEAL_ERR_AGENT_BUSY", "another nixseal-agent operation is running (pid %s)", 409, [
     "wait for it to finish and retry",
   ]),
   link: entry("NIXSEAL_ERR_AGENT_LINK", "secret '%s': cannot link %s: %s", 500, [
     `a file or directory that nixseal did not make is in the way, or the sandbox forbids the directory: add it to readWritePaths in ${HOST_PATHS.config} and run nixseal-agent install`,
+  ]),
+  keysDir: entry("NIXSEAL_ERR_AGENT_KEYS_DIR", "the keys directory %s %s; refusing to link secrets there", 409, [
+    "remove what is there (a symlink: rm it; the agent then makes the keys directory a link to its live generation), give the directory to root with mode 0750 or 0755, or set keysDir in /etc/nixseal/agent.json",
   ]),
   install: entry("NIXSEAL_ERR_AGENT_INSTALL", "cannot install the units: %s", 500, [
     "run nixseal-agent install as root on a host booted with systemd",

@@ -10,6 +10,7 @@ import { dirname } from "node:path";
 import type { AgentConfig } from "../config/defaults.js";
 import { errors } from "../errors.js";
 import { exitWhenIdle } from "./idle-exit.js";
+import { openParent, UnsafePathError } from "../plaintext/safe-path.js";
 
 /** The first fd systemd passes (SD_LISTEN_FDS_START). */
 const LISTEN_FD = 3;
@@ -37,7 +38,17 @@ function bindPath(socket: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const st = lstatSync(dir);
   if (!st.isDirectory()) throw errors.plantedSymlink([dir]);
+  // one that another user made stays theirs (they could swap the socket): refuse it
+  const uid = process.geteuid?.() ?? 0;
+  if (st.uid !== uid) throw errors.socketDir([dir, st.uid]);
   chmodSync(dir, 0o700);
+  // and every directory above it root's alone, or its owner could move ours away
+  try {
+    openParent(socket, false)?.dir.close();
+  } catch (err) {
+    if (err instanceof UnsafePathError) throw errors.socketPath([socket, err.message]);
+    throw err;
+  }
   try {
     if (lstatSync(socket).isSocket()) unlinkSync(socket); // stale from a crash
   } catch {
@@ -65,7 +76,13 @@ export async function serve(config: AgentConfig, log: (line: string) => void): P
     await listen(app.server, inherited);
   } else {
     bindPath(config.socket);
-    await listen(app.server, { path: config.socket });
+    // made 0600 from the start (no moment with a looser mode), and chmod for certainty
+    const umask = process.umask(0o177);
+    try {
+      await listen(app.server, { path: config.socket });
+    } finally {
+      process.umask(umask);
+    }
     chmodSync(config.socket, 0o600);
   }
   const idleMs = inherited ? config.idleExitSeconds * 1000 : 0;

@@ -1,15 +1,17 @@
 // `nixseal-agent restore`, the boot oneshot: decrypt the current generation at rest into
 // a new run generation and flip to it. Best effort per secret: one that cannot be
-// made (unknown owner, bad blob) is reported and skipped, the others are restored. A
-// current generation whose manifest is missing or damaged falls back to previous.
-import { readBundleDir, type BundleDir } from "../generations/bundle-dir.js";
+// made (unknown owner, bad blob) is reported and skipped, the others are restored.
+// A current generation that cannot be restored whole as a generation (its manifest is
+// missing or damaged, or it does not fit the memory filesystem) falls back to
+// previous; when previous does not fit either, what fits of current is restored.
+import { readStoredGeneration, type BundleDir } from "../generations/bundle-dir.js";
 import type { AgentConfig } from "../config/defaults.js";
 import { errors } from "../errors.js";
 import { generationDir, linkedGeneration } from "../generations/store.js";
 import { installGeneration, type InstallOutcome } from "../generations/install-generation.js";
 import { helperFor, type DecryptHelper } from "../plaintext/parallel-decrypt.js";
 import { acquireLock } from "../generations/lock.js";
-import { checkRunDir } from "../plaintext/materialize.js";
+import { checkRunDir } from "../plaintext/memory-fs.js";
 import { NixsealError } from "../../core/errors.js";
 import { currentBootId, monotonicUs, recordRun } from "../status/state-file.js";
 import { bootDrift } from "./drift.js";
@@ -24,15 +26,20 @@ export interface RestoreOutcome {
   drift?: string[];
 }
 
+interface Candidate {
+  generation: number;
+  bundle: BundleDir;
+}
+
 /**
  * Restores the current generation (or previous) into runDir.
  *
- * @throws AgentError when nothing could be restored at all (no host key, full tmpfs,
- * both generations unreadable); per-secret failures are in outcome.results instead
+ * @throws AgentError when nothing could be restored at all (no host key, both
+ * generations unreadable); per-secret failures are in outcome.results instead
  */
 export async function restore(config: AgentConfig): Promise<RestoreOutcome> {
   const t0 = Date.now();
-  checkRunDir(config.runDir, config.requireMemoryFs);
+  checkRunDir(config.runDir, config);
   const release = acquireLock(config.runDir);
   let generation: number | null = null;
   let helper: DecryptHelper | undefined;
@@ -40,37 +47,64 @@ export async function restore(config: AgentConfig): Promise<RestoreOutcome> {
     const current = linkedGeneration(config.stateDir, "current");
     const previous = linkedGeneration(config.stateDir, "previous");
     if (current === undefined && previous === undefined) return { generation: null };
-    let bundle: BundleDir | undefined;
+    let first: Candidate | undefined;
     let fellBackFrom: RestoreOutcome["fellBackFrom"];
     const problems: string[] = [];
     for (const g of [current, previous]) {
-      if (g === undefined) continue;
+      if (g === undefined || first) continue;
       try {
         // A large bundle: the decrypt worker starts now, while the blobs are read.
-        bundle = await readBundleDir(generationDir(config.stateDir, g), (m) => {
+        const bundle = await readStoredGeneration(generationDir(config.stateDir, g), (m) => {
           helper ??= helperFor(m.secrets.length, config.identityPaths);
         });
-        generation = g;
-        break;
+        first = { generation: g, bundle };
       } catch (err) {
         const reason = err instanceof NixsealError ? err.message : String(err);
         problems.push(reason);
         if (g === current) fellBackFrom = { generation: g, reason };
       }
     }
-    if (!bundle || generation === null) throw errors.bundleInvalid([config.stateDir, `no usable generation: ${problems.join("; ")}`]);
-    const outcome = await installGeneration(config, generation, bundle, { partial: true, flipState: false, restart: false, helper });
+    if (!first) throw errors.bundleInvalid([config.stateDir, `no usable generation: ${problems.join("; ")}`]);
+
+    const install = (c: Candidate, noSpace: "skip" | "abort", withHelper: boolean) =>
+      installGeneration(config, c.generation, c.bundle, { partial: true, noSpace, flipState: false, restart: false, helper: withHelper ? helper : undefined });
+    const canFallBack = first.generation === current && previous !== undefined && previous !== current;
+    let outcome: InstallOutcome;
+    let restored: Candidate = first;
+    generation = first.generation;
+    try {
+      // whole, or nothing flipped: a current generation that does not fit gives way to previous
+      outcome = await install(first, canFallBack ? "abort" : "skip", true);
+    } catch (err) {
+      if (!canFallBack || (err as NixsealError).code !== errors.noSpace.code) throw err;
+      const reason = (err as NixsealError).message;
+      const fallback = await readFallback(config, previous!);
+      let fitted: InstallOutcome | undefined;
+      if (fallback) {
+        try {
+          fitted = await install(fallback, "abort", false);
+          generation = fallback.generation;
+          restored = fallback;
+          fellBackFrom = { generation: first.generation, reason };
+        } catch (e) {
+          if ((e as NixsealError).code !== errors.noSpace.code) throw e;
+        }
+      }
+      // neither fits whole: what fits of current, the rest reported one by one
+      outcome = fitted ?? (await install(first, "skip", false));
+    }
     // At boot the host restores what it has; a disagreement with the system is reported.
-    const drift = await bootDrift(config, bundle.manifest);
+    const drift = await bootDrift(config, restored.bundle.manifest);
     if (drift.length) outcome.warnings.push(`generation ${generation} does not match ${config.systemSecrets}: ${drift.join("; ")} (deploy the host with its config: nixseal deploy HOST)`);
     const failed = outcome.results.filter((r) => !r.ok).length;
+    const ok = failed === 0 && !fellBackFrom;
     const durationMs = Date.now() - t0;
     await recordRun(
       config.stateDir,
-      { action: "restore", generation, runGeneration: outcome.runGeneration, at: new Date().toISOString(), ok: failed === 0, failed, durationMs },
+      { action: "restore", generation, runGeneration: outcome.runGeneration, at: new Date().toISOString(), ok, failed, durationMs },
       outcome.results,
       // Taken once the plaintext is live: what its consumers' start times are compared with.
-      { bootId: currentBootId(), invocationId: process.env.INVOCATION_ID ?? null, generation, ok: failed === 0, failed, durationMs, finishedMonotonicUs: monotonicUs() },
+      { bootId: currentBootId(), invocationId: process.env.INVOCATION_ID ?? null, generation, ok, failed, durationMs, finishedMonotonicUs: monotonicUs() },
     );
     return { generation, fellBackFrom, outcome, ...(drift.length ? { drift } : {}) };
   } catch (err) {
@@ -86,5 +120,14 @@ export async function restore(config: AgentConfig): Promise<RestoreOutcome> {
   } finally {
     helper?.close();
     release();
+  }
+}
+
+/** Previous, read once current turned out not to fit; undefined when it is unusable too. */
+async function readFallback(config: AgentConfig, previous: number): Promise<Candidate | undefined> {
+  try {
+    return { generation: previous, bundle: await readStoredGeneration(generationDir(config.stateDir, previous)) };
+  } catch {
+    return undefined;
   }
 }

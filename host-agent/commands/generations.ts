@@ -17,6 +17,7 @@ function generationArg(s: string): number {
 /** `stage DIR`: prints the pending generation's number on stdout. */
 export async function stage(inv: Invocation, io: AgentIo): Promise<number> {
   const s = await operations.stage(await invocationConfig(inv), inv.operands[0]!);
+  for (const w of s.warnings) say(io, `warning: ${w}`);
   say(io, s.existing ? `bundle already stored as generation ${s.generation}` : `staged generation ${s.generation} (${s.secrets.length} secrets)`);
   io.stdout.write(`${s.generation}\n`);
   return 0;
@@ -28,10 +29,13 @@ export async function importDir(inv: Invocation, io: AgentIo): Promise<number> {
   const dir = inv.operands[0]!;
   if (inv.values.root) {
     const s = await operations.bakeBundle(config, dir, inv.values.root);
+    for (const w of s.warnings) say(io, `warning: ${w}`);
     say(io, `stored generation ${s.generation} (${s.secrets.length} secrets) as current in ${config.stateDir}; the first boot restores it`);
     return 0;
   }
   const r = await operations.importBundle(config, dir);
+  // stage and activation each read the host keys: say each skipped identity file once
+  for (const w of r.stage.warnings) if (!r.activation.warnings.includes(w)) say(io, `warning: ${w}`);
   return summarize(io, "imported", r.activation, config);
 }
 

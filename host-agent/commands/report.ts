@@ -35,5 +35,9 @@ export function summarize(io: AgentIo, verb: string, out: InstallOutcome, config
   if (out.units.reloaded.length) say(io, `reloaded: ${out.units.reloaded.join(", ")}`);
   if (out.units.error) say(io, `warning: ${out.units.error}`);
   for (const w of out.warnings) say(io, `warning: ${w}`);
-  return reportFailures(io, out.results) ? 1 : 0;
+  if (out.keysDirRefused) {
+    say(io, `error: ${out.keysDirRefused}`);
+    for (const h of out.keysDirHints ?? []) say(io, `hint: ${h}`);
+  }
+  return reportFailures(io, out.results) || out.keysDirRefused ? 1 : 0;
 }

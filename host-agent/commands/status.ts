@@ -7,5 +7,6 @@ import { invocationConfig, type Invocation } from "./invocation.js";
 export async function status(inv: Invocation, io: AgentIo): Promise<number> {
   const s = await collectStatus(await invocationConfig(inv));
   io.stdout.write(inv.values.json ? JSON.stringify(s, null, 2) + "\n" : formatStatus(s));
-  return [...s.secrets, ...(s.templates ?? [])].some((x) => x.ok === false) ? 1 : 0;
+  // not 0 unless every secret and template of the current generation is live and fine
+  return [...s.secrets, ...(s.templates ?? [])].some((x) => x.ok === false || !x.present) ? 1 : 0;
 }

@@ -1,7 +1,8 @@
 // The agent's settings and their defaults: the on-host layout of core/on-host.ts, which
 // deploy, the NixOS module and units.json agree on. No zod here: the boot restore reads these on every
 // host, and the schema (schema.ts) loads only when /etc/nixseal/agent.json exists.
-import { HOST_PATHS } from "../../core/on-host.js";
+import { HOST_KEY_PATHS, HOST_PATHS } from "../../core/on-host.js";
+import { managedHostPaths } from "../../core/schema/secret-path.js";
 
 /** Where the agent looks for its settings unless --config says otherwise. */
 export const DEFAULT_CONFIG_PATH = HOST_PATHS.config;
@@ -22,10 +23,12 @@ export interface AgentConfig {
   systemSecrets: string;
   restartUnits: boolean;
   requireMemoryFs: boolean;
+  /** Accept a tmpfs mounted without noswap for runDir (plaintext could reach swap). */
+  allowSwappableTmpfs: boolean;
 }
 
 export const CONFIG_DEFAULTS: Readonly<AgentConfig> = Object.freeze({
-  identityPaths: ["/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_rsa_key"],
+  identityPaths: [...HOST_KEY_PATHS],
   stateDir: HOST_PATHS.stateDir,
   runDir: HOST_PATHS.runDir,
   keysDir: HOST_PATHS.keysDir,
@@ -37,9 +40,19 @@ export const CONFIG_DEFAULTS: Readonly<AgentConfig> = Object.freeze({
   systemSecrets: HOST_PATHS.systemSecrets,
   restartUnits: true,
   requireMemoryFs: true,
+  allowSwappableTmpfs: false,
 });
 
 /** A fresh copy of the defaults. */
 export function defaultConfig(): AgentConfig {
   return { ...CONFIG_DEFAULTS, identityPaths: [...CONFIG_DEFAULTS.identityPaths], readWritePaths: [] };
+}
+
+/**
+ * Everything the agent owns or reads on the host, which no secret's `path` may equal,
+ * lie inside or contain: its state, run, keys and socket directories, its config
+ * directory and its host keys.
+ */
+export function managedPaths(config: AgentConfig): string[] {
+  return managedHostPaths({ ...config, config: DEFAULT_CONFIG_PATH });
 }

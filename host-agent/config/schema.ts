@@ -24,4 +24,6 @@ export const agentConfigSchema = z.strictObject({
   restartUnits: z.boolean().default(CONFIG_DEFAULTS.restartUnits),
   /** Require runDir to be a tmpfs or ramfs mount (off only where nothing can be mounted). */
   requireMemoryFs: z.boolean().default(CONFIG_DEFAULTS.requireMemoryFs),
+  /** Accept a tmpfs without noswap for runDir (a kernel before 6.4 has no noswap: prefer ramfs). */
+  allowSwappableTmpfs: z.boolean().default(CONFIG_DEFAULTS.allowSwappableTmpfs),
 });

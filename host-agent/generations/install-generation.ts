@@ -7,19 +7,22 @@ import { join } from "node:path";
 import { NixsealError } from "../../core/errors.js";
 import type { BundleManifest, BundleSecret, BundleTemplate } from "../../core/schema/bundle.js";
 import { loadAccounts } from "../plaintext/accounts.js";
-import { readManifest, type BundleDir } from "./bundle-dir.js";
-import type { AgentConfig } from "../config/defaults.js";
+import { readStoredManifest, type BundleDir } from "./bundle-dir.js";
+import { managedPaths, type AgentConfig } from "../config/defaults.js";
 import { generationDir, linkedGeneration, pruneGenerations, setStateLinks } from "./store.js";
 import { loadHostIdentities } from "../plaintext/host-keys.js";
 import { linkForUsers } from "../plaintext/for-users.js";
-import { flipCurrent, linkKeysAfterFlip, linkKeysBeforeFlip, linkPaths } from "../plaintext/links.js";
-import { checkRunDir, materialize, type SecretResult } from "../plaintext/materialize.js";
+import { checkKeysDir, flipCurrent, linkKeysAfterFlip, linkKeysBeforeFlip, linkPaths, type KeysDirKind } from "../plaintext/links.js";
+import { materialize, type SecretResult } from "../plaintext/materialize.js";
+import { checkRunDir } from "../plaintext/memory-fs.js";
 import { helperFor, type DecryptHelper } from "../plaintext/parallel-decrypt.js";
 import type { UnitActions } from "../../core/agent-api.js";
 
 export interface InstallOptions {
   /** Skip failing secrets (boot restore) instead of aborting with nothing changed. */
   partial: boolean;
+  /** With partial: skip a secret that does not fit, or abort with nothing changed (default). */
+  noSpace?: "skip" | "abort";
   /** Record the generation as current in stateDir (not for boot restore). */
   flipState: boolean;
   /** Restart/reload the units of changed secrets. */
@@ -39,6 +42,9 @@ export interface InstallOutcome {
   pruned: number[];
   /** Problems that did not stop the switch (a /run/keys link that could not be made). */
   warnings: string[];
+  /** Boot restore only: why the keys dir was refused and left alone (its links are missing). */
+  keysDirRefused?: string;
+  keysDirHints?: string[];
 }
 
 /** What a generation puts in /run/keys: its secrets, then its rendered templates. */
@@ -52,7 +58,7 @@ async function oldSecrets(stateDir: string, gen: number, bundle: BundleDir): Pro
   if (cur === undefined) return [];
   if (cur === gen) return liveFiles(bundle.manifest); // a restore: already read
   try {
-    return liveFiles(await readManifest(generationDir(stateDir, cur)));
+    return liveFiles(await readStoredManifest(generationDir(stateDir, cur)));
   } catch {
     return [];
   }
@@ -74,12 +80,28 @@ function pruneRunDir(runDir: string, live: string): void {
  * symlink, or any failing secret when not partial); the old generation stays live
  */
 export async function installGeneration(config: AgentConfig, gen: number, bundle: BundleDir, opts: InstallOptions): Promise<InstallOutcome> {
-  checkRunDir(config.runDir, config.requireMemoryFs);
+  checkRunDir(config.runDir, config);
+  const warnings: string[] = [];
+  // Before anything changes: a keys dir that is not ours stops a live switch; the boot
+  // restore still restores into runDir and says why the keys dir was left alone.
+  let keysKind: KeysDirKind | undefined;
+  let keysDirRefused: string | undefined;
+  let keysDirHints: string[] = [];
+  try {
+    keysKind = checkKeysDir(config.keysDir, config.runDir);
+  } catch (err) {
+    if (!opts.partial || !(err instanceof NixsealError)) {
+      opts.helper?.close();
+      throw err;
+    }
+    keysDirRefused = `${err.message}; the secrets are in ${join(config.runDir, "current")} only`;
+    keysDirHints = err.hints;
+  }
   const helper = opts.helper ?? helperFor(bundle.entries.length, config.identityPaths);
   let materialized: Awaited<ReturnType<typeof materialize>>;
   let before: BundleSecret[];
   try {
-    const identities = await loadHostIdentities(config.identityPaths);
+    const identities = await loadHostIdentities(config.identityPaths, (w) => warnings.push(w));
     before = await oldSecrets(config.stateDir, gen, bundle);
     materialized = await materialize({
       runDir: config.runDir,
@@ -88,6 +110,7 @@ export async function installGeneration(config: AgentConfig, gen: number, bundle
       identities,
       accounts: loadAccounts(),
       partial: opts.partial,
+      noSpace: opts.noSpace,
       helper,
       templates: bundle.templates,
       previous: new Map(before.map((f) => [f.name, { sha256: f.sha256, ...("uses" in f ? { uses: (f as BundleTemplate).uses } : {}) }])),
@@ -98,11 +121,10 @@ export async function installGeneration(config: AgentConfig, gen: number, bundle
   const { name, results } = materialized;
   const byName = new Map(results.map((r) => [r.name, r]));
   const okNames = results.filter((r) => r.ok).map((r) => r.name);
-  linkKeysBeforeFlip(config.keysDir, config.runDir, okNames, byName);
+  if (keysKind) linkKeysBeforeFlip(config.keysDir, keysKind, config.runDir, okNames, byName);
   flipCurrent(config.runDir, name);
-  const warnings: string[] = [];
   try {
-    linkKeysAfterFlip(config.keysDir, config.runDir, okNames);
+    if (keysKind) linkKeysAfterFlip(config.keysDir, keysKind, config.runDir, okNames);
   } catch (err) {
     // the generation is live behind runDir/current; only the NixOps path is missing
     const why = err instanceof NixsealError ? err.message : ((err as NodeJS.ErrnoException).code ?? "failed");
@@ -110,7 +132,7 @@ export async function installGeneration(config: AgentConfig, gen: number, bundle
   }
   const live = new Set(okNames);
   const files = liveFiles(bundle.manifest);
-  linkPaths(config.runDir, files.filter((s) => live.has(s.name)), before, byName);
+  linkPaths(config.runDir, files.filter((s) => live.has(s.name)), before, byName, managedPaths(config));
   try {
     linkForUsers(config, name, bundle.manifest.secrets.filter((s) => live.has(s.name)));
   } catch (err) {
@@ -131,5 +153,5 @@ export async function installGeneration(config: AgentConfig, gen: number, bundle
   const changed = [...changedNew, ...removed];
   // systemctl only after a live change; the boot restore never loads it
   const units = opts.restart && config.restartUnits ? await (await import("../systemd/restart-units.js")).restartChangedUnits(changed) : { restarted: [], reloaded: [] };
-  return { generation: gen, runGeneration: name, results, changed: changed.map((s) => s.name), units, pruned, warnings };
+  return { generation: gen, runGeneration: name, results, changed: changed.map((s) => s.name), units, pruned, warnings, ...(keysDirRefused ? { keysDirRefused, keysDirHints } : {}) };
 }

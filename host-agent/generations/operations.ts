@@ -4,20 +4,22 @@
 import { existsSync } from "node:fs";
 import type { LastRun, StageReply } from "../../core/agent-api.js";
 import { loadAccounts } from "../plaintext/accounts.js";
-import { readBundleDir, requireWhole } from "./bundle-dir.js";
-import type { AgentConfig } from "../config/defaults.js";
+import { readBundleUpload, readStoredGeneration, requireWhole } from "./bundle-dir.js";
+import { managedPaths, type AgentConfig } from "../config/defaults.js";
 import { errors } from "../errors.js";
 import { findGenerationById, generationDir, linkedGeneration, pruneGenerations, setStateLinks, storeGeneration } from "./store.js";
 import { loadHostIdentities } from "../plaintext/host-keys.js";
 import { installGeneration, type InstallOutcome } from "./install-generation.js";
 import { acquireLock } from "./lock.js";
-import { checkRunDir, decryptSecret, resolveOwner } from "../plaintext/materialize.js";
+import { decryptSecret, resolveOwner } from "../plaintext/materialize.js";
+import { checkRunDir } from "../plaintext/memory-fs.js";
+import { checkKeysDir } from "../plaintext/links.js";
 import { checkTemplate } from "../plaintext/templates.js";
 import { NixsealError } from "../../core/errors.js";
 import { recordRun } from "../status/state-file.js";
 
 function withLock<T>(config: AgentConfig, fn: () => Promise<T>): Promise<T> {
-  checkRunDir(config.runDir, config.requireMemoryFs);
+  checkRunDir(config.runDir, config);
   const release = acquireLock(config.runDir);
   return fn().finally(release);
 }
@@ -34,10 +36,13 @@ export async function stage(config: AgentConfig, dir: string): Promise<StageRepl
 
 /** A bundle read and checked whole: every blob decrypts, every owner and group exists. */
 async function checkBundle(config: AgentConfig, dir: string, root: string) {
-  const bundle = await readBundleDir(dir);
-  const entries = requireWhole(bundle);
+  // an image's paths as its running system will see them: without the root it is mounted at
+  const managed = managedPaths(config).map((p) => (root !== "" && p.startsWith(root + "/") ? p.slice(root.length) : p));
+  const bundle = await readBundleUpload(dir, managed);
+  const entries = bundle.entries;
   (await import("./system-secrets.js")).requireCurrentNames(dir, bundle.manifest);
-  const identities = await loadHostIdentities(config.identityPaths);
+  const warnings: string[] = [];
+  const identities = await loadHostIdentities(config.identityPaths, (w) => warnings.push(w));
   const accounts = loadAccounts(root);
   for (const { secret, blob } of entries) {
     resolveOwner(secret, accounts);
@@ -47,14 +52,14 @@ async function checkBundle(config: AgentConfig, dir: string, root: string) {
     resolveOwner(t.template, accounts);
     checkTemplate(t);
   }
-  return { manifest: bundle.manifest, entries, templates: bundle.templates };
+  return { manifest: bundle.manifest, entries, templates: bundle.templates, warnings };
 }
 
-async function storeChecked(config: AgentConfig, { manifest, entries, templates }: Awaited<ReturnType<typeof checkBundle>>): Promise<StageReply> {
+async function storeChecked(config: AgentConfig, { manifest, entries, templates, warnings }: Awaited<ReturnType<typeof checkBundle>>): Promise<StageReply> {
   const secrets = manifest.secrets.map(({ name, version, sha256, owner, group, mode }) => ({ name, version, sha256, owner, group, mode }));
   const found = await findGenerationById(config.stateDir, manifest.id);
-  if (found !== undefined) return { generation: found, id: manifest.id, existing: true, secrets };
-  return { generation: storeGeneration(config.stateDir, manifest, entries, templates), id: manifest.id, existing: false, secrets };
+  if (found !== undefined) return { generation: found, id: manifest.id, existing: true, secrets, warnings };
+  return { generation: storeGeneration(config.stateDir, manifest, entries, templates), id: manifest.id, existing: false, secrets, warnings };
 }
 
 /**
@@ -96,7 +101,7 @@ export async function activate(config: AgentConfig, generation: number, action: 
     record(config, action, generation, Date.now(), async () => {
       const dir = generationDir(config.stateDir, generation);
       if (!existsSync(dir)) throw errors.generationNotFound([generation, config.stateDir]);
-      const bundle = await readBundleDir(dir);
+      const bundle = await readStoredGeneration(dir);
       requireWhole(bundle);
       if (action !== "rollback") (await import("./system-secrets.js")).requireSystemMatch(config, bundle.manifest, generation, nextSystem);
       return installGeneration(config, generation, bundle, { partial: false, flipState: true, restart: true });
@@ -113,6 +118,9 @@ export async function rollback(config: AgentConfig): Promise<InstallOutcome> {
 
 /** `nixseal-agent import DIR`: stage, then activate (no deploy tool involved). */
 export async function importBundle(config: AgentConfig, dir: string): Promise<{ stage: StageReply; activation: InstallOutcome }> {
+  // what activate would refuse, refused before anything is stored
+  checkRunDir(config.runDir, config);
+  checkKeysDir(config.keysDir, config.runDir);
   const staged = await stage(config, dir);
   const activation = await activate(config, staged.generation, "import");
   return { stage: staged, activation };

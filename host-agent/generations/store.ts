@@ -5,7 +5,7 @@ import { closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readdi
 import { join } from "node:path";
 import type { BundleManifest } from "../../core/schema/bundle.js";
 import { BUNDLE_MANIFEST } from "../../core/on-host.js";
-import { MANIFEST_SEAL, readManifest, sha256Hex, type BundleEntry, type TemplateEntry } from "./bundle-dir.js";
+import { MANIFEST_SEAL, readStoredManifest, sha256Hex, type BundleEntry, type TemplateEntry } from "./bundle-dir.js";
 import { errors } from "../errors.js";
 import { flipSymlink } from "../plaintext/links.js";
 
@@ -61,7 +61,7 @@ function writeNew(file: string, data: Uint8Array): void {
 export async function findGenerationById(stateDir: string, id: string): Promise<number | undefined> {
   for (const n of listGenerations(stateDir).reverse()) {
     try {
-      if ((await readManifest(generationDir(stateDir, n))).id === id) return n;
+      if ((await readStoredManifest(generationDir(stateDir, n))).id === id) return n;
     } catch {
       // a damaged generation is never a match
     }
@@ -73,7 +73,7 @@ export async function findGenerationById(stateDir: string, id: string): Promise<
  * Stores a checked bundle as the next generation: written into a temp dir, fsynced,
  * then renamed into place, so a crash leaves no half generation under a number. The
  * manifest is sealed with its sha256, so the boot restore can trust it without
- * loading the schema again (see readManifest).
+ * loading the schema again (see readStoredManifest).
  *
  * @returns the new generation number
  */

@@ -2,6 +2,7 @@
 // operation (one read each instead of a getent process per secret: this is the boot path).
 // Names that only NSS knows (LDAP, systemd-userdb) fall back to one `getent` call each.
 import { readFileSync } from "node:fs";
+import { isPosixId } from "../../core/schema/limits.js";
 
 export interface Accounts {
   /** uid for a user name or numeric id; undefined when the user does not exist. */
@@ -20,7 +21,7 @@ function readDb(file: string): Map<string, number> {
   }
   for (const line of text.split("\n")) {
     const f = line.split(":");
-    if (f.length >= 3 && f[0] && /^[0-9]+$/.test(f[2]!)) ids.set(f[0], Number(f[2]));
+    if (f.length >= 3 && f[0] && isPosixId(f[2]!)) ids.set(f[0], Number(f[2]));
   }
   return ids;
 }
@@ -31,7 +32,7 @@ function getent(db: "passwd" | "group", name: string): number | undefined {
   const r = spawnSync("getent", [db, name], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
   if (r.status !== 0) return undefined;
   const id = r.stdout.split(":")[2];
-  return id !== undefined && /^[0-9]+$/.test(id) ? Number(id) : undefined;
+  return id !== undefined && isPosixId(id) ? Number(id) : undefined;
 }
 
 /**
@@ -44,7 +45,7 @@ export function loadAccounts(root = ""): Accounts {
   const users = readDb(`${root}/etc/passwd`);
   const groups = readDb(`${root}/etc/group`);
   const lookup = (db: "passwd" | "group", known: Map<string, number>, name: string): number | undefined => {
-    if (/^[0-9]+$/.test(name)) return Number(name);
+    if (/^[0-9]+$/.test(name)) return isPosixId(name) ? Number(name) : undefined;
     let id = known.get(name);
     if (id === undefined) {
       id = (root === "" ? getent(db, name) : undefined) ?? -1;

@@ -7,12 +7,13 @@ import { linkSync, lstatSync, mkdirSync, readdirSync, renameSync, unlinkSync, wr
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { BundleSecret } from "../../core/schema/bundle.js";
-import { readBundleDir } from "../generations/bundle-dir.js";
+import { readStoredGeneration } from "../generations/bundle-dir.js";
 import type { AgentConfig } from "../config/defaults.js";
 import { generationDir, linkedGeneration } from "../generations/store.js";
 import { loadHostIdentities } from "./host-keys.js";
 import { acquireLock } from "../generations/lock.js";
-import { checkRunDir, decryptSecret } from "./materialize.js";
+import { decryptSecret } from "./materialize.js";
+import { checkRunDir } from "./memory-fs.js";
 
 function tmpName(dir: string, name: string): string {
   return join(dir, `.${name}.${randomBytes(6).toString("hex")}.tmp`);
@@ -64,7 +65,7 @@ function exists(p: string): boolean {
  * @returns the generation read (null when none is installed) and the names written
  */
 export async function restoreForUsers(config: AgentConfig): Promise<{ generation: number | null; names: string[] }> {
-  checkRunDir(config.runDir, config.requireMemoryFs);
+  checkRunDir(config.runDir, config);
   const release = acquireLock(config.runDir);
   try {
     let problem: unknown;
@@ -72,7 +73,7 @@ export async function restoreForUsers(config: AgentConfig): Promise<{ generation
       if (g === undefined) continue;
       let bundle;
       try {
-        bundle = await readBundleDir(generationDir(config.stateDir, g));
+        bundle = await readStoredGeneration(generationDir(config.stateDir, g));
       } catch (err) {
         problem = err;
         continue;

@@ -14,13 +14,13 @@ import {
   openSync,
   readlinkSync,
   rmSync,
-  statfsSync,
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
 import { decrypt, type Identity } from "../../core/age/decrypt.js";
 import { NixsealError } from "../../core/errors.js";
 import type { BundleSecret } from "../../core/schema/bundle.js";
+import { isPosixId, MAX_POSIX_ID } from "../../core/schema/limits.js";
 import type { Accounts } from "./accounts.js";
 import { readRegularFile, type BundleEntry, type TemplateEntry } from "../generations/bundle-dir.js";
 import { renderFromDir } from "./templates.js";
@@ -38,31 +38,10 @@ export interface SecretResult {
   hints?: string[];
 }
 
-/** statfs f_type of the memory filesystems plaintext may live on. */
-export const TMPFS_MAGIC = 0x01021994;
-export const RAMFS_MAGIC = 0x858458f6;
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 /** The symlink name of the live generation inside runDir. */
 export const CURRENT = "current";
-
-/**
- * Checks that runDir is a real directory (not a symlink) and, when required, a tmpfs or
- * ramfs: plaintext must never land on a disk.
- */
-export function checkRunDir(runDir: string, requireMemoryFs: boolean): void {
-  let st;
-  try {
-    st = lstatSync(runDir);
-  } catch (err) {
-    throw errors.notMemoryFs([runDir], { cause: err });
-  }
-  if (!st.isDirectory()) throw errors.plantedSymlink([runDir]);
-  if (requireMemoryFs) {
-    const type = statfsSync(runDir).type;
-    if (type !== TMPFS_MAGIC && type !== RAMFS_MAGIC) throw errors.notMemoryFs([runDir]);
-  }
-}
 
 /** The directory name `current` points at, if it is a symlink. */
 export function currentRunName(runDir: string): string | undefined {
@@ -142,6 +121,12 @@ export interface MaterializeOptions {
   accounts: Accounts;
   /** Skip secrets that fail (boot restore); otherwise the first failure aborts, nothing changed. */
   partial: boolean;
+  /**
+   * With partial: a secret that does not fit is skipped too, so the rest still lands
+   * ("skip"), or the whole directory is dropped with a noSpace error ("abort", the
+   * default), so the caller can try a generation that fits whole.
+   */
+  noSpace?: "skip" | "abort";
   /** A decrypt worker to share the work with (many secrets on a multi-core host). */
   helper?: DecryptHelper;
   /** Templates to render from the secrets once they are written (results follow the secrets'). */
@@ -184,18 +169,30 @@ export async function materialize(opts: MaterializeOptions): Promise<{ name: str
   // Results: the secrets in manifest order, then the templates.
   const nameOf = (i: number): string => (i < opts.entries.length ? opts.entries[i]!.secret.name : templates[i - opts.entries.length]!.template.name);
   const fail = (i: number, err: unknown): void => {
-    const file = join(dir, nameOf(i));
+    const name = nameOf(i);
+    const file = join(dir, name);
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOSPC" || code === "EDQUOT") throw errors.noSpace([opts.runDir, String(opts.generation)], { cause: err });
+    if (code === "ENOSPC" || code === "EDQUOT") {
+      const e = errors.noSpace([opts.runDir, String(opts.generation)], { cause: err });
+      if (!opts.partial || opts.noSpace !== "skip") throw e;
+      results[i] = failure(name, errors.secretNoSpace([name, opts.runDir], { cause: err }));
+      return;
+    }
+    // the directory is new and ours: anything already there was planted
     if (code === "EEXIST" || code === "ELOOP") throw errors.plantedSymlink([file], { cause: err });
-    if (!(err instanceof NixsealError) || !opts.partial) throw err;
-    results[i] = failure(nameOf(i), err);
+    if (!opts.partial) throw err;
+    // the boot restore keeps going: one secret's failure of any kind is that secret's
+    results[i] = failure(name, err instanceof NixsealError ? err : errors.writeFailed([name, file, code ?? "unexpected error"], { cause: err }));
   };
-  // Written only once whole and authenticated; zeroed here whatever happens.
+  // Written only once whole and authenticated; zeroed here whatever happens. A file
+  // that could not be finished is removed, so a secret is there whole or not at all.
   const write = (job: Job, plaintext: Uint8Array): void => {
     const s = { name: nameOf(job.i) };
+    const file = join(dir, s.name);
+    let created = false;
     try {
-      const fd = openSync(join(dir, s.name), CREATE_FLAGS, 0o600);
+      const fd = openSync(file, CREATE_FLAGS, 0o600);
+      created = true;
       try {
         writeWhole(fd, plaintext);
         fchmodSync(fd, job.mode); // before chown: root still owns it, no CAP_FOWNER needed
@@ -205,6 +202,7 @@ export async function materialize(opts: MaterializeOptions): Promise<{ name: str
       }
       results[job.i] = { name: s.name, ok: true, changed: !sameAsBefore(oldDir, s.name, plaintext, job.uid, job.gid, job.mode, sameSource(job.i)) };
     } catch (err) {
+      if (created) rmSync(file, { force: true });
       fail(job.i, err);
     } finally {
       plaintext.fill(0);
@@ -264,9 +262,11 @@ export async function materialize(opts: MaterializeOptions): Promise<{ name: str
 /**
  * The numeric owner and group of a secret.
  *
- * @throws AgentError unknownOwner, unknownGroup
+ * @throws AgentError badId, unknownOwner, unknownGroup
  */
 export function resolveOwner(s: Pick<BundleSecret, "name" | "owner" | "group">, accounts: Accounts): { uid: number; gid: number } {
+  // a stored generation skips the schema at boot: its numeric ids are bounded here too
+  for (const id of [s.owner, s.group]) if (/^[0-9]+$/.test(id) && !isPosixId(id)) throw errors.badId([s.name, id, MAX_POSIX_ID]);
   const uid = accounts.uid(s.owner);
   if (uid === undefined) throw errors.unknownOwner([s.name, s.owner]);
   const gid = accounts.gid(s.group);

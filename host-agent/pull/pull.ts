@@ -20,7 +20,7 @@ import type { AgentIo } from "../commands/io.js";
 import { invocationConfig, type Invocation } from "../commands/invocation.js";
 import type { AgentConfig } from "../config/defaults.js";
 import { errors } from "../errors.js";
-import { readManifest } from "../generations/bundle-dir.js";
+import { readStoredManifest } from "../generations/bundle-dir.js";
 import { generationDir, linkedGeneration } from "../generations/store.js";
 import { fetchLatest, follow, hostSigner, type PullTarget, type VerifiedBundle } from "./client.js";
 import { raisePulledMark, readPulledMark } from "./sequence.js";
@@ -33,7 +33,7 @@ async function currentManifest(config: AgentConfig): Promise<{ generation: numbe
   const generation = linkedGeneration(config.stateDir, "current");
   if (generation === undefined) return undefined;
   try {
-    return { generation, manifest: await readManifest(generationDir(config.stateDir, generation)) };
+    return { generation, manifest: await readStoredManifest(generationDir(config.stateDir, generation)) };
   } catch {
     return undefined; // a damaged current generation: pulling a whole one is the fix
   }

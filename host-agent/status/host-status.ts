@@ -1,37 +1,16 @@
 // What the host runs, read from disk (generations, status.json, the run dir) so it
 // works with the API down. Names, owners, modes, versions and ciphertext hashes only:
 // never a value.
-import { lstatSync, readFileSync, statfsSync } from "node:fs";
+import { lstatSync } from "node:fs";
 import { join } from "node:path";
 import type { GenerationStatus, SecretStatus, StatusReport } from "../../core/agent-api.js";
-import { readManifest } from "../generations/bundle-dir.js";
+import { readStoredManifest } from "../generations/bundle-dir.js";
 import type { BundleSecret } from "../../core/schema/bundle.js";
 import type { AgentConfig } from "../config/defaults.js";
 import { generationDir, linkedGeneration, listGenerations } from "../generations/store.js";
-import { CURRENT, currentRunName, RAMFS_MAGIC, TMPFS_MAGIC } from "../plaintext/materialize.js";
+import { CURRENT, currentRunName } from "../plaintext/materialize.js";
+import { memoryFsOf } from "../plaintext/memory-fs.js";
 import { readStateFile } from "./state-file.js";
-
-function fsInfo(runDir: string): StatusReport["memoryFs"] {
-  let type: StatusReport["memoryFs"]["type"];
-  try {
-    const t = statfsSync(runDir).type;
-    type = t === TMPFS_MAGIC ? "tmpfs" : t === RAMFS_MAGIC ? "ramfs" : "other";
-  } catch {
-    return { type: "missing", noswap: false };
-  }
-  let noswap = false;
-  try {
-    for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
-      const f = line.split(" ");
-      if (f[4] !== runDir) continue;
-      const superOpts = f[f.indexOf("-") + 3] ?? "";
-      noswap = superOpts.split(",").includes("noswap");
-    }
-  } catch {
-    // no /proc
-  }
-  return { type, noswap: type === "ramfs" || noswap };
-}
 
 /** Collects the status report from disk. */
 export async function collectStatus(config: AgentConfig): Promise<StatusReport> {
@@ -45,7 +24,7 @@ export async function collectStatus(config: AgentConfig): Promise<StatusReport> 
   for (const n of listGenerations(config.stateDir).reverse()) {
     const kind: GenerationStatus["state"] = n === current ? "current" : n === previous ? "previous" : current === null || n > current ? "pending" : "old";
     try {
-      const m = await readManifest(generationDir(config.stateDir, n));
+      const m = await readStoredManifest(generationDir(config.stateDir, n));
       generations.push({ generation: n, state: kind, id: m.id, host: m.host, createdAt: m.createdAt, secrets: m.secrets.length });
       if (n === current) {
         host = m.host;
@@ -89,7 +68,7 @@ export async function collectStatus(config: AgentConfig): Promise<StatusReport> 
     runGeneration: currentRunName(config.runDir) ?? null,
     runDir: config.runDir,
     keysDir: config.keysDir,
-    memoryFs: fsInfo(config.runDir),
+    memoryFs: memoryFsOf(config.runDir),
     generations,
     lastRun: state.lastRun ?? null,
     secrets: currentSecrets,
@@ -102,7 +81,9 @@ export function formatStatus(s: StatusReport): string {
   const out: string[] = [];
   out.push(`host: ${s.host ?? "(no generation installed)"}`);
   out.push(`generation: current ${s.current ?? "-"}, previous ${s.previous ?? "-"}, live in ${s.runGeneration ? join(s.runDir, s.runGeneration) : "(nothing restored)"}`);
-  out.push(`memory filesystem: ${s.runDir} is ${s.memoryFs.type}${s.memoryFs.type === "tmpfs" ? (s.memoryFs.noswap ? " (noswap)" : " (may swap)") : ""}`);
+  const fs = s.memoryFs;
+  const own = fs.type === "missing" || fs.isMountPoint ? "" : `, a directory inside the mount at ${fs.mountPoint ?? "?"} (not a mount of its own)`;
+  out.push(`memory filesystem: ${s.runDir} is ${fs.type}${fs.type === "tmpfs" ? (fs.noswap ? " (noswap)" : " (may swap)") : ""}${own}`);
   if (s.lastRun) {
     const lr = s.lastRun;
     out.push(`last run: ${lr.action} of generation ${lr.generation ?? "-"} at ${lr.at}: ${lr.ok ? "ok" : lr.error ? `failed: ${lr.error.message}` : `${lr.failed} secret(s) failed`} (${lr.durationMs} ms)`);

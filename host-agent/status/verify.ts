@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { NixsealError } from "../../core/errors.js";
 import { VERIFY_REPORT_FORMAT, type VerifiedConsumer, type VerifiedSecret, type VerifyReport } from "../../core/schema/verify-report.js";
 import type { AgentConfig } from "../config/defaults.js";
-import { readBundleDir, readRegularFile } from "../generations/bundle-dir.js";
+import { readRegularFile, readStoredGeneration } from "../generations/bundle-dir.js";
 import { generationDir, linkedGeneration } from "../generations/store.js";
 import { loadAccounts } from "../plaintext/accounts.js";
 import { loadHostIdentities } from "../plaintext/host-keys.js";
@@ -70,7 +70,7 @@ export async function collectVerify(config: AgentConfig): Promise<VerifyReport> 
     problems.push("no generation is installed");
     return { format: VERIFY_REPORT_FORMAT, host: null, ok: false, bootId, generation: null, bundleId: null, restore, problems, secrets: [], consumers: [] };
   }
-  const bundle = await readBundleDir(generationDir(config.stateDir, current));
+  const bundle = await readStoredGeneration(generationDir(config.stateDir, current));
   const identities = await loadHostIdentities(config.identityPaths);
   const accounts = loadAccounts();
   const live = join(config.runDir, CURRENT);

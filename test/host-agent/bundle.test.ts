@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleContentId } from "../../cli/bundle/manifest.js";
-import { readBundleDir } from "../../host-agent/generations/bundle-dir.js";
+import { readBundleUpload } from "../../host-agent/generations/bundle-dir.js";
+import { managedPaths } from "../../host-agent/config/defaults.js";
 import { importBundle } from "../../host-agent/generations/operations.js";
 import { runNixseal, testEnv } from "../cli/harness.js";
 import { makeEnv, makeHostKey, type AgentEnv } from "./support.js";
@@ -45,7 +46,7 @@ describe("nixseal bundle", () => {
     const m = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"));
     expect(m).toMatchObject({ format: "nixseal-bundle/v1", host: "web1", secrets: [{ name: "web-token", owner: "root", mode: "0400", version: 1 }] });
     expect(m.id).toBe(bundleContentId("web1", m.secrets));
-    expect((await readBundleDir(out)).entries.every((e) => e.blob && !e.error)).toBe(true);
+    expect((await readBundleUpload(out, managedPaths(agentEnv.config))).entries.every((e) => e.blob && !e.error)).toBe(true);
     for (const f of readdirSync(out)) expect(readFileSync(join(out, f), "utf8")).not.toContain("bundle-value");
     await importBundle(agentEnv.config, out);
     expect(readFileSync(join(agentEnv.config.keysDir, "web-token"), "utf8")).toBe("bundle-value-web");

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { generationDir, listGenerations } from "../../host-agent/generations/store.js";
 import { activate, importBundle, rollback, stage } from "../../host-agent/generations/operations.js";
 import { unitsFor } from "../../host-agent/systemd/restart-units.js";
-import { grepTree, makeEnv, writeBundle, type AgentEnv } from "./support.js";
+import { grepTree, makeEnv, rewriteManifest, writeBundle, type AgentEnv } from "./support.js";
 
 let env: AgentEnv;
 afterEach(() => env?.cleanup());
@@ -51,9 +51,8 @@ describe("generations", () => {
     const blob = readFileSync(join(dir, "a.age"));
     const cut = blob.subarray(0, blob.length - 70_000);
     writeFileSync(join(dir, "a.age"), cut);
-    const m = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
-    m.secrets.find((s: { name: string }) => s.name === "a").sha256 = (await import("../../host-agent/generations/bundle-dir.js")).sha256Hex(cut);
-    writeFileSync(join(dir, "manifest.json"), JSON.stringify(m));
+    const { sha256Hex } = await import("../../host-agent/generations/bundle-dir.js");
+    rewriteManifest(dir, (m) => (m.secrets.find((s) => s.name === "a")!.sha256 = sha256Hex(cut)));
     await expect(importBundle(env.config, dir)).rejects.toMatchObject({ code: "NIXSEAL_ERR_AGENT_DECRYPT" });
     expect(grepTree(env.config.runDir, "xxxxxxxx")).toEqual([]);
     expect(live("a")).toBe("good-a");

@@ -12,7 +12,7 @@ import { decrypt, parseHostIdentityFile, type Identity } from "../../core/age/de
 import { sha256Hex } from "../../host-agent/generations/bundle-dir.js";
 import { generationDir } from "../../host-agent/generations/store.js";
 import { MIN_PARALLEL, startDecryptHelper, type DecryptResult } from "../../host-agent/plaintext/parallel-decrypt.js";
-import { ensureUser, makeEnv, makeHostKey, writeBundle, type AgentEnv } from "./support.js";
+import { ensureUser, makeEnv, makeHostKey, rewriteManifest, writeBundle, type AgentEnv } from "./support.js";
 
 const DIST = join(import.meta.dirname, "..", "..", "dist", "host-agent");
 const AGENT = join(DIST, "bin.js");
@@ -171,9 +171,7 @@ describe("nixseal-agent restore of a large bundle", () => {
     const other = makeHostKey(mkdtempSync(join(env.root, "other-")));
     const foreign = encrypt(Buffer.from("large-bundle-value-9"), [await parseRecipient(other.pub)]);
     writeFileSync(join(gen, "s9.age"), foreign);
-    const manifest = JSON.parse(readFileSync(join(gen, "manifest.json"), "utf8"));
-    manifest.secrets.find((s: { name: string }) => s.name === "s9").sha256 = sha256Hex(foreign);
-    writeFileSync(join(gen, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
+    rewriteManifest(gen, (m) => (m.secrets.find((s) => s.name === "s9")!.sha256 = sha256Hex(foreign)));
     rmSync(join(env.config.runDir, "current"));
 
     const r = run("restore");

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeManifest } from "../../cli/bundle/manifest.js";
-import { BUNDLE_MANIFEST, encrypt, parseRecipient, type BundleSecret } from "../../core/index.js";
+import { BUNDLE_MANIFEST, bundleContentId, encrypt, parseRecipient, type BundleManifest, type BundleSecret } from "../../core/index.js";
 import type { AgentConfig } from "../../host-agent/config/defaults.js";
 import { agentConfigSchema } from "../../host-agent/config/schema.js";
 import { sha256Hex } from "../../host-agent/generations/bundle-dir.js";
@@ -106,6 +106,18 @@ export async function writeBundle(dir: string, recipientLine: string, secrets: T
   });
   writeFileSync(join(dir, BUNDLE_MANIFEST), JSON.stringify(makeManifest(host, entries), null, 2));
   return dir;
+}
+
+/**
+ * Edits a bundle dir's manifest.json as a writer who knows the format would: the change,
+ * then the content id recomputed (an edit that keeps the old id is refused on its own).
+ */
+export function rewriteManifest(dir: string, edit: (m: BundleManifest) => void): void {
+  const file = join(dir, BUNDLE_MANIFEST);
+  const m = JSON.parse(readFileSync(file, "utf8")) as BundleManifest;
+  edit(m);
+  m.id = bundleContentId(m.host, m.secrets);
+  writeFileSync(file, JSON.stringify(m, null, 2) + "\n");
 }
 
 /**

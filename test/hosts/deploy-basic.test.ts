@@ -82,8 +82,9 @@ describe("nixseal deploy (real sshd, real agent, nixos-rebuild stand-in)", () =>
     expect(runs[0]!.args).toBe("switch");
     expect(runs[0]!.files.get("configuration.nix")).toBe(sha256(config));
     expect(runs[0]!.result).toBe("ok");
-    // nothing left in staging, and the lock is free
+    // nothing left in staging, the lock is free, the state dir still root-only (never chmod 0755)
     expect((await h.exec("ls -A /var/lib/nixseal/staging")).stdout.trim()).toBe("");
+    expect((await h.exec("stat -c %a /var/lib/nixseal")).stdout.trim()).toBe("700");
     expect((await h.exec("flock -n /var/lib/nixseal/deploy.lock true", { check: false })).code).toBe(0);
   });
 

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { AGENT_ROUTES, type ActivateRequest, type ActivationReply, type StageReply, type StageRequest } from "../../../core/agent-api.js";
 import type { InstallOutcome } from "../../generations/install-generation.js";
 
@@ -16,6 +16,12 @@ function activationReply(out: InstallOutcome): ActivationReply {
   };
 }
 
+/** Warnings reach the journal as well as the reply (deploy shows the reply). */
+function logged<T extends { warnings: string[] }>(req: FastifyRequest, out: T): T {
+  for (const w of out.warnings) req.log.warn(w);
+  return out;
+}
+
 /** POST /stage, /activate, /rollback. */
 export async function generationRoutes(app: FastifyInstance): Promise<void> {
   app.post<{ Body: StageRequest; Reply: StageReply }>(
@@ -30,7 +36,7 @@ export async function generationRoutes(app: FastifyInstance): Promise<void> {
         },
       },
     },
-    async (req) => app.agent.stage(req.body.dir),
+    async (req) => logged(req, await app.agent.stage(req.body.dir)),
   );
   app.post<{ Body: ActivateRequest; Reply: ActivationReply }>(
     AGENT_ROUTES.activate,
@@ -48,7 +54,7 @@ export async function generationRoutes(app: FastifyInstance): Promise<void> {
         },
       },
     },
-    async (req) => activationReply(await app.agent.activate(req.body.generation, req.body.nextSystem)),
+    async (req) => activationReply(logged(req, await app.agent.activate(req.body.generation, req.body.nextSystem))),
   );
-  app.post<{ Reply: ActivationReply }>(AGENT_ROUTES.rollback, async () => activationReply(await app.agent.rollback()));
+  app.post<{ Reply: ActivationReply }>(AGENT_ROUTES.rollback, async (req) => activationReply(logged(req, await app.agent.rollback())));
 }
