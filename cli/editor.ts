@@ -2,11 +2,14 @@
 // tmpfs (RAM), is handed to $VISUAL/$EDITOR by path, and the directory is
 // removed in every outcome we get to see: normal exit, error, SIGINT, SIGTERM,
 // SIGHUP. A SIGKILL cannot be caught: then the directory stays on the tmpfs
-// (RAM, gone at reboot) until the next `secrets edit` removes it.
+// (RAM, gone at reboot) until the next `secrets edit` by the same user removes it.
+// Each user's edit dirs live in a directory of their own on that tmpfs
+// (nixseal-edit-<uid>, 0700), so a shared /dev/shm never has us sweep, or write
+// into, what another user made.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
-import { mkdir, readFile, readdir, rm, statfs, writeFile } from "node:fs/promises";
+import { rmdirSync, rmSync } from "node:fs";
+import { lstat, mkdir, readFile, readdir, rm, statfs, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { NixsealError } from "../core/index.js";
 import { isProcessAlive } from "../core/process.js";
@@ -41,14 +44,42 @@ export async function editBaseDir(io: CliIo): Promise<string> {
   });
 }
 
-/** Removes edit dirs left by nixseal processes that no longer exist (a SIGKILLed edit). */
-export async function sweepLeftovers(base: string): Promise<string[]> {
+/**
+ * This user's own directory for edit dirs on the tmpfs at base, made 0700 if absent.
+ * One that is a symlink, belongs to someone else or is open to others is refused: it
+ * is never used, swept or changed.
+ *
+ * @throws NixsealError NIXSEAL_ERR_EDIT_DIR
+ */
+export async function userEditDir(base: string): Promise<string> {
+  const uid = process.getuid?.() ?? 0;
+  const dir = join(base, `${DIR_PREFIX}${uid}`);
+  try {
+    await mkdir(dir, { mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  }
+  const st = await lstat(dir);
+  const why = st.isSymbolicLink() ? "is a symlink" : !st.isDirectory() ? "is not a directory" : st.uid !== uid ? `belongs to uid ${st.uid}, not to you (uid ${uid})` : (st.mode & 0o077) !== 0 ? "is open to other users" : undefined;
+  if (why) {
+    throw new NixsealError("NIXSEAL_ERR_EDIT_DIR", `${dir} ${why}; refusing to put cleartext there`, {
+      hints: [`if it is not yours, have root remove it; or set NIXSEAL_EDIT_DIR (or XDG_RUNTIME_DIR) to a tmpfs directory only you can write`],
+    });
+  }
+  return dir;
+}
+
+/** Removes this user's edit dirs left by nixseal processes that no longer exist (a SIGKILLed edit). */
+export async function sweepLeftovers(userDir: string): Promise<string[]> {
   const removed: string[] = [];
-  for (const entry of await readdir(base).catch(() => [] as string[])) {
-    const m = new RegExp(`^${DIR_PREFIX}(\\d+)-[0-9a-f]+$`).exec(entry);
+  const uid = process.getuid?.() ?? 0;
+  for (const entry of await readdir(userDir).catch(() => [] as string[])) {
+    const m = /^(\d+)-[0-9a-f]+$/.exec(entry);
     if (!m || isProcessAlive(Number(m[1]))) continue;
-    await rm(join(base, entry), { recursive: true, force: true });
-    removed.push(join(base, entry));
+    const st = await lstat(join(userDir, entry)).catch(() => undefined);
+    if (!st?.isDirectory() || st.uid !== uid) continue; // only what this user made
+    await rm(join(userDir, entry), { recursive: true, force: true });
+    removed.push(join(userDir, entry));
   }
   return removed;
 }
@@ -59,17 +90,35 @@ export function editorCommand(io: CliIo): string {
 }
 
 /**
- * A new private (0700) directory for cleartext on the tmpfs of editBaseDir, after
- * sweeping what SIGKILLed runs left there; cleanup() removes it.
+ * A new private (0700) directory for cleartext in this user's directory on the tmpfs
+ * of editBaseDir, after sweeping what this user's SIGKILLed runs left there; cleanup()
+ * removes it.
  *
- * @throws NixsealError NIXSEAL_ERR_NO_TMPFS
+ * @throws NixsealError NIXSEAL_ERR_NO_TMPFS, NIXSEAL_ERR_EDIT_DIR
  */
 export async function makePrivateTmpfsDir(io: CliIo): Promise<{ dir: string; cleanup: () => void }> {
   const base = await editBaseDir(io);
-  await sweepLeftovers(base);
-  const dir = join(base, `${DIR_PREFIX}${process.pid}-${randomBytes(6).toString("hex")}`);
-  await mkdir(dir, { mode: 0o700 });
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  for (let attempt = 0; ; attempt++) {
+    const mine = await userEditDir(base);
+    await sweepLeftovers(mine);
+    const dir = join(mine, `${process.pid}-${randomBytes(6).toString("hex")}`);
+    try {
+      await mkdir(dir, { mode: 0o700 });
+    } catch (err) {
+      // another edit of ours just removed the (empty) user dir: make it again
+      if ((err as NodeJS.ErrnoException).code === "ENOENT" && attempt < 3) continue;
+      throw err;
+    }
+    const cleanup = (): void => {
+      rmSync(dir, { recursive: true, force: true });
+      try {
+        rmdirSync(mine); // only when empty: no other edit of ours is running
+      } catch {
+        // not empty, or gone
+      }
+    };
+    return { dir, cleanup };
+  }
 }
 
 /**

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { BUNDLE_MANIFEST, NixsealError, writeFileAtomic, type BundleManifest, type BundleSecret, type BundleTemplate } from "../../core/index.js";
 import { loadTemplate } from "../templates/check.js";
 import { isStale, secretFile, secretsForHost, type LoadedRepo } from "../repo/index.js";
+import { checkRepoPaths } from "../repo/validate.js";
 import { makeManifest } from "./manifest.js";
 import { unknownHost } from "../errors.js";
 
@@ -23,6 +24,8 @@ export { bundleContentId, makeManifest } from "./manifest.js";
 export async function buildHostBundle(loaded: LoadedRepo, host: string, outDir: string): Promise<{ dir: string; manifest: BundleManifest }> {
   const { repo, dir } = loaded;
   if (!repo.hosts[host]) throw unknownHost(host, repo);
+  // nixseal.json may have been edited by hand: the path rule again, for this host
+  checkRepoPaths(repo, [host]);
   await mkdir(outDir, { recursive: true, mode: 0o700 });
   if ((await readdir(outDir)).length > 0) {
     throw new NixsealError("NIXSEAL_ERR_BUNDLE_OUT_NOT_EMPTY", `${outDir} is not empty`, { hints: ["pass a new or empty directory to --out"] });

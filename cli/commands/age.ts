@@ -10,12 +10,14 @@ import {
   encrypt,
   parseIdentityFile,
   parseRecipient,
-  parseRecipientsFile,
+  dedupeRecipients,
+  parseRecipientsFileWithSources,
   writeFileAtomic,
   type Identity,
   type Recipient,
 } from "../../core/index.js";
 import { readAll, type CliIo } from "../io.js";
+import { printWarning } from "../output.js";
 import { canPrompt, promptHidden } from "../prompt.js";
 import type { CommandContext } from "./context.js";
 
@@ -76,11 +78,14 @@ Examples:
     )
     .action(async (input: string | undefined, opts: { recipient?: string[]; recipientsFile?: string[]; armor?: boolean; output?: string }) => {
       const { io } = ctx;
-      const recipients: Recipient[] = [];
-      for (const [i, line] of (opts.recipient ?? []).entries()) recipients.push(await parseRecipient(line, `-r #${i + 1}`));
+      const given: Array<{ recipient: Recipient; source: string }> = [];
+      for (const [i, line] of (opts.recipient ?? []).entries()) given.push({ recipient: await parseRecipient(line, `-r #${i + 1}`), source: `-r #${i + 1}` });
       for (const file of opts.recipientsFile ?? []) {
-        recipients.push(...(await parseRecipientsFile((await readPath(io, file, "recipients")).toString("utf8"), file)));
+        given.push(...(await parseRecipientsFileWithSources((await readPath(io, file, "recipients")).toString("utf8"), file)));
       }
+      const { unique, repeats } = dedupeRecipients(given);
+      for (const r of repeats) printWarning(io, `recipient ${r.source} is the same key as ${r.first}; encrypting to it once (remove the repeat)`);
+      const recipients = unique.map((r) => r.recipient);
       if (recipients.length === 0) {
         throw new NixsealError("NIXSEAL_ERR_AGE_NO_RECIPIENTS", "no recipients given", {
           hints: ['add -r RECIPIENT (age1…, "ssh-ed25519 AAAA…") or -R FILE'],

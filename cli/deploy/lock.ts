@@ -11,7 +11,8 @@ const LOCK_FILE = HOST_PATHS.deployLock;
 
 const LOCK_SCRIPT = `
 set -u
-mkdir -p ${HOST_PATHS.stateDir} && chmod 0755 ${HOST_PATHS.stateDir}
+# created root-only as the units make it (StateDirectoryMode=0700); an existing one keeps its mode
+mkdir -p -m 0700 ${HOST_PATHS.stateDir}
 exec 9>>${LOCK_FILE}
 if ! flock -n 9; then
   if [ "$1" -eq 0 ]; then echo NIXSEAL-BUSY; cat ${LOCK_FILE}.holder 2>/dev/null; exit 75; fi

@@ -14,6 +14,7 @@ import { findRepo } from "./find.js";
 import { syncHostSecretsFiles } from "./host-secrets.js";
 import { repoFile } from "./paths.js";
 import { usedRecipientSets } from "./recipients.js";
+import { checkRepoPaths } from "./validate.js";
 
 /** A loaded repo: its directory and its validated nixseal.json. */
 export interface LoadedRepo {
@@ -107,6 +108,8 @@ export async function saveRepo(dir: string, repo: Repo): Promise<void> {
   if (!checked.success) {
     throw new NixsealError("NIXSEAL_ERR_INTERNAL", `refusing to write an invalid ${file}: ${checked.error.issues[0]?.message}`);
   }
+  // whatever command made this state (add, set, import, a host change): one link, one secret
+  checkRepoPaths(checked.data);
   await checkAllTemplates(dir, checked.data);
   await writeFileAtomic(file, formatRepo(checked.data), 0o644);
   // Every change of a host's secrets reaches the file its NixOS system is built from.

@@ -1,13 +1,18 @@
 import type { z } from "zod";
 import {
+  HOST_KEY_PATHS,
+  HOST_PATHS,
   NixsealError,
-  absolutePath,
+  duplicateSecretPath,
   hostName,
+  managedHostPaths,
   parseRecipient,
   parseSshTarget,
   principal,
   secretName,
+  secretPathProblem,
   unitName,
+  type Repo,
   type SshTarget,
 } from "../../core/index.js";
 
@@ -26,8 +31,54 @@ export const checkHostName = (v: string): string => check(hostName, v, "host nam
 export const checkPrincipal = (v: string): string => check(principal, v, "user or group", "e.g. nginx, or a numeric id");
 /** @throws NixsealError NIXSEAL_ERR_BAD_NAME */
 export const checkUnit = (v: string): string => check(unitName, v, "systemd unit", "e.g. nginx.service");
-/** @throws NixsealError NIXSEAL_ERR_BAD_NAME */
-export const checkPath = (v: string): string => check(absolutePath, v, "path", "an absolute path such as /run/keys/db");
+/** What nixseal manages on a host of the default layout: no secret's path may touch it. */
+const MANAGED = managedHostPaths({ ...HOST_PATHS, identityPaths: HOST_KEY_PATHS });
+const PATH_HINT = "an absolute, normalised path outside nixseal's own directories, such as /etc/app/db.key";
+
+/**
+ * A secret's `path`: core's one rule (secret-path.ts), against the default on-host
+ * layout; the agent checks it again against its own.
+ *
+ * @throws NixsealError NIXSEAL_ERR_BAD_NAME
+ */
+export function checkPath(v: string): string {
+  const problem = secretPathProblem(v, MANAGED);
+  if (problem) throw new NixsealError("NIXSEAL_ERR_BAD_NAME", `${JSON.stringify(v)} is not a valid path: ${problem}`, { hints: [PATH_HINT] });
+  return v;
+}
+
+type PathHolder = { hosts: string[]; path?: string };
+
+/**
+ * No two secrets or templates of one host share a `path` (one link points at one file),
+ * and every path follows the rule: the repo as it would be saved, host by host.
+ *
+ * @param hosts - the hosts to check (default every host)
+ * @throws NixsealError NIXSEAL_ERR_BAD_NAME naming the secret(s) and the host
+ */
+export function checkRepoPaths(repo: { hosts: Repo["hosts"]; secrets: Record<string, PathHolder>; templates?: Record<string, PathHolder> | undefined }, hosts: readonly string[] = Object.keys(repo.hosts)): void {
+  const all = [
+    ...Object.entries(repo.secrets).map(([name, s]) => ({ name, what: "secret", command: "secrets", ...s })),
+    ...Object.entries(repo.templates ?? {}).map(([name, t]) => ({ name, what: "template", command: "template", ...t })),
+  ].filter((x) => x.hosts.some((h) => hosts.includes(h)));
+  for (const x of all) {
+    const problem = x.path === undefined ? undefined : secretPathProblem(x.path, MANAGED);
+    if (problem) {
+      throw new NixsealError("NIXSEAL_ERR_BAD_NAME", `${x.what} "${x.name}": ${JSON.stringify(x.path)} is not a valid path: ${problem}`, {
+        hints: [`nixseal ${x.command} set ${x.name} --path P (${PATH_HINT}), or --no-path`],
+      });
+    }
+  }
+  for (const host of hosts) {
+    const dup = duplicateSecretPath(all.filter((x) => x.hosts.includes(host)));
+    if (dup) {
+      const second = all.find((x) => x.name === dup.names[1])!;
+      throw new NixsealError("NIXSEAL_ERR_BAD_NAME", `secrets "${dup.names[0]}" and "${dup.names[1]}" both have path ${JSON.stringify(dup.path)} on host "${host}"`, {
+        hints: [`give each its own path: nixseal ${second.command} set ${dup.names[1]} --path P (or --no-path)`],
+      });
+    }
+  }
+}
 
 /**
  * Parses --target: user@address[:port] (IPv6 in brackets: root@[::1]:22).

@@ -5,7 +5,7 @@ import type { CliIo } from "../io.js";
 import { printInfo } from "../output.js";
 import { printGenerated } from "./show.js";
 import { openRepo, saveRepo, withLockedRepo } from "../repo/index.js";
-import { checkSecretName } from "../repo/validate.js";
+import { checkRepoPaths, checkSecretName } from "../repo/validate.js";
 import { readValue, type ValueOptions } from "../values.js";
 import { passwordSecretFor, storeValue, wipe } from "./generated.js";
 import { checkForUsers, checkHosts, checkMeta, expandHosts, type Meta, type MetaOpts } from "./meta.js";
@@ -39,6 +39,8 @@ export async function addSecret(io: CliIo, name: string, opts: AddOptions): Prom
   if (before.repo.secrets[name]) throw secretExists(name);
   const hosts = expandHosts(before.repo, wanted);
   for (const h of hosts) if (!before.repo.hosts[h]) throw unknownHost(h, before.repo);
+  // before the value is asked for: a path another secret of these hosts has is refused now
+  if (meta.path) checkRepoPaths({ ...before.repo, secrets: { ...before.repo.secrets, [name]: { hosts, path: meta.path } } }, hosts);
   const v = await readValue(io, opts, undefined, `secrets add ${name} --host ${wanted.join(",")}`, name);
   try {
     const version = await withLockedRepo(io.cwd, async ({ dir, repo }) => {
@@ -48,6 +50,7 @@ export async function addSecret(io: CliIo, name: string, opts: AddOptions): Prom
       const secret = newSecret(hosts, meta);
       checkForUsers(name, secret);
       repo.secrets[name] = secret;
+      checkRepoPaths(repo, hosts); // under the lock, before any file is written
       await storeValue(dir, repo, name, v);
       await saveRepo(dir, repo);
       return secret.version;
@@ -58,3 +61,4 @@ export async function addSecret(io: CliIo, name: string, opts: AddOptions): Prom
     wipe(v);
   }
 }
+

@@ -6,7 +6,7 @@ import type { CliIo } from "../io.js";
 import { printInfo } from "../output.js";
 import { rekeySecrets } from "../rekey/index.js";
 import { openRepo, saveRepo, withLockedRepo } from "../repo/index.js";
-import { checkSecretName } from "../repo/validate.js";
+import { checkRepoPaths, checkSecretName } from "../repo/validate.js";
 import { checkAllTemplates } from "../templates/check.js";
 import { refusePasswordSecret } from "./generated.js";
 import { checkForUsers, checkHosts, checkMeta, expandHosts, type MetaOpts } from "./meta.js";
@@ -42,6 +42,10 @@ export async function setSecret(io: CliIo, name: string, opts: SetOptions): Prom
   if (!hostsChange && Object.values(meta).every((v) => v === undefined) && opts.path === undefined && opts.neededForUsers === undefined) {
     throw new NixsealError("NIXSEAL_ERR_USAGE", "nothing to change", { hints: ["give --owner, --group, --mode, --path, --host/--add-host/--rm-host, units, --needed-by or --needed-for-users"], exitCode: 2 });
   }
+  // the metadata as it will be, checked before any key is asked for
+  const next = { ...before.repo.secrets[name]!, hosts: planned, ...(meta.path ? { path: meta.path } : {}) };
+  if (opts.path === false) delete next.path;
+  checkRepoPaths({ ...before.repo, secrets: { ...before.repo.secrets, [name]: next } }, planned);
   const admin: AdminIdentity | undefined = hostsChange ? await loadAdminIdentity(io, opts.identity) : undefined;
   const rekeyed = await withLockedRepo(io.cwd, async (loaded) => {
     const s = loaded.repo.secrets[name];
@@ -63,6 +67,7 @@ export async function setSecret(io: CliIo, name: string, opts: SetOptions): Prom
     if (opts.neededForUsers === true) s.neededForUsers = true;
     if (opts.neededForUsers === false) delete s.neededForUsers;
     checkForUsers(name, s);
+    checkRepoPaths(loaded.repo, s.hosts); // under the lock, before anything is re-encrypted
     // Only this command's host change re-encrypts; an older staleness is for "secrets rekey".
     // Before any blob is re-encrypted: a host change that would break a template changes nothing.
     if (changed) await checkAllTemplates(loaded.dir, loaded.repo);

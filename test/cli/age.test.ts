@@ -84,6 +84,21 @@ describe("nixseal age encrypt", () => {
     expect(filesIn(d)).toEqual(before);
   });
 
+  it("the same key twice (-r and in -R, with another comment): one stanza, a warning naming both places", async () => {
+    writeFileSync(join(d, "again.txt"), `# the same host key again\n${ed.pub.replace(/ \S+$/, " other-comment")}\n${x.recipient}\n`);
+    const r = await nixseal(["encrypt", "-r", ed.pub, "-r", x.recipient, "-R", "again.txt", "-o", "dedup.age", "plain.txt"], d);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe(
+      "nixseal: warning: recipient again.txt:2 is the same key as -r #1; encrypting to it once (remove the repeat)\n" +
+        "nixseal: warning: recipient again.txt:3 is the same key as -r #2; encrypting to it once (remove the repeat)\n",
+    );
+    const header = readFileSync(join(d, "dedup.age"), "latin1").split("\n---")[0]!;
+    expect(header.match(/^-> ssh-ed25519 /gm)).toHaveLength(1);
+    expect(header.match(/^-> X25519 /gm)).toHaveLength(1);
+    for (const key of [ed.path, x.path]) expect(age(["-d", "-i", key, join(d, "dedup.age")]).stdout.toString()).toBe(SECRET);
+    expect(r.stderr).not.toContain(SECRET);
+  });
+
   it("a recipient that is not a key, no recipients at all, a missing input file", async () => {
     const bad = await nixseal(["encrypt", "-r", "ssh-ed25519 nope", "plain.txt"], d);
     expect(bad.code).toBe(1);

@@ -1,12 +1,14 @@
 // `secrets edit`: cleartext only on a tmpfs, removed in every outcome nixseal
 // can see; a SIGKILLed edit leaves nothing on persistent disk, and its tmpfs
-// leftover is swept by the next edit. Runs the built CLI as a real process.
+// leftover is swept by the next edit of the same user, who never touches another
+// user's directories on a shared tmpfs. Runs the built CLI as a real process.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureUser } from "../host-agent/support.js";
 import { runNixseal, snapshotTree, testEnv } from "./harness.js";
 
 const BIN = join(import.meta.dirname, "../../dist/cli/bin.js");
@@ -61,6 +63,9 @@ function repoState(): Map<string, string> {
   return m;
 }
 
+/** This user's own edit directory on the test tmpfs (what nixseal makes, 0700). */
+const mine = () => join(shm, `nixseal-edit-${process.getuid!()}`);
+
 function editEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...(testEnv(repo) as NodeJS.ProcessEnv), NIXSEAL_EDIT_DIR: shm, ...extra };
 }
@@ -102,7 +107,7 @@ describe.skipIf(!existsSync(BIN))("secrets edit", () => {
   it("SIGTERM during the edit removes the cleartext and changes nothing", async () => {
     const before = repoState();
     const ed = await startHangingEdit(join(work, "ready-term"));
-    expect(ed.file.startsWith(shm + "/nixseal-edit-")).toBe(true);
+    expect(ed.file.startsWith(`${mine()}/`)).toBe(true);
     expect(statSync(join(ed.file, "..")).mode & 0o777).toBe(0o700);
     expect(readFileSync(ed.file, "utf8")).toBe(value);
     // A second operator meanwhile: refused, told who holds the repo.
@@ -138,5 +143,45 @@ describe.skipIf(!existsSync(BIN))("secrets edit", () => {
     expect(existsSync(leftover)).toBe(false);
     expect(readdirSync(shm)).toEqual([]);
     expect(grepDisk(value, [shm])).toEqual([]);
+  });
+
+  it("another user's directories on a shared tmpfs are never swept, used or written into", async () => {
+    const removeUser = ensureUser("nxs-edit-other");
+    const other = Number(spawnSync("id", ["-u", "nxs-edit-other"], { encoding: "utf8" }).stdout);
+    const shared = mkdtempSync("/dev/shm/nixseal-edit-shared-");
+    try {
+      chmodSync(shared, 0o1777);
+      const env = testEnv(repo, { NIXSEAL_EDIT_DIR: shared, EDITOR: "true" });
+      // a leftover-looking dir of a dead pid, planted by another user: left alone
+      const planted = join(shared, "nixseal-edit-999999999-abcdef");
+      mkdirSync(join(planted, "deep"), { recursive: true });
+      chownSync(planted, other, other);
+      const ok = await runNixseal(["secrets", "edit", "api"], { cwd: repo, env });
+      expect(ok.code).toBe(0);
+      expect(existsSync(join(planted, "deep"))).toBe(true);
+      // this user's own dir name, made first by the other user: refused, nothing written there
+      expect(existsSync(join(shared, `nixseal-edit-${process.getuid!()}`))).toBe(false); // removed once empty
+      const hijack = join(shared, `nixseal-edit-${process.getuid!()}`);
+      mkdirSync(hijack, { mode: 0o777 });
+      chownSync(hijack, other, other);
+      const before = repoState();
+      const r = await runNixseal(["secrets", "edit", "api"], { cwd: repo, env });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`error: ${hijack} belongs to uid ${other}, not to you (uid ${process.getuid!()}); refusing to put cleartext there`);
+      expect(r.stderr).toContain("hint: if it is not yours, have root remove it");
+      expect(readdirSync(hijack)).toEqual([]);
+      expect(repoState()).toEqual(before);
+      // a symlink there (to a directory of the attacker's choosing): refused too
+      rmSync(hijack, { recursive: true });
+      symlinkSync(planted, hijack);
+      const s = await runNixseal(["secrets", "edit", "api"], { cwd: repo, env });
+      expect(s.code).toBe(1);
+      expect(s.stderr).toContain(`${hijack} is a symlink; refusing to put cleartext there`);
+      expect(readdirSync(planted)).toEqual(["deep"]);
+      expect(grepDisk(value, [shared])).toEqual([]);
+    } finally {
+      rmSync(shared, { recursive: true, force: true });
+      removeUser();
+    }
   });
 });

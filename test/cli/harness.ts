@@ -58,7 +58,8 @@ export function snapshotTree(dir: string): Map<string, string> {
  *   [!] exists PATH
  *   cmp A B                 two files are identical
  *   snapshot / unchanged    record the repo (nixseal.json, secrets/) / check it is byte-identical
- * Words split on spaces; '…' quotes; $WORK is the work dir; ${file:F} is F's trimmed content.
+ * Words split on spaces; '…' quotes; $WORK is the work dir; ${file:F} is F's trimmed content;
+ * ${nul} and ${nl} are a NUL and a newline.
  * After the script, "-- NAME --" sections are files written into $WORK first.
  */
 export async function runTranscript(text: string, work: string): Promise<void> {
@@ -167,5 +168,6 @@ function expand(word: string, work: string): string {
   return word
     .replace(/\$\{file:([^}]+)\}/g, (_, f: string) => readFileSync(resolve(work, f), "utf8").trim())
     .replace(/\$\{nul\}/g, "\0")
+    .replace(/\$\{nl\}/g, "\n")
     .replace(/\$WORK/g, work);
 }
