@@ -159,11 +159,12 @@ function checkFileSet(dir: string, manifest: BundleManifest): void {
  * @throws AgentError bundleInvalid naming the secret and why
  */
 export function checkSecretPaths(dir: string, manifest: BundleManifest, managed: readonly string[]): void {
-  for (const s of [...manifest.secrets, ...(manifest.templates ?? [])]) {
+  const all = [...manifest.secrets.map((s) => ({ s, what: "secret" })), ...(manifest.templates ?? []).map((s) => ({ s, what: "template" }))];
+  for (const { s, what } of all) {
     const problem = s.path === undefined ? undefined : secretPathProblem(s.path, managed);
     if (problem) {
-      throw errors.bundleInvalid([dir, `secret '${s.name}' has path ${JSON.stringify(s.path)}, which cannot be used: ${problem}`], {
-        hints: ["choose a path outside nixseal's own directories (nixseal secrets set NAME --path P), then bundle again"],
+      throw errors.bundleInvalid([dir, `${what} '${s.name}' has path ${JSON.stringify(s.path)}, which cannot be used: ${problem}`], {
+        hints: ["choose a path outside nixseal's own directories (nixseal secrets set NAME --path P, or nixseal template set NAME --path P), then bundle again"],
       });
     }
   }

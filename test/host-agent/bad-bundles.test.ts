@@ -134,9 +134,10 @@ describe("bundles from outside the agent's store", () => {
     ["a README", (d: string) => writeFileSync(join(d, "README"), "notes\n")],
     ["a subdirectory", (d: string) => mkdirSync(join(d, "sub"))],
     ["a symlink", (d: string) => symlinkSync("/etc/passwd", join(d, "x.age"))],
+    ["an unlisted template", (d: string) => writeFileSync(join(d, "x.tmpl"), 'x={{ secret "a" }}\n')],
   ] as const) {
     it(`${what} in the dir is refused: a bundle holds exactly the files its manifest names`, async () => {
-      await refusedEverywhere(await badBundle(extra), /is not named in manifest\.json \(a bundle holds manifest\.json and the \.age files it names, nothing else\)/);
+      await refusedEverywhere(await badBundle(extra), /is not named in manifest\.json \(a bundle holds manifest\.json and the files it names, nothing else\)/);
     });
   }
 
@@ -156,7 +157,7 @@ describe("bundles from outside the agent's store", () => {
         m.secrets = Array.from({ length: 10_001 }, (_, i) => ({ ...one, name: `s${i}`, file: `s${i}.age` }));
       }),
     );
-    await refusedEverywhere(dir, /10001 secrets, more than the 10000 a bundle may hold/);
+    await refusedEverywhere(dir, /10001 secrets and templates, more than the 10000 a bundle may hold/);
   });
 
   it("a file over 32 MiB, and files over 64 MiB together, are refused from their sizes, before reading", async () => {
@@ -216,7 +217,27 @@ describe("bundles from outside the agent's store", () => {
         for (const s of m.secrets) s.path = join(env.root, "etc", "same");
       }),
     );
-    await refusedEverywhere(dir, /secrets 'a' and 'b' have the same path/);
+    await refusedEverywhere(dir, /'a' and 'b' have the same path/);
+  });
+
+  it("templates get the same checks: a path the agent manages, a path a secret has, a template the dir lacks", async () => {
+    const withTemplate = (path?: string) => (d: string) => {
+      const text = Buffer.from('A={{ secret "a" }}\n');
+      writeFileSync(join(d, "tpl.tmpl"), text);
+      rewriteManifest(d, (m) => {
+        m.templates = [{ name: "tpl", file: "tpl.tmpl", sha256: sha256Hex(text), owner: "root", group: "root", mode: "0400", ...(path ? { path } : {}), restartUnits: [], reloadUnits: [], version: 1, uses: ["a"] }];
+      });
+    };
+    await refusedEverywhere(await badBundle(withTemplate(join(env.config.runDir, "current"))), /'tpl' has path .*, which cannot be used: it is inside .*run\/nixseal, which nixseal manages/, { inImage: false });
+    const same = join(env.root, "etc", "same");
+    await refusedEverywhere(
+      await badBundle((d) => {
+        withTemplate(same)(d);
+        rewriteManifest(d, (m) => (m.secrets[0]!.path = same));
+      }),
+      /'a' and 'tpl' have the same path/,
+    );
+    await refusedEverywhere(await badBundle((d) => (withTemplate()(d), rmSync(join(d, "tpl.tmpl")))), /tpl\.tmpl is missing/);
   });
 
   it("a good bundle passes all five and becomes live (the checks refuse what is bad, not what is new)", async () => {

@@ -116,7 +116,7 @@ export function rewriteManifest(dir: string, edit: (m: BundleManifest) => void):
   const file = join(dir, BUNDLE_MANIFEST);
   const m = JSON.parse(readFileSync(file, "utf8")) as BundleManifest;
   edit(m);
-  m.id = bundleContentId(m.host, m.secrets);
+  m.id = bundleContentId(m.host, m.secrets, m.templates ?? []);
   writeFileSync(file, JSON.stringify(m, null, 2) + "\n");
 }
 
