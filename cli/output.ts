@@ -1,4 +1,4 @@
-import { NixsealError } from "../core/index.js";
+import { printError as printErrorFor } from "../core/print-error.js";
 import type { CliIo } from "./io.js";
 
 /** Whether to colour: only on a TTY, never with NO_COLOR set or on a dumb terminal. */
@@ -10,18 +10,9 @@ function paint(io: CliIo, code: string, text: string): string {
   return useColour(io) ? `\x1b[${code}m${text}\x1b[0m` : text;
 }
 
-/** "nixseal: error: …" plus one "nixseal: hint: …" line per hint. */
+/** "nixseal: error: …" plus one "nixseal: hint: …" line per hint (core/print-error.ts), coloured on a terminal. */
 export function printError(io: CliIo, err: unknown): number {
-  if (err instanceof NixsealError) {
-    io.stderr.write(`nixseal: ${paint(io, "31", "error")}: ${err.message}\n`);
-    for (const hint of err.hints) io.stderr.write(`nixseal: ${paint(io, "36", "hint")}: ${hint}\n`);
-    return err.exitCode;
-  }
-  // Unexpected errors: say so, without dumping objects that might hold key material.
-  const message = err instanceof Error ? err.message : String(err);
-  io.stderr.write(`nixseal: ${paint(io, "31", "error")}: internal error: ${message}\n`);
-  io.stderr.write(`nixseal: hint: this is a bug in nixseal; please report it with the command you ran\n`);
-  return 70;
+  return printErrorFor(io.stderr, "nixseal", err, (what, text) => paint(io, what === "error" ? "31" : "36", text));
 }
 
 /** "nixseal: warning: …" */

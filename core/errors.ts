@@ -5,6 +5,12 @@
  * next. Neither may ever contain a secret value or key material: report files by
  * path and line, never by content.
  */
+/** The exit status of every nixseal binary after an unexpected error (a bug): EX_SOFTWARE. See docs/errors.md. */
+export const EXIT_INTERNAL = 70;
+
+/** The exit status of a command line that does not fit together. */
+export const EXIT_USAGE = 2;
+
 export class NixsealError extends Error {
   /** Stable machine-readable code, documented in docs/errors.md. */
   readonly code: string;

@@ -5,6 +5,7 @@ import { chmod, lstat, readFile, unlink } from "node:fs/promises";
 import type { Writable } from "node:stream";
 import { parseArgs } from "node:util";
 import { NixsealError } from "../core/index.js";
+import { printError } from "../core/print-error.js";
 import { canonicalSshLine, parseSshPublicKey } from "../core/keys/ssh-public.js";
 import { readTokenFile, type TokenFileErrors } from "../core/token-file.js";
 import { DEFAULT_BODY_LIMIT, DEFAULT_MAX_SKEW_SECONDS, type BuildServerOptions } from "./app.js";
@@ -192,12 +193,6 @@ export async function main(argv: string[], io: ServerIo): Promise<number> {
     });
     return 0;
   } catch (err) {
-    if (err instanceof NixsealError) {
-      io.stderr.write(`nixseal-server: error: ${err.message}\n`);
-      for (const h of err.hints) io.stderr.write(`nixseal-server: hint: ${h}\n`);
-      return err.exitCode;
-    }
-    io.stderr.write(`nixseal-server: error: ${err instanceof Error ? err.message : String(err)}\n`);
-    return 1;
+    return printError(io.stderr, "nixseal-server", err);
   }
 }

@@ -3,11 +3,11 @@
 // the refused attempts. The log never holds a value or a token.
 import type { Command } from "commander";
 import { hostName } from "../../core/index.js";
-import { NixsealError } from "../../core/errors.js";
 import { printJson } from "../output.js";
 import { openServer, serverOptions } from "../server/client.js";
 import { intOption } from "./deploy.js";
 import type { CommandContext } from "./context.js";
+import { usageError } from "../errors.js";
 
 interface AuditEvent {
   seq: number;
@@ -34,7 +34,7 @@ export function registerAudit(program: Command, ctx: CommandContext): void {
     .option("--json", "print the events as JSON")
     .action(async (o: { server: string; signKey?: string; tokenFile?: string; host?: string; limit: number; json?: boolean }) => {
       if (o.host !== undefined && !hostName.safeParse(o.host).success) {
-        throw new NixsealError("NIXSEAL_ERR_USAGE", `--host "${o.host}" is not a host name`, { hints: ['list the hosts with "nixseal host list"'], exitCode: 2 });
+        throw usageError(`--host "${o.host}" is not a host name`, ['list the hosts with "nixseal host list"']);
       }
       const client = await openServer(ctx.io, o);
       const q = new URLSearchParams({ limit: String(Math.min(o.limit, 1000)), ...(o.host ? { host: o.host } : {}) });

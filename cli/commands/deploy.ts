@@ -1,13 +1,13 @@
 import type { Command } from "commander";
-import { NixsealError } from "../../core/index.js";
 import type { RunOptions } from "../deploy/hosts.js";
 import type { CommandContext } from "./context.js";
+import { usageError } from "../errors.js";
 
 /** Parses a non-negative integer option. */
 export function intOption(name: string, min: number): (v: string) => number {
   return (v) => {
     if (!/^\d+$/.test(v) || Number(v) < min) {
-      throw new NixsealError("NIXSEAL_ERR_USAGE", `${name} wants a whole number >= ${min}, not "${v}"`);
+      throw usageError(`${name} wants a whole number >= ${min}, not "${v}"`);
     }
     return Number(v);
   };

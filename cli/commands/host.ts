@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { formatAddress as hostAddress, NixsealError, sshFingerprint, type Repo, type RepoHost } from "../../core/index.js";
-import { unknownHost } from "../errors.js";
+import { unknownHost, usageError } from "../errors.js";
 import { scanHostKey } from "../host-scan.js";
 import { loadAdminIdentity } from "../identity/index.js";
 import type { CliIo } from "../io.js";
@@ -176,7 +176,7 @@ Examples:
       const add = normaliseTags(opts.tag ?? []);
       const remove = normaliseTags(opts.untag ?? []);
       if (![opts.target, opts.config, opts.rebuild, opts.sshKey, opts.tag, opts.untag].some((v) => v !== undefined)) {
-        throw new NixsealError("NIXSEAL_ERR_USAGE", "nothing to set", { hints: ["give --target, --config, --rebuild, --ssh-key, --tag or --untag"], exitCode: 2 });
+        throw usageError("nothing to set", ["give --target, --config, --rebuild, --ssh-key, --tag or --untag"]);
       }
       await withLockedRepo(io.cwd, async ({ dir, repo }) => {
         const h = repo.hosts[name];
@@ -186,7 +186,7 @@ Examples:
         if (opts.rebuild !== undefined) h.rebuild = opts.rebuild;
         if (opts.sshKey !== undefined) h.sshKey = opts.sshKey;
         for (const t of remove) {
-          if (!(h.tags ?? []).includes(t)) throw new NixsealError("NIXSEAL_ERR_USAGE", `host "${name}" has no tag "${t}"`, { hints: [`its tags: ${(h.tags ?? []).map((x) => `@${x}`).join(", ") || "none"}`], exitCode: 2 });
+          if (!(h.tags ?? []).includes(t)) throw usageError(`host "${name}" has no tag "${t}"`, [`its tags: ${(h.tags ?? []).map((x) => `@${x}`).join(", ") || "none"}`]);
         }
         const tags = [...new Set([...(h.tags ?? []), ...add])].filter((t) => !remove.includes(t)).sort();
         if (tags.length) h.tags = tags;
@@ -226,10 +226,7 @@ Examples:
 /** The host key from --key, or from --scan with the operator's confirmation. */
 export async function obtainKey(io: CliIo, opts: KeyOpts, targetText: string, target: ReturnType<typeof parseTarget>): Promise<string> {
   if (Boolean(opts.key) === Boolean(opts.scan)) {
-    throw new NixsealError("NIXSEAL_ERR_USAGE", "give the host key one way: --key LINE or --scan", {
-      hints: ['--key "$(cat /etc/ssh/ssh_host_ed25519_key.pub)" (from the host) or --scan to read it over SSH'],
-      exitCode: 2,
-    });
+    throw usageError("give the host key one way: --key LINE or --scan", ['--key "$(cat /etc/ssh/ssh_host_ed25519_key.pub)" (from the host) or --scan to read it over SSH']);
   }
   if (opts.key) return checkHostKey(opts.key, "--key");
   const scanned = await checkHostKey(await scanHostKey(target), `host key of ${targetText}`);

@@ -1,18 +1,18 @@
 import type { Command } from "commander";
-import { NixsealError } from "../../core/index.js";
 import { importAgenix } from "../import/agenix/run.js";
 import { importNixops } from "../import/nixops/run.js";
 import type { CommandContext } from "./context.js";
+import { usageError } from "../errors.js";
 
 /** Repeatable KEY=VALUE options into a map; a repeated key is an error. */
 function pairs(option: string): (value: string, previous?: Map<string, string>) => Map<string, string> {
   return (value, previous = new Map()) => {
     const i = value.indexOf("=");
     if (i <= 0) {
-      throw new NixsealError("NIXSEAL_ERR_USAGE", `${option} wants NAME=VALUE, not ${JSON.stringify(value)}`, { hints: [`e.g. ${option} web-1=web1`], exitCode: 2 });
+      throw usageError(`${option} wants NAME=VALUE, not ${JSON.stringify(value)}`, [`e.g. ${option} web-1=web1`]);
     }
     const key = value.slice(0, i);
-    if (previous.has(key)) throw new NixsealError("NIXSEAL_ERR_USAGE", `${option} ${key}=… given twice`, { exitCode: 2 });
+    if (previous.has(key)) throw usageError(`${option} ${key}=… given twice`);
     return new Map(previous).set(key, value.slice(i + 1));
   };
 }

@@ -1,10 +1,13 @@
 // What a host runs against what the repo says: the body of --dry-run and `nixseal status`.
 import type { NodeSSH } from "node-ssh";
 import { AgentClient } from "./agent-client.js";
-import type { StatusReport } from "../../core/index.js";
+import type { SecretStatus, StatusReport } from "../../core/index.js";
 import { agentHealth, agentStatus } from "./agent-api.js";
 import { diffListings, localConfigListing, remoteConfigListing, type ConfigListing } from "./config.js";
 import { errorInfo } from "./host-deploy.js";
+
+/** What a comparison reads of each secret the agent reports. */
+type ReportedSecret = Pick<SecretStatus, "name" | "version" | "owner" | "group" | "mode"> & Partial<Pick<SecretStatus, "sha256" | "ok" | "error">>;
 
 /** What the repo wants on one host, per secret. */
 export interface WantedSecret {
@@ -45,7 +48,7 @@ export async function readHostView(ssh: NodeSSH, hostName: string): Promise<Host
 }
 
 /** Compares the wanted secrets with what the agent reports. */
-export function diffSecrets(wanted: WantedSecret[], status: StatusReport | undefined): SecretsDiff {
+export function diffSecrets(wanted: WantedSecret[], status: { secrets: readonly ReportedSecret[] } | undefined): SecretsDiff {
   const have = new Map((status?.secrets ?? []).map((s) => [s.name, s]));
   const d: SecretsDiff = { added: [], changed: [], removed: [], failing: [], unchanged: [] };
   for (const w of wanted) {

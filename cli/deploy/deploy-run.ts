@@ -4,7 +4,6 @@ import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { NixsealError } from "../../core/index.js";
 import type { CliIo } from "../io.js";
 import { printWarning } from "../output.js";
 import { hostConfigDir, hostSecretsFor, hostSecretsPath, openRepo, staleHostSecrets } from "../repo/index.js";
@@ -15,6 +14,7 @@ import { finish, hostEntry, resolveKeyPath, type RunOptions, selectHosts, wanted
 import { runAll, viewMode } from "./progress.js";
 import { describeRebuild } from "./rebuild.js";
 import { recordStep, type StepRecord } from "./steps.js";
+import { usageError } from "../errors.js";
 
 /** nixseal deploy. */
 export async function runDeploy(
@@ -23,7 +23,7 @@ export async function runDeploy(
   seams: Pick<DeployFlags, "onUploadedFile"> = {},
 ): Promise<number> {
   if (opts.secretsOnly && opts.configOnly) {
-    throw new NixsealError("NIXSEAL_ERR_USAGE", "--secrets-only and --config-only exclude each other", { hints: ["pick one, or neither to deploy both"] });
+    throw usageError("--secrets-only and --config-only exclude each other", ["pick one, or neither to deploy both"]);
   }
   const loaded = await openRepo(io.cwd);
   const names = selectHosts(loaded.repo, opts.hosts);

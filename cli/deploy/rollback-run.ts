@@ -1,7 +1,6 @@
 // nixseal rollback HOST…: under the deploy lock, the agent goes back to its previous
 // secrets generation, then /etc/nixos and its kept previous copy trade places and the
 // rebuild runs.
-import { NixsealError } from "../../core/index.js";
 import type { CliIo } from "../io.js";
 import { openRepo } from "../repo/index.js";
 import { AgentClient } from "./agent-client.js";
@@ -13,13 +12,14 @@ import { takeLock } from "./lock.js";
 import { runAll, viewMode } from "./progress.js";
 import { describeRebuild, runRebuild } from "./rebuild.js";
 import { recordStep, type HostResult, type StepRecord } from "./steps.js";
+import { usageError } from "../errors.js";
 
 /** nixseal rollback HOST…: previous config and previous secrets, under the deploy lock. */
 export async function runRollback(io: CliIo, opts: RunOptions & { secretsOnly: boolean; configOnly: boolean }): Promise<number> {
   const loaded = await openRepo(io.cwd);
-  if (opts.hosts.length === 0) throw new NixsealError("NIXSEAL_ERR_USAGE", "name the host(s) to roll back", { hints: ["nixseal rollback HOST"] });
+  if (opts.hosts.length === 0) throw usageError("name the host(s) to roll back", ["nixseal rollback HOST"]);
   if (opts.secretsOnly && opts.configOnly) {
-    throw new NixsealError("NIXSEAL_ERR_USAGE", "--secrets-only and --config-only exclude each other", { hints: ["pick one, or neither to roll back both"] });
+    throw usageError("--secrets-only and --config-only exclude each other", ["pick one, or neither to roll back both"]);
   }
   const names = selectHosts(loaded.repo, opts.hosts);
   const jobs = names.map((name) => ({ name, host: hostEntry(loaded, name, io.env) }));

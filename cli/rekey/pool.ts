@@ -98,11 +98,11 @@ function encryptInWorkers(jobs: PlainJob[], count: number, script: URL, onResult
     let next = 0;
     let done = 0;
     let settled = false;
-    const finish = (err?: unknown): void => {
+    const finish = (failure?: { err: unknown }): void => {
       if (settled) return;
       settled = true;
       for (const w of workers) void w.terminate();
-      if (err) reject(err);
+      if (failure) reject(failure.err);
       else resolve();
     };
     const feed = async (w: Worker): Promise<void> => {
@@ -117,24 +117,24 @@ function encryptInWorkers(jobs: PlainJob[], count: number, script: URL, onResult
       const msg: EncryptJob = { id, plaintext: copy, recipients: refs[id]! };
       w.postMessage(msg, [copy.buffer as ArrayBuffer]);
     };
-    const feedOrFail = (w: Worker): void => void feed(w).catch(finish);
+    const feedOrFail = (w: Worker): void => void feed(w).catch((err: unknown) => finish({ err }));
     for (let k = 0; k < count; k++) {
       const w = new Worker(fileURLToPath(script), { workerData: init });
       workers.push(w);
       w.on("message", (reply: EncryptReply) => {
         if (settled) return;
         if ("error" in reply) {
-          return finish(new NixsealError(reply.code ?? "NIXSEAL_ERR_INTERNAL", `cannot encrypt ${jobs[reply.id]!.name}: ${reply.error}`));
+          return finish({ err: new NixsealError(reply.code ?? "NIXSEAL_ERR_INTERNAL", `cannot encrypt ${jobs[reply.id]!.name}: ${reply.error}`) });
         }
         try {
           onResult(jobs[reply.id]!.name, reply.ciphertext);
         } catch (err) {
-          return finish(err);
+          return finish({ err });
         }
         if (++done === jobs.length) return finish();
         feedOrFail(w);
       });
-      w.on("error", (err) => finish(new NixsealError("NIXSEAL_ERR_INTERNAL", `rekey worker failed: ${err.message}`, { cause: err })));
+      w.on("error", (err) => finish({ err: new NixsealError("NIXSEAL_ERR_INTERNAL", `rekey worker failed: ${err.message}`, { cause: err }) }));
       // Two jobs in flight per worker keeps it busy while a reply travels back.
       feedOrFail(w);
       feedOrFail(w);

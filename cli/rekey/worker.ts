@@ -16,7 +16,7 @@ const recipientAt = (i: number): Promise<Recipient> => {
   return r;
 };
 
-parentPort!.on("message", async (job: EncryptJob) => {
+async function handle(job: EncryptJob): Promise<void> {
   let reply: EncryptReply;
   try {
     const recipients = await Promise.all(job.recipients.map(recipientAt));
@@ -29,4 +29,6 @@ parentPort!.on("message", async (job: EncryptJob) => {
   }
   const transfer = "ciphertext" in reply ? [reply.ciphertext.buffer as ArrayBuffer] : [];
   parentPort!.postMessage(reply, transfer);
-});
+}
+
+parentPort!.on("message", (job: EncryptJob) => void handle(job));

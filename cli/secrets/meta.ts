@@ -1,11 +1,12 @@
 // The metadata options of `secrets add` and `secrets set` (owner, group, mode, path,
 // units, hosts), checked before anything is read or written.
-import { NixsealError, type Repo, type RepoSecret } from "../../core/index.js";
+import type { Repo, RepoSecret } from "../../core/index.js";
 import { selectHostNames } from "../repo/select.js";
 import type { CliIo } from "../io.js";
 import { checkMode } from "../mode-policy.js";
 import { printWarning } from "../output.js";
 import { checkHostName, checkPath, checkPrincipal, checkUnit } from "../repo/validate.js";
+import { usageError } from "../errors.js";
 
 /** The metadata options as commander gives them. */
 export interface MetaOpts {
@@ -60,7 +61,7 @@ const isSelector = (h: string): boolean => h.startsWith("@") || /[*?]/.test(h);
 export function checkHosts(list: string[], allowEmpty = false): string[] {
   const hosts = [...new Set(list.map((h) => (isSelector(h) ? h : checkHostName(h))))];
   if (!allowEmpty && hosts.length === 0) {
-    throw new NixsealError("NIXSEAL_ERR_USAGE", "no host given", { hints: ["--host web1,web2"], exitCode: 2 });
+    throw usageError("no host given", ["--host web1,web2"]);
   }
   return hosts;
 }

@@ -1,6 +1,6 @@
 // `nixseal secrets set NAME …`: metadata changes; a change of hosts re-encrypts it.
 import { NixsealError, type Repo } from "../../core/index.js";
-import { unknownHost, unknownSecret } from "../errors.js";
+import { unknownHost, unknownSecret, usageError } from "../errors.js";
 import { loadAdminIdentity, type AdminIdentity } from "../identity/index.js";
 import type { CliIo } from "../io.js";
 import { printInfo } from "../output.js";
@@ -40,7 +40,7 @@ export async function setSecret(io: CliIo, name: string, opts: SetOptions): Prom
   if (planned.length) refusePasswordSecret(before.repo, name, "given to a host");
   const hostsChange = !sameSet(planned, before.repo.secrets[name]!.hosts);
   if (!hostsChange && Object.values(meta).every((v) => v === undefined) && opts.path === undefined && opts.neededForUsers === undefined) {
-    throw new NixsealError("NIXSEAL_ERR_USAGE", "nothing to change", { hints: ["give --owner, --group, --mode, --path, --host/--add-host/--rm-host, units, --needed-by or --needed-for-users"], exitCode: 2 });
+    throw usageError("nothing to change", ["give --owner, --group, --mode, --path, --host/--add-host/--rm-host, units, --needed-by or --needed-for-users"]);
   }
   // the metadata as it will be, checked before any key is asked for
   const next = { ...before.repo.secrets[name]!, hosts: planned, ...(meta.path ? { path: meta.path } : {}) };

@@ -3,7 +3,6 @@ import { identityError, recipientError } from "./errors.js";
 import { SshEd25519Identity, SshEd25519Recipient } from "./ssh-ed25519.js";
 import { SshRsaIdentity, SshRsaRecipient } from "./ssh-rsa.js";
 import { X25519Identity, X25519Recipient } from "./x25519.js";
-import type { Identity, Recipient } from "./types.js";
 import { AgeErrorCode } from "./errors.js";
 import { NixsealError } from "../errors.js";
 import { looksLikeSshPublicKey, parseSshPublicKey } from "../keys/ssh-public.js";

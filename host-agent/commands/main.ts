@@ -1,7 +1,7 @@
 // nixseal-agent's command line: parse, dispatch and --help from the command table
 // (table.ts), and the one place that prints an error.
-import { NixsealError } from "../../core/errors.js";
 import { HOST_PATHS } from "../../core/on-host.js";
+import { printError } from "../../core/print-error.js";
 import type { AgentIo } from "./io.js";
 import { commandName, COMMON_OPTIONS, OPTIONS, optionsUsage, parseOptions, usageError } from "./options.js";
 import { COMMANDS, type AgentCommand } from "./table.js";
@@ -51,17 +51,6 @@ function commandUsage(cmd: AgentCommand): string {
   return `${heads.join("\n")}\n\n${cmd.help ?? `${usageLines(cmd)}\n`}`;
 }
 
-function printError(io: AgentIo, err: unknown): number {
-  if (err instanceof NixsealError) {
-    io.stderr.write(`nixseal-agent: error: ${err.message}\n`);
-    for (const h of err.hints) io.stderr.write(`nixseal-agent: hint: ${h}\n`);
-    return err.exitCode;
-  }
-  // Unexpected: the message only (an object dump could hold key material).
-  io.stderr.write(`nixseal-agent: error: internal error: ${err instanceof Error ? err.message : String(err)}\n`);
-  return 70;
-}
-
 /**
  * Runs one agent command.
  *
@@ -90,6 +79,6 @@ export async function main(argv: string[], io: AgentIo): Promise<number> {
     }
     return await cmd.run({ operands, values }, io);
   } catch (err) {
-    return printError(io, err);
+    return printError(io.stderr, "nixseal-agent", err);
   }
 }

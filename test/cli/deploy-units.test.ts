@@ -81,9 +81,6 @@ describe("plans and status", () => {
       { name: "e", version: 1, owner: "root", group: "root", mode: "0400" },
     ];
     const status = {
-      current: "3",
-      previous: "2",
-      raw: {},
       secrets: [
         { name: "a", version: 1, owner: "svc", group: "svc", mode: "0400" },
         { name: "b", version: 1, owner: "root", group: "svc", mode: "0440" },

@@ -100,7 +100,7 @@ for (const [label, file] of [
       expect(JSON.stringify(mapped)).not.toMatch(/@[A-Za-z][A-Za-z0-9_]*@/);
       const execStarts = Object.values(mapped.services).flatMap((s) => [s.serviceConfig.ExecStart ?? []].flat());
       expect(execStarts.length).toBeGreaterThan(0);
-      for (const e of execStarts) expect(String(e)).toMatch(new RegExp(`^${AGENT} `));
+      for (const e of execStarts) expect(e).toEqual(expect.stringMatching(new RegExp(`^${AGENT} `)));
     });
 
     it("has the mount, the target the module wires consumers to, and only known unit kinds", () => {

@@ -59,7 +59,7 @@ describe("bundle signatures", () => {
     expect(verifyBundleSignature(manifest, sig, [other.pub])).toBe("untrusted");
     expect(verifyBundleSignature({ ...manifest, host: "web2" }, sig, [operator.pub])).toBe("mismatch");
     // What is signed is the JSON text: the same fields in another order are another manifest.
-    const reordered = { host: manifest.host, ...manifest };
+    const reordered = Object.assign({ host: manifest.host }, manifest);
     expect(verifyBundleSignature(reordered, sig, [operator.pub])).toBe("mismatch");
   });
 

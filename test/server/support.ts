@@ -6,7 +6,6 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import type { BundleManifest } from "../../core/index.js";
 import { execFileSync } from "node:child_process";
-import { tmpdir } from "node:os";
 import type { FastifyInstance } from "fastify";
 import { bundleSigner } from "../../core/bundle-signing.js";
 import { parseSshPrivateKey } from "../../core/index.js";

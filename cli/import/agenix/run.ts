@@ -27,6 +27,7 @@ import { readAgeSecretsExport, type AgeSecretMeta } from "./age-secrets.js";
 import { askRoles, keyLabel, readKeyMap, type KeyRole } from "./key-map.js";
 import { readAgenixRules, RULES_FILE, type AgenixRule } from "./secrets-nix.js";
 import { where } from "../where.js";
+import { usageError } from "../../errors.js";
 
 export interface AgenixImportOptions {
   map?: string;
@@ -105,7 +106,7 @@ async function plan(io: CliIo, dir: string, opts: AgenixImportOptions): Promise<
   await askRoles(io, unmapped, roles);
   for (const host of opts.ageSecrets.keys()) {
     if (![...roles.values()].some((r) => r.kind === "host" && r.name === host)) {
-      throw new NixsealError("NIXSEAL_ERR_USAGE", `--age-secrets ${host}=…: no key of ${RULES_FILE} maps to host ${host}`, { exitCode: 2 });
+      throw usageError(`--age-secrets ${host}=…: no key of ${RULES_FILE} maps to host ${host}`);
     }
   }
   const files: PlannedFile[] = [];
@@ -147,7 +148,7 @@ async function plan(io: CliIo, dir: string, opts: AgenixImportOptions): Promise<
   }
   for (const old of opts.renames.keys()) {
     if (!rules.some((r) => basename(r.file).replace(/\.age$/, "") === old)) {
-      throw new NixsealError("NIXSEAL_ERR_USAGE", `--rename ${old}=…: ${RULES_FILE} has no ${old}.age`, { exitCode: 2 });
+      throw usageError(`--rename ${old}=…: ${RULES_FILE} has no ${old}.age`);
     }
   }
   return { files, roles };

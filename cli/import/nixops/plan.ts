@@ -6,6 +6,7 @@ import { checkHostName, checkPath, checkPrincipal, checkSecretName } from "../..
 import { NixsealError } from "../../../core/index.js";
 import type { NixopsDeployment, NixopsResource, NixopsState } from "./state-file.js";
 import { where } from "../where.js";
+import { usageError } from "../../errors.js";
 
 /** NixOps' defaults for a key (nix/keys.nix): what an absent option means. */
 const KEY_DEFAULTS = { user: "root", group: "root", permissions: "0600", destDir: "/run/keys" };
@@ -205,7 +206,7 @@ function collect(deployment: NixopsDeployment, file: string, opts: PlanOptions, 
     const [machine, k] = key.includes(":") ? key.split(":", 2) : [key, undefined];
     const m = deployment.resources.find((r) => r.name === machine);
     if (!m || (k !== undefined && !keysOf(m, file).some(([n]) => n === k))) {
-      throw new NixsealError("NIXSEAL_ERR_USAGE", `--rename ${key}=…: no such ${k === undefined ? "machine" : "key"} in the deployment`, { hints: [`machines: ${deployment.resources.filter(isMachine).map((r) => r.name).join(", ")}`], exitCode: 2 });
+      throw usageError(`--rename ${key}=…: no such ${k === undefined ? "machine" : "key"} in the deployment`, [`machines: ${deployment.resources.filter(isMachine).map((r) => r.name).join(", ")}`]);
     }
   }
 }

@@ -12,6 +12,7 @@ import { openRepo, parseTarget, saveRepo, secretFile, secretsDir, withLockedRepo
 import { checkHostKey } from "../../repo/validate.js";
 import { planNixopsImport, type NixopsPlan, type PlannedHost } from "./plan.js";
 import { readNixopsState } from "./state-file.js";
+import { usageError } from "../../errors.js";
 
 export interface NixopsImportOptions {
   deployment?: string;
@@ -49,10 +50,7 @@ function describeSecret(s: NixopsPlan["secrets"][number]): string {
 async function pinKeys(io: CliIo, plan: NixopsPlan, opts: NixopsImportOptions): Promise<Map<string, string>> {
   for (const name of opts.hostKeys.keys()) {
     if (!plan.hosts.some((h) => h.name === name)) {
-      throw new NixsealError("NIXSEAL_ERR_USAGE", `--host-key ${name}=…: the deployment has no machine that becomes host ${name}`, {
-        hints: [`hosts: ${plan.hosts.map((h) => h.name).join(", ")}`],
-        exitCode: 2,
-      });
+      throw usageError(`--host-key ${name}=…: the deployment has no machine that becomes host ${name}`, [`hosts: ${plan.hosts.map((h) => h.name).join(", ")}`]);
     }
   }
   const keys = new Map<string, string>();
