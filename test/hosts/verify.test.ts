@@ -9,7 +9,7 @@ import { bootHost, type TestHost } from "./harness/index.js";
 let h: TestHost;
 let repo: TestRepo;
 
-const unit = (name: string, body: string) => `/etc/systemd/system/${name}`;
+const unit = (name: string, _body: string) => `/etc/systemd/system/${name}`;
 const APP = `[Unit]
 Description=a consumer ordered after its keys
 Wants=nixseal-secrets.target
