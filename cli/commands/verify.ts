@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { NixsealError } from "../../core/index.js";
+import { usageError } from "../errors.js";
 import type { CommandContext } from "./context.js";
 
 /** `nixseal verify HOST`. */
@@ -31,7 +31,7 @@ Examples:
     )
     .action(async (host: string, opts: { yes?: boolean; reboot: boolean; timeout: string; sshKey?: string; json?: boolean }) => {
       const timeout = Number(opts.timeout);
-      if (!Number.isInteger(timeout) || timeout < 1) throw new NixsealError("NIXSEAL_ERR_USAGE", `--timeout wants whole seconds, not "${opts.timeout}"`, { exitCode: 2 });
+      if (!Number.isInteger(timeout) || timeout < 1) throw usageError(`--timeout wants whole seconds, not "${opts.timeout}"`);
       const { runVerify } = await import("../verify/run.js"); // ssh loads only now
       ctx.exitCode = await runVerify(ctx.io, host, { yes: opts.yes, noReboot: !opts.reboot, timeout, sshKey: opts.sshKey, json: opts.json });
     });

@@ -4,6 +4,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
+import { NixsealError } from "../../core/index.js";
 import type { CliIo } from "../io.js";
 import { printWarning } from "../output.js";
 import { hostConfigDir, hostSecretsFor, hostSecretsPath, openRepo, staleHostSecrets } from "../repo/index.js";

@@ -45,10 +45,9 @@ export function checkMeta(io: CliIo, opts: MetaOpts): Meta {
 /** A secret restored before users exist can only belong to root. */
 export function checkForUsers(name: string, s: RepoSecret): void {
   if (s.neededForUsers && !(["root", "0"].includes(s.owner) && ["root", "0"].includes(s.group))) {
-    throw new NixsealError("NIXSEAL_ERR_USAGE", `secret "${name}" is needed for users, so it must be owned by root:root (it is restored before any other user exists)`, {
-      hints: ["use --owner root --group root, or leave out --needed-for-users"],
-      exitCode: 2,
-    });
+    throw usageError(`secret "${name}" is needed for users, so it must be owned by root:root (it is restored before any other user exists)`, [
+      "use --owner root --group root, or leave out --needed-for-users",
+    ]);
   }
 }
 

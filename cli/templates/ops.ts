@@ -4,7 +4,7 @@
 import { mkdir, readFile, unlink } from "node:fs/promises";
 import { resolve } from "node:path";
 import { NixsealError, writeFileAtomic, type RepoTemplate } from "../../core/index.js";
-import { unknownHost } from "../errors.js";
+import { unknownHost, usageError } from "../errors.js";
 import type { CliIo } from "../io.js";
 import { printInfo, printJson } from "../output.js";
 import { openRepo, saveRepo, templateFile, templatesDir, withLockedRepo } from "../repo/index.js";
@@ -65,7 +65,7 @@ export async function setTemplate(io: CliIo, name: string, opts: TemplateSetOpti
   const rm = opts.rmHost ? checkHosts(opts.rmHost) : [];
   const text = opts.fromFile === undefined ? undefined : await readText(io, opts.fromFile);
   if (text === undefined && !add.length && !rm.length && Object.values(meta).every((v) => v === undefined) && opts.path === undefined) {
-    throw new NixsealError("NIXSEAL_ERR_USAGE", "nothing to change", { hints: ["give --from-file, --add-host/--rm-host, --owner, --group, --mode, --path or units"], exitCode: 2 });
+    throw usageError("nothing to change", ["give --from-file, --add-host/--rm-host, --owner, --group, --mode, --path or units"]);
   }
   const version = await withLockedRepo(io.cwd, async ({ dir, repo }) => {
     const t = repo.templates?.[name];

@@ -68,14 +68,14 @@ export async function restoreForUsers(config: AgentConfig): Promise<{ generation
   checkRunDir(config.runDir, config);
   const release = acquireLock(config.runDir);
   try {
-    let problem: unknown;
+    let problem: { err: unknown } | undefined; // the last unreadable generation's error
     for (const g of [linkedGeneration(config.stateDir, "current"), linkedGeneration(config.stateDir, "previous")]) {
       if (g === undefined) continue;
       let bundle;
       try {
         bundle = await readStoredGeneration(generationDir(config.stateDir, g));
       } catch (err) {
-        problem = err;
+        problem = { err };
         continue;
       }
       const entries = bundle.entries.filter((e) => e.secret.neededForUsers);
@@ -98,7 +98,7 @@ export async function restoreForUsers(config: AgentConfig): Promise<{ generation
       pruneExcept(config.forUsersDir, new Set(names));
       return { generation: g, names };
     }
-    if (problem) throw problem;
+    if (problem) throw problem.err;
     return { generation: null, names: [] };
   } finally {
     release();
