@@ -71,16 +71,21 @@ export function dedupeRecipients<T extends { recipient: Recipient; source: strin
   const unique: T[] = [];
   const repeats: Array<{ source: string; first: string }> = [];
   for (const r of list) {
-    // our recipient types print their canonical form; another kind is never taken for a repeat
-    const key = String(r.recipient);
-    const first = key === "[object Object]" ? undefined : seen.get(key);
+    const key = canonicalForm(r.recipient);
+    const first = key === undefined ? undefined : seen.get(key);
     if (first !== undefined) repeats.push({ source: r.source, first });
     else {
-      seen.set(key, r.source);
+      if (key !== undefined) seen.set(key, r.source);
       unique.push(r);
     }
   }
   return { unique, repeats };
+}
+
+/** Our recipient types print their canonical form; another kind has none and is never taken for a repeat. */
+function canonicalForm(recipient: Recipient): string | undefined {
+  const print = (recipient as { toString(): string }).toString;
+  return print === Object.prototype.toString ? undefined : print.call(recipient);
 }
 
 /**
