@@ -33,6 +33,15 @@ function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** Connects within 30 s; a connection that completes after its time ran out is closed, or it would keep the process alive. */
+function connectBounded(job: Job, flags: Flags): Promise<NodeSSH> {
+  const pending = connectJob(job, flags);
+  return bounded(pending, 30_000, "connecting").catch((err: unknown) => {
+    pending.then((late) => late.dispose(), () => undefined);
+    throw err;
+  });
+}
+
 async function bootId(ssh: NodeSSH): Promise<string> {
   return (await bounded(runRemote(ssh, "cat /proc/sys/kernel/random/boot_id"), 20_000, "reading the boot id")).stdout.trim();
 }
@@ -52,7 +61,7 @@ async function mayReboot(io: CliIo, name: string, target: string, yes?: boolean)
 
 /** Reboots and waits until the host answers with a new boot id and systemd says the boot is done. */
 async function rebootAndWait(io: CliIo, job: Job, flags: Flags, timeoutS: number): Promise<{ ssh: NodeSSH; seconds: number }> {
-  const before = await connectJob(job, flags);
+  const before = await connectBounded(job, flags);
   const oldBoot = await bootId(before);
   printInfo(io, `rebooting ${job.name} (boot ${oldBoot})`);
   const t0 = performance.now();
@@ -63,7 +72,7 @@ async function rebootAndWait(io: CliIo, job: Job, flags: Flags, timeoutS: number
   let last = "";
   while (performance.now() < deadline) {
     try {
-      const ssh = await bounded(connectJob(job, flags), 30_000, "connecting");
+      const ssh = await connectBounded(job, flags);
       try {
         if ((await bootId(ssh)) !== oldBoot) {
           // Blocks until the boot finished (running or degraded): every unit has had its start.
@@ -127,7 +136,7 @@ export async function runVerify(io: CliIo, name: string, opts: VerifyOptions): P
   const flags: Flags = { sshKey: resolveKeyPath(opts.sshKey, io.cwd, io.env), env: io.env };
   let ssh: NodeSSH;
   let back: number | undefined;
-  if (opts.noReboot) ssh = await connectJob(job, flags);
+  if (opts.noReboot) ssh = await connectBounded(job, flags);
   else {
     await mayReboot(io, name, job.host.target, opts.yes);
     ({ ssh, seconds: back } = await rebootAndWait(io, job, flags, opts.timeout));
