@@ -6,7 +6,7 @@ import { mkdir, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BUNDLE_MANIFEST, NixsealError, writeFileAtomic, type BundleManifest, type BundleSecret, type BundleTemplate } from "../../core/index.js";
 import { loadTemplate } from "../templates/check.js";
-import { isStale, secretFile, secretsForHost, type LoadedRepo } from "../repo/index.js";
+import { isStale, secretFile, secretsForHost, templatesForHost, type LoadedRepo } from "../repo/index.js";
 import { checkRepoPaths } from "../repo/validate.js";
 import { makeManifest } from "./manifest.js";
 import { unknownHost } from "../errors.js";
@@ -65,9 +65,8 @@ export async function buildHostBundle(loaded: LoadedRepo, host: string, outDir: 
   }
   // Each template is checked again here: nothing ships that names a secret this host does not get.
   const templates: BundleTemplate[] = [];
-  for (const name of Object.keys(repo.templates ?? {}).sort()) {
+  for (const name of templatesForHost(repo, host)) {
     const t = repo.templates![name]!;
-    if (!t.hosts.includes(host)) continue;
     const { text, uses } = await loadTemplate(dir, repo, name);
     const file = `${name}.tmpl`;
     await writeFileAtomic(join(outDir, file), text, 0o644);

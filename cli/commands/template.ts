@@ -11,7 +11,10 @@ repo as templates/NAME and must hold no secret itself. Each host renders it into
 the secrets tmpfs, /run/keys/NAME (and --path, a link), with its own owner, group
 and mode, at boot and whenever a secret it uses changes; then its units restart.
 Every placeholder must name a secret that each of the template's hosts gets: that is
-checked here, whenever the repo changes, and again before anything ships.`;
+checked here, whenever the repo changes, and again before anything ships.
+On NixOS a template is listed in the host's generated nixseal-secrets.json like a
+secret: it gets a NAME-key.service, and --needed-by UNIT keeps UNIT from starting
+before the rendered file is in place.`;
 
 /** `nixseal template add|set|rm|list`. */
 export function registerTemplate(program: Command, ctx: CommandContext): void {
@@ -29,6 +32,7 @@ export function registerTemplate(program: Command, ctx: CommandContext): void {
     .option("--path <path>", "extra absolute path where it appears (a symlink), e.g. for an EnvironmentFile=")
     .option("--restart-unit <unit>", "unit to restart when it changes (repeatable)", collect)
     .option("--reload-unit <unit>", "unit to reload when it changes (repeatable)", collect)
+    .option("--needed-by <unit>", "NixOS: unit that may not start before the rendered file is in place (repeatable)", collect)
     .option("--allow-world-readable", "allow a mode that gives others access")
     .addHelpText(
       "after",
@@ -55,6 +59,7 @@ Examples:
     .option("--no-path", "remove the extra path")
     .option("--restart-unit <unit>", "replace the units to restart (repeatable)", collect)
     .option("--reload-unit <unit>", "replace the units to reload (repeatable)", collect)
+    .option("--needed-by <unit>", "NixOS: replace the units that need it (repeatable; \"\" for none)", collect)
     .option("--allow-world-readable", "allow a mode that gives others access")
     .action((name: string, opts: TemplateSetOptions) => setTemplate(ctx.io, name, opts));
 

@@ -4,27 +4,22 @@
 import { existsSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
-import { HOST_SECRETS_FILE, formatHostSecrets, makeHostSecrets, writeFileAtomic, type HostSecret, type HostSecrets, type Repo } from "../../core/index.js";
+import { HOST_SECRETS_FILE, formatHostSecrets, makeHostSecrets, writeFileAtomic, type HostSecret, type HostSecrets, type HostTemplate, type Repo, type RepoSecret, type RepoTemplate } from "../../core/index.js";
 import { hostConfigDir } from "./paths.js";
-import { secretsForHost } from "./recipients.js";
+import { secretsForHost, templatesForHost } from "./recipients.js";
 
-/** The generated file's content for one host, from the repo. */
+/** An entry of the generated file: what the host applies for a secret or a rendered template. */
+function entryOf(s: RepoSecret | RepoTemplate): HostTemplate {
+  return { owner: s.owner, group: s.group, mode: s.mode, path: s.path ?? null, restartUnits: s.restartUnits, reloadUnits: s.reloadUnits, neededBy: s.neededBy ?? [], neededForUsers: false };
+}
+
+/** The generated file's content for one host, from the repo: its secrets and the templates it renders. */
 export function hostSecretsFor(repo: Repo, host: string): HostSecrets {
   const secrets: Record<string, HostSecret> = {};
-  for (const name of secretsForHost(repo, host)) {
-    const s = repo.secrets[name]!;
-    secrets[name] = {
-      owner: s.owner,
-      group: s.group,
-      mode: s.mode,
-      path: s.path ?? null,
-      restartUnits: s.restartUnits,
-      reloadUnits: s.reloadUnits,
-      neededBy: s.neededBy ?? [],
-      neededForUsers: s.neededForUsers === true,
-    };
-  }
-  return makeHostSecrets(host, secrets);
+  for (const name of secretsForHost(repo, host)) secrets[name] = { ...entryOf(repo.secrets[name]!), neededForUsers: repo.secrets[name]!.neededForUsers === true };
+  const templates: Record<string, HostTemplate> = {};
+  for (const name of templatesForHost(repo, host)) templates[name] = entryOf(repo.templates![name]!);
+  return makeHostSecrets(host, secrets, templates);
 }
 
 /** Where a host's generated file goes: its config dir. */

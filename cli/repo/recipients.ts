@@ -13,6 +13,13 @@ export function secretsForHost(repo: Repo, host: string): string[] {
     .sort();
 }
 
+/** Names of the templates a host renders, sorted. */
+export function templatesForHost(repo: Repo, host: string): string[] {
+  return Object.keys(repo.templates ?? {})
+    .filter((name) => repo.templates![name]!.hosts.includes(host))
+    .sort();
+}
+
 /**
  * Recipient lines a secret must be encrypted to: the SSH host key of each of its
  * hosts plus every admin, canonical (no comments), deduplicated and sorted.

@@ -9,12 +9,14 @@ import type { CliIo } from "../io.js";
 import { printInfo, printJson } from "../output.js";
 import { openRepo, saveRepo, templateFile, templatesDir, withLockedRepo } from "../repo/index.js";
 import { checkSecretName } from "../repo/validate.js";
-import { checkHosts, checkMeta, type MetaOpts } from "../secrets/meta.js";
+import { checkHosts, checkMeta, expandHosts, type MetaOpts } from "../secrets/meta.js";
 import { now } from "../secrets/write.js";
 import { checkTemplateText } from "./check.js";
 
-export type TemplateAddOptions = MetaOpts & { host: string[]; fromFile: string };
-export type TemplateSetOptions = MetaOpts & { fromFile?: string; addHost?: string[]; rmHost?: string[] };
+/** A template is never restored before users (it is rendered after the secrets). */
+type TemplateMetaOpts = Omit<MetaOpts, "neededForUsers">;
+export type TemplateAddOptions = TemplateMetaOpts & { host: string[]; fromFile: string };
+export type TemplateSetOptions = TemplateMetaOpts & { fromFile?: string; addHost?: string[]; rmHost?: string[] };
 
 function unknownTemplate(name: string): NixsealError {
   return new NixsealError("NIXSEAL_ERR_UNKNOWN_TEMPLATE", `no template named "${name}"`, { hints: ['run "nixseal template list" to see them'] });
@@ -30,13 +32,14 @@ async function readText(io: CliIo, file: string): Promise<Buffer> {
 
 export async function addTemplate(io: CliIo, name: string, opts: TemplateAddOptions): Promise<void> {
   checkSecretName(name);
-  const hosts = checkHosts(opts.host);
+  const wanted = checkHosts(opts.host);
   const meta = checkMeta(io, opts);
   const text = await readText(io, opts.fromFile);
-  const uses = await withLockedRepo(io.cwd, async ({ dir, repo }) => {
+  const { hosts, uses } = await withLockedRepo(io.cwd, async ({ dir, repo }) => {
     if (repo.templates?.[name]) throw new NixsealError("NIXSEAL_ERR_TEMPLATE_EXISTS", `template "${name}" already exists`, { hints: [`change it: nixseal template set ${name} --from-file FILE`] });
     if (repo.secrets[name]) throw new NixsealError("NIXSEAL_ERR_TEMPLATE_EXISTS", `${name} is a secret's name; a template's file shares /run/keys with the secrets`, { hints: ["give the template another name"] });
-    for (const h of hosts) if (!repo.hosts[h]) throw unknownHost(h);
+    const hosts = expandHosts(repo, wanted);
+    for (const h of hosts) if (!repo.hosts[h]) throw unknownHost(h, repo);
     const checked = checkTemplateText(repo, name, text, hosts);
     const t: RepoTemplate = {
       hosts,
@@ -46,6 +49,7 @@ export async function addTemplate(io: CliIo, name: string, opts: TemplateAddOpti
       ...(meta.path ? { path: meta.path } : {}),
       restartUnits: meta.restartUnits ?? [],
       reloadUnits: meta.reloadUnits ?? [],
+      ...(meta.neededBy?.length ? { neededBy: meta.neededBy } : {}),
       version: 1,
       updatedAt: now(),
     };
@@ -53,7 +57,7 @@ export async function addTemplate(io: CliIo, name: string, opts: TemplateAddOpti
     await writeFileAtomic(templateFile(dir, name), text, 0o644);
     (repo.templates ??= {})[name] = t;
     await saveRepo(dir, repo);
-    return checked.uses;
+    return { hosts, uses: checked.uses };
   });
   printInfo(io, `added template ${name} for ${hosts.join(", ")}; it uses ${uses.join(", ") || "no secret"}`);
 }
@@ -61,16 +65,18 @@ export async function addTemplate(io: CliIo, name: string, opts: TemplateAddOpti
 export async function setTemplate(io: CliIo, name: string, opts: TemplateSetOptions): Promise<void> {
   checkSecretName(name);
   const meta = checkMeta(io, opts);
-  const add = opts.addHost ? checkHosts(opts.addHost) : [];
-  const rm = opts.rmHost ? checkHosts(opts.rmHost) : [];
+  const addWanted = opts.addHost ? checkHosts(opts.addHost) : [];
+  const rmWanted = opts.rmHost ? checkHosts(opts.rmHost) : [];
   const text = opts.fromFile === undefined ? undefined : await readText(io, opts.fromFile);
-  if (text === undefined && !add.length && !rm.length && Object.values(meta).every((v) => v === undefined) && opts.path === undefined) {
-    throw usageError("nothing to change", ["give --from-file, --add-host/--rm-host, --owner, --group, --mode, --path or units"]);
+  if (text === undefined && !addWanted.length && !rmWanted.length && Object.values(meta).every((v) => v === undefined) && opts.path === undefined) {
+    throw usageError("nothing to change", ["give --from-file, --add-host/--rm-host, --owner, --group, --mode, --path, units or --needed-by"]);
   }
   const version = await withLockedRepo(io.cwd, async ({ dir, repo }) => {
     const t = repo.templates?.[name];
     if (!t) throw unknownTemplate(name);
-    for (const h of add) if (!repo.hosts[h]) throw unknownHost(h);
+    const add = expandHosts(repo, addWanted);
+    const rm = expandHosts(repo, rmWanted);
+    for (const h of add) if (!repo.hosts[h]) throw unknownHost(h, repo);
     t.hosts = [...new Set([...t.hosts, ...add])].filter((h) => !rm.includes(h));
     if (meta.owner !== undefined) t.owner = meta.owner;
     if (meta.group !== undefined) t.group = meta.group;
@@ -79,6 +85,10 @@ export async function setTemplate(io: CliIo, name: string, opts: TemplateSetOpti
     if (opts.path === false) delete t.path;
     if (meta.restartUnits) t.restartUnits = meta.restartUnits;
     if (meta.reloadUnits) t.reloadUnits = meta.reloadUnits;
+    if (meta.neededBy) {
+      if (meta.neededBy.length) t.neededBy = meta.neededBy;
+      else delete t.neededBy;
+    }
     t.version += 1;
     t.updatedAt = now();
     if (text !== undefined) {
@@ -110,7 +120,7 @@ export async function listTemplates(io: CliIo, opts: { json?: boolean }): Promis
       .map(async (name) => {
         const t = repo.templates![name]!;
         const { uses } = checkTemplateText(repo, name, await readFile(templateFile(dir, name)), t.hosts);
-        return { name, ...t, path: t.path ?? null, uses };
+        return { name, ...t, path: t.path ?? null, neededBy: t.neededBy ?? [], uses };
       }),
   );
   if (opts.json) return printJson(io, rows);

@@ -19,6 +19,14 @@ export interface AppliedSecret {
 }
 
 /**
+ * What a bundle makes the agent apply: its secrets and its templates, one list
+ * (names are shared; the generated file lists both the same way).
+ */
+export function appliedOfBundle(manifest: { secrets: readonly AppliedSecret[]; templates?: readonly AppliedSecret[] }): AppliedSecret[] {
+  return [...manifest.secrets, ...(manifest.templates ?? [])];
+}
+
+/**
  * JSON text exactly as Nix's builtins.toJSON writes it (no blanks; control
  * characters as \uXXXX except \n \r \t), so nix/module.nix can recompute the
  * digest from the file it reads.
@@ -45,8 +53,9 @@ function nixJson(v: unknown): string {
 }
 
 /**
- * The digest of what the agent applies for a set of secrets: names, owner, group,
- * mode, path, units, neededForUsers. Not values, versions or ciphertext: a rotated
+ * The digest of what the agent applies for a set of secrets (and rendered
+ * templates, which count as secrets here): names, owner, group, mode, path,
+ * units, neededForUsers. Not values, versions or ciphertext: a rotated
  * value needs no rebuild. The same function serves the generated file (CLI), the
  * bundle a host is asked to activate (agent) and, rewritten in Nix over the same
  * canonical list, nix/module.nix.

@@ -83,7 +83,7 @@ export const secretSchema = z.strictObject({
  * {{ secret "NAME" }} placeholders, rendered on each of its hosts into the secrets
  * tmpfs as a file of its own (/run/keys/<name>, like a secret: names are shared).
  */
-export const templateSchema = secretSchema.pick({ hosts: true, owner: true, group: true, mode: true, path: true, restartUnits: true, reloadUnits: true, version: true, updatedAt: true });
+export const templateSchema = secretSchema.pick({ hosts: true, owner: true, group: true, mode: true, path: true, restartUnits: true, reloadUnits: true, neededBy: true, version: true, updatedAt: true });
 
 export const repoSchema = z.strictObject({
   format: z.literal(REPO_FORMAT),

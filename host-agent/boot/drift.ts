@@ -3,7 +3,7 @@
 // bundle's; only a mismatch loads the schema (generations/system-secrets.ts) to list what differs.
 import { readFileSync } from "node:fs";
 import type { BundleManifest } from "../../core/schema/bundle.js";
-import { appliedDigest } from "../../core/schema/applied-digest.js";
+import { appliedDigest, appliedOfBundle } from "../../core/schema/applied-digest.js";
 import type { AgentConfig } from "../config/defaults.js";
 
 /**
@@ -19,7 +19,7 @@ export async function bootDrift(config: AgentConfig, manifest: BundleManifest): 
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
     digest = undefined;
   }
-  if (digest === appliedDigest(manifest.secrets)) return [];
+  if (digest === appliedDigest(appliedOfBundle(manifest))) return [];
   try {
     const { systemDrift } = await import("../generations/system-secrets.js");
     const drift = systemDrift(config, manifest);

@@ -5,7 +5,7 @@
 // Loaded on demand (zod): the boot restore compares digests with boot/drift.ts first.
 import { readFileSync } from "node:fs";
 import type { BundleManifest } from "../../core/schema/bundle.js";
-import { appliedDifferences, appliedDigest } from "../../core/schema/applied-digest.js";
+import { appliedDifferences, appliedDigest, appliedOfBundle } from "../../core/schema/applied-digest.js";
 import { appliedSecretsOf, hostSecretsSchema, type HostSecrets } from "../../core/schema/host-secrets.js";
 import { secretNameProblems } from "../../core/schema/names.js";
 import { parseJsonText, validate } from "../../core/schema/parse.js";
@@ -32,9 +32,9 @@ export function readSystemSecrets(file: string): HostSecrets | undefined {
   }
 }
 
-/** The applied digest of a bundle's secrets (the same as the generated file's for the same repo). */
+/** The applied digest of a bundle's secrets and templates (the same as the generated file's for the same repo). */
 export function bundleDigest(manifest: BundleManifest): string {
-  return appliedDigest(manifest.secrets);
+  return appliedDigest(appliedOfBundle(manifest));
 }
 
 /**
@@ -44,7 +44,7 @@ export function bundleDigest(manifest: BundleManifest): string {
 export function systemDrift(config: AgentConfig, manifest: BundleManifest): string[] {
   const system = readSystemSecrets(config.systemSecrets);
   if (!system || system.digest === bundleDigest(manifest)) return [];
-  const diff = appliedDifferences(appliedSecretsOf(system), manifest.secrets);
+  const diff = appliedDifferences(appliedSecretsOf(system), appliedOfBundle(manifest));
   return diff.length ? diff : ["the secrets' metadata differs"];
 }
 

@@ -1,13 +1,14 @@
 // hosts/<name>/nixseal-secrets.json from the CLI: written by every command that
 // changes a host's secrets (only for hosts with a config dir), host sync, the
-// neededBy/neededForUsers flags, secrets rename (also of a name an older rule
+// neededBy/neededForUsers flags, templates (entries like secrets, one digest with
+// them that the bundle's agrees with), secrets rename (also of a name an older rule
 // allowed), and deploy's refusal of a stale file, before it touches any host.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hostSecretsSchema } from "../../core/index.js";
+import { appliedDifferences, appliedDigest, appliedOfBundle, appliedSecretsOf, bundleManifestSchema, hostSecretsSchema } from "../../core/index.js";
 import { runNixseal, snapshotTree, testEnv } from "./harness.js";
 
 let work: string;
@@ -81,6 +82,59 @@ describe("the generated file", () => {
     expect(r.stderr).toContain("hosts/web1/nixseal-secrets.json is missing");
     await ok(["host", "sync"]);
     expect(readFileSync(fileOf("web1"), "utf8")).toBe(good);
+  });
+});
+
+describe("templates in the generated file", () => {
+  it("template add / set / rm rewrite it: entries like secrets, one digest that the bundle's agrees with, no key without templates", async () => {
+    const withoutTemplates = readFileSync(fileOf("web1"), "utf8");
+    writeFileSync(join(work, "app.env"), 'DB_PASSWORD={{ secret "db-password" }}\n');
+    await ok(["template", "add", "app.env", "--host", "web1,plain1", "--from-file", join(work, "app.env"), "--owner", "postgres", "--path", "/etc/app/env", "--restart-unit", "app.service", "--needed-by", "app.service"]);
+    let f = read("web1");
+    expect(f.templates).toEqual({ "app.env": { owner: "postgres", group: "root", mode: "0400", path: "/etc/app/env", restartUnits: ["app.service"], reloadUnits: [], neededBy: ["app.service"], neededForUsers: false } });
+    expect(Object.keys(f.secrets)).not.toContain("app.env");
+    expect(f.digest).not.toBe(hostSecretsSchema.parse(JSON.parse(withoutTemplates)).digest);
+    expect(existsSync(join(repo, "hosts", "plain1"))).toBe(false);
+    // The agent's drift check compares the bundle with this digest: both count the template.
+    const out = join(work, "bundle-web1");
+    await ok(["bundle", "web1", "--out", out]);
+    const manifest = bundleManifestSchema.parse(JSON.parse(readFileSync(join(out, "manifest.json"), "utf8")));
+    expect(manifest.templates?.map((t) => t.name)).toEqual(["app.env"]);
+    expect(appliedDigest(appliedOfBundle(manifest))).toBe(f.digest);
+    expect(appliedDifferences(appliedSecretsOf(f), appliedOfBundle(manifest))).toEqual([]);
+    rmSync(out, { recursive: true, force: true });
+
+    await ok(["template", "set", "app.env", "--needed-by", "app.service,app.socket", "--mode", "0440"]);
+    f = read("web1");
+    expect(f.templates!["app.env"]).toMatchObject({ neededBy: ["app.service", "app.socket"], mode: "0440" });
+    await ok(["template", "set", "app.env", "--needed-by", ""]);
+    expect(read("web1").templates!["app.env"]!.neededBy).toEqual([]);
+    expect(JSON.parse((await ok(["template", "list", "--json"])).stdout)[0]).toMatchObject({ name: "app.env", neededBy: [] });
+  });
+
+  it("deploy refuses a file whose template entry is stale, before it connects", async () => {
+    const good = readFileSync(fileOf("web1"), "utf8");
+    const data = JSON.parse(good);
+    data.templates["app.env"].owner = "root";
+    writeFileSync(fileOf("web1"), JSON.stringify(data, null, 2) + "\n");
+    const r = await run(["deploy", "web1"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('host "web1": hosts/web1/nixseal-secrets.json does not match nixseal.json');
+    await ok(["host", "sync", "web1"]);
+    expect(readFileSync(fileOf("web1"), "utf8")).toBe(good);
+  });
+
+  it("a file that lists a name both as a secret and as a template is refused", () => {
+    const data = JSON.parse(readFileSync(fileOf("web1"), "utf8"));
+    data.templates["db-password"] = data.templates["app.env"];
+    expect(hostSecretsSchema.safeParse(data).error?.issues[0]?.message).toContain("db-password is also a secret's name");
+  });
+
+  it("template rm takes it out: the file is as it was without templates", async () => {
+    await ok(["template", "rm", "app.env"]);
+    const text = readFileSync(fileOf("web1"), "utf8");
+    expect(text).not.toContain('"templates"');
+    expect(read("web1").templates).toBeUndefined();
   });
 });
 

@@ -69,7 +69,8 @@ describe("nixseal template", () => {
     // Removing a host takes it off the templates too.
     await ok(["host", "add", "web3", "--target", "root@127.0.0.1", "--key", sshKeygen(work, "web3", "ed25519").pub]);
     await ok(["secrets", "set", "dns-token", "--add-host", "web3", "-i", join(repo, "home", ".config", "nixseal", "identity.txt")]);
-    await ok(["template", "set", "shared.conf", "--add-host", "web3"]);
+    await ok(["template", "set", "shared.conf", "--add-host", "web3*"]); // a glob, as for secrets
+    expect(json().templates["shared.conf"].hosts).toEqual(["web1", "web2", "web3"]);
     await ok(["host", "rm", "web3"]);
     expect(json().templates["shared.conf"].hosts).toEqual(["web1", "web2"]);
     await ok(["secrets", "rekey", "-i", join(repo, "home", ".config", "nixseal", "identity.txt")]);

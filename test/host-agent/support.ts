@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeManifest } from "../../cli/bundle/manifest.js";
-import { BUNDLE_MANIFEST, bundleContentId, encrypt, parseRecipient, type BundleManifest, type BundleSecret } from "../../core/index.js";
+import { BUNDLE_MANIFEST, bundleContentId, encrypt, parseRecipient, type BundleManifest, type BundleSecret, type BundleTemplate } from "../../core/index.js";
 import type { AgentConfig } from "../../host-agent/config/defaults.js";
 import { agentConfigSchema } from "../../host-agent/config/schema.js";
 import { sha256Hex } from "../../host-agent/generations/bundle-dir.js";
@@ -22,6 +22,9 @@ export interface TestSecret {
   version?: number;
   neededForUsers?: boolean;
 }
+
+/** A template of a bundle: its text, the secrets it uses and the metadata of its rendered file. */
+export type TestTemplate = Omit<TestSecret, "value" | "neededForUsers"> & { text: string; uses: string[] };
 
 export interface AgentEnv {
   root: string;
@@ -82,8 +85,8 @@ export function makeEnv(opts: { tmpfsSize?: string; keysDir?: "absent" | "direct
   };
 }
 
-/** Writes a bundle dir of these secrets, encrypted to the recipient line. */
-export async function writeBundle(dir: string, recipientLine: string, secrets: TestSecret[], host = "testhost"): Promise<string> {
+/** Writes a bundle dir of these secrets, encrypted to the recipient line (and these templates, as text). */
+export async function writeBundle(dir: string, recipientLine: string, secrets: TestSecret[], host = "testhost", templates: TestTemplate[] = []): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const recipient = await parseRecipient(recipientLine);
   const entries: BundleSecret[] = secrets.map((s) => {
@@ -104,7 +107,24 @@ export async function writeBundle(dir: string, recipientLine: string, secrets: T
       ...(s.neededForUsers ? { neededForUsers: true as const } : {}),
     };
   });
-  writeFileSync(join(dir, BUNDLE_MANIFEST), JSON.stringify(makeManifest(host, entries), null, 2));
+  const tmpl: BundleTemplate[] = templates.map((t) => {
+    const file = `${t.name}.tmpl`;
+    writeFileSync(join(dir, file), t.text);
+    return {
+      name: t.name,
+      file,
+      sha256: sha256Hex(Buffer.from(t.text)),
+      uses: t.uses,
+      owner: t.owner ?? "root",
+      group: t.group ?? "root",
+      mode: t.mode ?? "0400",
+      ...(t.path ? { path: t.path } : {}),
+      restartUnits: t.restartUnits ?? [],
+      reloadUnits: t.reloadUnits ?? [],
+      version: t.version ?? 1,
+    };
+  });
+  writeFileSync(join(dir, BUNDLE_MANIFEST), JSON.stringify(makeManifest(host, entries, undefined, tmpl), null, 2));
   return dir;
 }
 

@@ -6,12 +6,12 @@
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { appliedDigest, formatHostSecrets, makeHostSecrets, type HostSecret } from "../../core/index.js";
+import { appliedDigest, formatHostSecrets, makeHostSecrets, type HostSecret, type HostTemplate } from "../../core/index.js";
 import { restoreForUsers } from "../../host-agent/plaintext/for-users.js";
 import { listGenerations } from "../../host-agent/generations/store.js";
 import { activate, importBundle, rollback, stage } from "../../host-agent/generations/operations.js";
 import { restore } from "../../host-agent/boot/restore.js";
-import { makeEnv, writeBundle, type AgentEnv, type TestSecret } from "./support.js";
+import { makeEnv, writeBundle, type AgentEnv, type TestSecret, type TestTemplate } from "./support.js";
 
 let env: AgentEnv;
 afterEach(() => env?.cleanup());
@@ -20,11 +20,11 @@ const live = (name: string) => readFileSync(join(env.config.keysDir, name), "utf
 const meta = (s: Partial<HostSecret> = {}): HostSecret => ({ owner: "root", group: "root", mode: "0400", path: null, restartUnits: [], reloadUnits: [], neededBy: [], neededForUsers: false, ...s });
 
 /** Writes the running system's secrets file (what the NixOS module puts in /etc/nixseal). */
-function systemBuiltFor(secrets: Record<string, HostSecret>): void {
+function systemBuiltFor(secrets: Record<string, HostSecret>, templates: Record<string, HostTemplate> = {}): void {
   mkdirSync(dirname(env.config.systemSecrets), { recursive: true });
-  writeFileSync(env.config.systemSecrets, formatHostSecrets(makeHostSecrets("testhost", secrets)));
+  writeFileSync(env.config.systemSecrets, formatHostSecrets(makeHostSecrets("testhost", secrets, templates)));
 }
-const bundle = (label: string, secrets: TestSecret[]) => writeBundle(join(env.root, label), env.hostPub, secrets);
+const bundle = (label: string, secrets: TestSecret[], templates: TestTemplate[] = []) => writeBundle(join(env.root, label), env.hostPub, secrets, "testhost", templates);
 
 describe("activation against the running system", () => {
   it("a plain host (no system file) activates what it is given", async () => {
@@ -77,6 +77,45 @@ describe("activation against the running system", () => {
     expect(r.drift).toEqual(["missing from the bundle: b"]);
     expect(r.outcome!.warnings.join("\n")).toContain("does not match");
     expect(live("a")).toBe("one");
+  });
+});
+
+describe("templates against the running system", () => {
+  const envFile: TestTemplate = { name: "app.env", text: 'TOKEN={{ secret "a" }}\n', uses: ["a"], restartUnits: ["app.service"] };
+  const tmeta = (s: Partial<HostTemplate> = {}): HostTemplate => ({ ...meta({ restartUnits: ["app.service"] }), ...s, neededForUsers: false });
+
+  it("a template counts like a secret: one the system does not list, or lists with other metadata, is refused; the listed one renders", async () => {
+    env = makeEnv();
+    systemBuiltFor({ a: meta() });
+    await importBundle(env.config, await bundle("b1", [{ name: "a", value: "one" }]));
+    await expect(importBundle(env.config, await bundle("b2", [{ name: "a", value: "one" }], [envFile]))).rejects.toMatchObject({
+      code: "NIXSEAL_ERR_AGENT_SYSTEM_DRIFT",
+      message: expect.stringContaining("not in the system: app.env"),
+    });
+    expect(() => live("app.env")).toThrow();
+    systemBuiltFor({ a: meta() }, { "app.env": tmeta({ owner: "nobody" }) });
+    await expect(importBundle(env.config, await bundle("b3", [{ name: "a", value: "one" }], [envFile]))).rejects.toMatchObject({ message: expect.stringContaining("app.env: owner differ") });
+    systemBuiltFor({ a: meta() }, { "app.env": tmeta() });
+    await importBundle(env.config, await bundle("b4", [{ name: "a", value: "two" }], [envFile]));
+    expect(live("app.env")).toBe("TOKEN=two\n");
+    // The system lists a template the bundle lacks: the boot restore restores and reports it.
+    systemBuiltFor({ a: meta() }, { "app.env": tmeta(), "other.conf": tmeta() });
+    const r = await restore(env.config);
+    expect(r.drift).toEqual(["missing from the bundle: other.conf"]);
+    expect(live("app.env")).toBe("TOKEN=two\n");
+  });
+
+  it("a deploy that ships the system built for the bundle passes its digest, templates included", async () => {
+    env = makeEnv();
+    systemBuiltFor({ a: meta() });
+    const dir = await bundle("b1", [{ name: "a", value: "one" }], [envFile]);
+    const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
+    const staged = await stage(env.config, dir);
+    // Without the template the digest is another one: refused.
+    await expect(activate(env.config, staged.generation, "activate", appliedDigest(manifest.secrets))).rejects.toMatchObject({ code: "NIXSEAL_ERR_AGENT_SYSTEM_DRIFT" });
+    const next = makeHostSecrets("testhost", { a: meta() }, { "app.env": tmeta() }).digest;
+    await activate(env.config, staged.generation, "activate", next);
+    expect(live("app.env")).toBe("TOKEN=one\n");
   });
 });
 
