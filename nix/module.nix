@@ -6,8 +6,9 @@
 #   `nixseal-agent install` renders on plain systemd hosts (nix/units.nix maps it);
 # - services.nixseal.secretsFile: hosts/<name>/nixseal-secrets.json, which the
 #   nixseal CLI generates from the operator's repository (core/schema/host-secrets.ts).
-#   Every secret's owner, group, mode, path, units and consumers come from there;
-#   no per-secret option exists here, so the two cannot disagree.
+#   Every secret's (and rendered template's) owner, group, mode, path, units and
+#   consumers come from there; no per-secret option exists here, so the two cannot
+#   disagree.
 { config, lib, pkgs, ... }:
 
 let
@@ -27,13 +28,20 @@ let
   file = if cfg.secretsFile == null then null else builtins.fromJSON (builtins.readFile cfg.secretsFile);
   fileFormat = if file == null then null else file.format or null;
   fileOk = fileFormat == hostSecretsFormat;
-  secrets = if fileOk then file.secrets else { };
+  fileSecrets = if fileOk then file.secrets else { };
+  # Files the agent renders from templates: entries of the same shape, in the same
+  # name space (/run/keys/<name>), wired exactly like secrets from here on.
+  templates = if fileOk then file.templates or { } else { };
+  secrets = fileSecrets // templates;
+  sharedNames = filter (n: fileSecrets ? ${n}) (attrNames templates);
+  kind = n: if templates ? ${n} then "template" else "secret";
   hostName = if fileOk then file.host else "HOST";
   forUsers = filterAttrs (_: s: s.neededForUsers) secrets;
   regular = filterAttrs (_: s: !s.neededForUsers) secrets;
 
   # core/schema/host-secrets.ts appliedDigest, over the same canonical list
   # (builtins.toJSON writes lists as that code does), so a hand edit is caught.
+  # Secrets and templates count as one list there too.
   digestOf = s: "sha256:" + builtins.hashString "sha256" (builtins.toJSON [
     hostSecretsFormat
     (map (n: let x = s.${n}; in [ n x.owner x.group x.mode x.path x.restartUnits x.reloadUnits x.neededForUsers ])
@@ -222,10 +230,12 @@ in
       type = types.attrsOf types.str;
       readOnly = true;
       default = mapAttrs (n: s: if s.neededForUsers then "${forUsersDir}/${n}" else "${cfg.keysDir}/${n}") secrets;
-      defaultText = lib.literalMD "each secret of `secretsFile` by name: `<keysDir>/<name>`, or `<runDir>/for-users/<name>` when it is `neededForUsers`";
+      defaultText = lib.literalMD "each secret and rendered template of `secretsFile` by name: `<keysDir>/<name>`, or `<runDir>/for-users/<name>` when it is `neededForUsers`";
       description = ''
-        Where each secret of `secretsFile` appears, by name, e.g.
-        `users.users.alice.hashedPasswordFile = config.services.nixseal.secretPaths.alice-password;`.
+        Where each secret (and each file rendered from a template) of `secretsFile`
+        appears, by name, e.g.
+        `users.users.alice.hashedPasswordFile = config.services.nixseal.secretPaths.alice-password;`
+        or `systemd.services.app.serviceConfig.EnvironmentFile = config.services.nixseal.secretPaths."app.env";`.
       '';
     };
   };
@@ -242,8 +252,12 @@ in
           message = "services.nixseal.secretsFile ${toString cfg.secretsFile} has format ${builtins.toJSON fileFormat}; this module reads ${hostSecretsFormat}: regenerate it with the nixseal that matches this module (nixseal host sync NAME)";
         }
         {
-          assertion = !fileOk || file.digest == digestOf file.secrets;
+          assertion = !fileOk || sharedNames != [ ] || file.digest == digestOf secrets;
           message = "services.nixseal.secretsFile ${toString cfg.secretsFile} was changed by hand (its digest does not match its secrets): regenerate it from the repository with \"nixseal host sync ${hostName}\"";
+        }
+        {
+          assertion = sharedNames == [ ];
+          message = "services.nixseal.secretsFile ${toString cfg.secretsFile}: ${concatStringsSep ", " sharedNames} is both a secret and a template; names are shared (one file in ${cfg.keysDir}): regenerate it with \"nixseal host sync ${hostName}\"";
         }
         {
           assertion = badNames == [ ] && caseTwins == [ ];
@@ -264,15 +278,19 @@ in
       ] ++ map (n: {
         assertion = builtins.elem forUsers.${n}.owner [ "root" "0" ] && builtins.elem forUsers.${n}.group [ "root" "0" ];
         message = "services.nixseal.secretsFile: secret ${n} is neededForUsers, so it must be owned by root:root (it is restored before any other user exists)";
-      }) (attrNames forUsers);
+      }) (attrNames forUsers)
+      ++ map (n: {
+        assertion = !templates.${n}.neededForUsers;
+        message = "services.nixseal.secretsFile: template ${n} is neededForUsers, but templates are rendered after the secrets, never before users exist";
+      }) (attrNames templates);
 
       warnings =
         concatMap (n:
           let s = secrets.${n}; in
           optional (!declaredUser s.owner)
-            "services.nixseal: secret ${n} is owned by user ${s.owner}, which users.users does not declare; the agent skips this secret at boot unless the user exists"
+            "services.nixseal: ${kind n} ${n} is owned by user ${s.owner}, which users.users does not declare; the agent skips this ${kind n} at boot unless the user exists"
           ++ optional (!declaredGroup s.group)
-            "services.nixseal: secret ${n} has group ${s.group}, which users.groups does not declare; the agent skips this secret at boot unless the group exists")
+            "services.nixseal: ${kind n} ${n} has group ${s.group}, which users.groups does not declare; the agent skips this ${kind n} at boot unless the group exists")
           (attrNames secrets)
         ++ optional (volatile cfg.stateDir) (volatileWarning "the state dir" cfg.stateDir)
         ++ map (volatileWarning "the identity") (filter volatile cfg.identityPaths);
@@ -312,7 +330,7 @@ in
       # without a cycle; the consumer wiring lives here (requiredBy, before),
       # never in the consumer's own unit.
       systemd.services = mapAttrs' (name: s: nameValuePair "${name}-key" {
-        description = "nixseal key ${name} (${cfg.keysDir}/${name})";
+        description = "nixseal ${if kind name == "template" then "rendered template" else "key"} ${name} (${cfg.keysDir}/${name})";
         wants = [ "nixseal-secrets.target" ];
         after = [ "nixseal-secrets.target" ];
         before = [ "keys.target" "shutdown.target" ] ++ s.neededBy;
@@ -325,7 +343,7 @@ in
         serviceConfig = {
           Type = "oneshot";
           RemainAfterExit = true;
-          ExecStart = "${cfg.package}/libexec/nixseal/wait-key ${lib.escapeShellArgs [ name "${cfg.keysDir}/${name}" (toString cfg.keyTimeout) hostName ]}";
+          ExecStart = "${cfg.package}/libexec/nixseal/wait-key ${lib.escapeShellArgs ([ name "${cfg.keysDir}/${name}" (toString cfg.keyTimeout) hostName ] ++ optional (kind name == "template") "template")}";
           TimeoutStartSec = "${toString (cfg.keyTimeout + 15)}s";
         };
       }) regular;

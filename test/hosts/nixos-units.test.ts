@@ -5,7 +5,9 @@
 // nix/wait-key.sh: the stand-ins for the Nix store there. NixOS' /run/keys ramfs
 // (mounted before systemd on NixOS) is a mount unit here, also named as a stand-in.
 // Proven on each of 11 boots (a first one, then 5 clean reboots and 5 power cuts):
-// keys are in place before a service, a socket and a path consumer start; a secret
+// keys are in place before a service, a socket and a path consumer start; a file
+// rendered from a template has its key unit too, and the service that reads it through
+// EnvironmentFile= starts after it with the value; a secret (and a template)
 // the system declares but the host never got fails its key unit within the bound,
 // its consumer does not start, boot reaches multi-user.target and the other secrets
 // are in place; the restore runs before sysinit.target without local-fs.target.
@@ -17,7 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatHostSecrets, hostSecretsSchema, makeHostSecrets } from "../../core/index.js";
-import { evaluate, removeEvalStore, secret, writeUnitDir, type Evaluated } from "../nix/module-eval.js";
+import { evaluate, removeEvalStore, secret, template, writeUnitDir, type Evaluated } from "../nix/module-eval.js";
 import { bootHost, type TestHost } from "./harness/index.js";
 import { addHost, grepTree, newRepo, nixsealOk, type TestRepo } from "./fixtures/deploy-env.js";
 import { addAccounts } from "./agent-support.js";
@@ -34,6 +36,8 @@ const present = {
 } as const;
 const consumers = { "svc-key": "consumer-svc.service", "sock-key": "consumer.socket", "path-key": "consumer-watch.path" } as const;
 const markers = { "svc-key": "consumer-svc", "sock-key": "consumer-socket", "path-key": "consumer-path" } as const;
+/** A template that uses one of the secrets, read by consumer-env.service (testhost.nix). */
+const TEMPLATE = { name: "app.env", text: 'TOKEN={{ secret "sock-key" }}\n', consumer: "consumer-env.service" } as const;
 
 /** The module's units for the host: ours and the configuration's consumers, nothing of the stub NixOS. */
 function hostUnits(e: Evaluated): Evaluated["units"] {
@@ -84,13 +88,16 @@ describe("the NixOS module's units on a real systemd host", () => {
     repo = await newRepo();
     await addHost(repo, h);
     for (const [name, s] of Object.entries(present)) await nixsealOk(repo, ["secrets", "add", name, "--host", h.name, ...s.flags], { stdin: s.value });
+    writeFileSync(join(work, TEMPLATE.name), TEMPLATE.text);
+    await nixsealOk(repo, ["template", "add", TEMPLATE.name, "--host", h.name, "--from-file", join(work, TEMPLATE.name), "--needed-by", TEMPLATE.consumer, "--restart-unit", TEMPLATE.consumer]);
     await nixsealOk(repo, ["host", "sync", h.name]);
     const bundle = join(work, "bundle");
     await nixsealOk(repo, ["bundle", h.name, "--out", bundle]);
 
     // The system is built for one more secret than the host gets (declared, never deployed).
     const generated = hostSecretsSchema.parse(JSON.parse(readFileSync(join(repo.dir, "hosts", h.name, "nixseal-secrets.json"), "utf8")));
-    const system = makeHostSecrets(h.name, { ...generated.secrets, "missing-key": secret({ neededBy: ["needs-missing.service"] }) });
+    expect(Object.keys(generated.templates ?? {})).toEqual([TEMPLATE.name]);
+    const system = makeHostSecrets(h.name, { ...generated.secrets, "missing-key": secret({ neededBy: ["needs-missing.service"] }) }, { ...generated.templates, "missing.conf": template() });
     const systemFile = join(work, "nixseal-secrets.json");
     writeFileSync(systemFile, formatHostSecrets(system));
     e = evaluate("testhost", systemFile);
@@ -136,7 +143,7 @@ describe("the NixOS module's units on a real systemd host", () => {
     expect(r.code).not.toBe(0);
     expect(r.stdout + r.stderr).toContain("the bundle does not match what this system was built for");
     expect(r.stdout + r.stderr).toContain("hint: deploy with the config");
-    expect(r.stdout + r.stderr).toContain("missing from the bundle: missing-key");
+    expect(r.stdout + r.stderr).toContain("missing from the bundle: missing-key, missing.conf");
     expect((await h.exec("readlink /var/lib/nixseal/current; readlink /run/nixseal/current")).stdout).toBe(before);
   });
 
@@ -148,6 +155,7 @@ describe("the NixOS module's units on a real systemd host", () => {
     };
     await h.waitFor(async () => (await show("multi-user.target", ["ActiveState"])).ActiveState === "active", 30_000, "multi-user.target");
     await h.waitFor(async () => ["failed"].includes((await show("missing-key-key.service", ["ActiveState"])).ActiveState), 30_000, "the missing key's unit to fail");
+    await h.waitFor(async () => ["failed"].includes((await show("missing.conf-key.service", ["ActiveState"])).ActiveState), 30_000, "the missing template's unit to fail");
 
     // The restore, as real systemd sees it: before sysinit.target, not after local-fs.target.
     const restore = await show("nixseal-restore.service", ["ActiveState", "After", "Before"]);
@@ -177,6 +185,17 @@ describe("the NixOS module's units on a real systemd host", () => {
       expect((await h.exec(`cat /run/${markers[key]}`)).stdout.trim(), `${label} ${unit}`).toBe("present");
     }
 
+    // The rendered template: in place with its key unit, read by its consumer through EnvironmentFile=.
+    const rendered = await h.exec(`sha256sum < /run/keys/${TEMPLATE.name} | cut -c1-64; stat -L -c %U:%G:%a /run/keys/${TEMPLATE.name}`);
+    expect(rendered.stdout.split("\n").slice(0, 2), `${label} ${TEMPLATE.name}`).toEqual([sha256(`TOKEN=${present["sock-key"].value}\n`), "root:root:400"]);
+    const tk = await show(`${TEMPLATE.name}-key.service`, ["ActiveState", "ActiveEnterTimestampMonotonic"]);
+    expect(tk.ActiveState, `${label} ${TEMPLATE.name}-key.service`).toBe("active");
+    await h.waitFor(async () => (await show(TEMPLATE.consumer, ["ActiveState"])).ActiveState === "active", 20_000, `${TEMPLATE.consumer} to start`);
+    const ce = await show(TEMPLATE.consumer, ["ActiveEnterTimestampMonotonic", "ExecMainStartTimestampMonotonic"]);
+    expect(Number(ce.ExecMainStartTimestampMonotonic), `${label} ${TEMPLATE.consumer} after its template`).toBeGreaterThanOrEqual(Number(tk.ActiveEnterTimestampMonotonic));
+    expect(Number(tk.ActiveEnterTimestampMonotonic)).toBeGreaterThan(0);
+    expect((await h.exec("cat /run/consumer-env")).stdout.trim(), `${label} ${TEMPLATE.consumer} read the value`).toBe(sha256(present["sock-key"].value));
+
     // The declared secret the host never got: its unit fails within the bound, its consumer does not start.
     const m = await show("missing-key-key.service", ["Result", "ExecMainStartTimestampMonotonic", "InactiveEnterTimestampMonotonic"]);
     const waitedS = (Number(m.InactiveEnterTimestampMonotonic) - Number(m.ExecMainStartTimestampMonotonic)) / 1e6;
@@ -186,17 +205,20 @@ describe("the NixOS module's units on a real systemd host", () => {
     const journal = (await h.exec("journalctl -b -u missing-key-key.service --no-pager -o cat")).stdout;
     expect(journal, label).toContain(`nixseal: secret "missing-key" is not in place after ${BOUND_S}s (/run/keys/missing-key is missing).`);
     expect(journal).toContain(`nixseal deploy ${h.name}`);
+    const tjournal = (await h.exec("journalctl -b -u missing.conf-key.service --no-pager -o cat")).stdout;
+    expect(tjournal, label).toContain(`nixseal: template "missing.conf" is not in place after ${BOUND_S}s`);
+    expect(tjournal, label).toContain(`nixseal template set missing.conf --rm-host ${h.name}`);
     const n = await show("needs-missing.service", ["ActiveState", "ExecMainStartTimestampMonotonic"]);
     expect(n.ActiveState, label).not.toBe("active");
     expect(n.ExecMainStartTimestampMonotonic, label).toBe("0");
     // The boot restore reported the drift and restored the rest.
-    expect((await h.exec("journalctl -b -u nixseal-restore.service --no-pager -o cat")).stdout, label).toContain("missing from the bundle: missing-key");
-    const line = `${label}: keys before consumers, missing-key failed after ${waitedS.toFixed(1)}s`;
+    expect((await h.exec("journalctl -b -u nixseal-restore.service --no-pager -o cat")).stdout, label).toContain("missing from the bundle: missing-key, missing.conf");
+    const line = `${label}: keys and the rendered template before consumers, missing-key failed after ${waitedS.toFixed(1)}s`;
     boots.push(line);
     return line;
   }
 
-  it("boots with the module's units: keys before a service, a socket and a path consumer; a missing one fails within the bound", async () => {
+  it("boots with the module's units: keys before a service, a socket and a path consumer, a rendered template before its EnvironmentFile= reader; a missing one fails within the bound", async () => {
     await h.reboot({ allowDegraded: true });
     await checkBoot("boot 1");
   });

@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { formatHostSecrets, makeHostSecrets, type HostSecret } from "../../core/index.js";
+import { formatHostSecrets, makeHostSecrets, type HostSecret, type HostTemplate } from "../../core/index.js";
 import { ROOT } from "./nix.js";
 
 /**
@@ -48,6 +48,11 @@ export function secret(s: Partial<HostSecret> = {}): HostSecret {
   return { owner: "root", group: "root", mode: "0400", path: null, restartUnits: [], reloadUnits: [], neededBy: [], neededForUsers: false, ...s };
 }
 
+/** A rendered template's entry as the generated file holds it (never neededForUsers). */
+export function template(s: Partial<Omit<HostTemplate, "neededForUsers">> = {}): HostTemplate {
+  return { ...secret(s), neededForUsers: false };
+}
+
 /** A temp dir for one test's files; remove() takes it away. */
 export function scratch(prefix: string): { dir: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), `nixseal-${prefix}-`));
@@ -55,9 +60,9 @@ export function scratch(prefix: string): { dir: string; remove: () => void } {
 }
 
 /** Writes a generated file for `host` (exactly as the CLI does) and returns its path. */
-export function writeSecretsFile(dir: string, host: string, secrets: Record<string, HostSecret>): string {
+export function writeSecretsFile(dir: string, host: string, secrets: Record<string, HostSecret>, templates: Record<string, HostTemplate> = {}): string {
   const file = join(dir, `${host}-nixseal-secrets.json`);
-  writeFileSync(file, formatHostSecrets(makeHostSecrets(host, secrets)));
+  writeFileSync(file, formatHostSecrets(makeHostSecrets(host, secrets, templates)));
   return file;
 }
 

@@ -6,9 +6,9 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { type HostSecret } from "../../core/index.js";
+import { type HostSecret, type HostTemplate } from "../../core/index.js";
 import { agentConfigSchema } from "../../host-agent/config/schema.js";
-import { evaluate, forVerify, removeEvalStore, scratch, secret, verifyUnitDir, words, writeSecretsFile, writeUnitDir, type Evaluated } from "./module-eval.js";
+import { evaluate, forVerify, removeEvalStore, scratch, secret, template, verifyUnitDir, words, writeSecretsFile, writeUnitDir, type Evaluated } from "./module-eval.js";
 
 const tmp = scratch("module-eval");
 afterAll(() => {
@@ -22,9 +22,9 @@ const AGENT_UNITS = Object.keys(unitsJson.units as Record<string, unknown>);
 /** Every configuration that evaluated, for the systemd check at the end. */
 const evaluated = new Map<string, Evaluated>();
 
-/** Evaluates test/nix/configs/<config>.nix with a generated file for `secrets` (host web1). */
-function run(config: string, secrets: Record<string, HostSecret> = {}, label = config): Evaluated {
-  return evaluate(config, writeSecretsFile(dirFor(label), "web1", secrets));
+/** Evaluates test/nix/configs/<config>.nix with a generated file for `secrets` and `templates` (host web1). */
+function run(config: string, secrets: Record<string, HostSecret> = {}, label = config, templates: Record<string, HostTemplate> = {}): Evaluated {
+  return evaluate(config, writeSecretsFile(dirFor(label), "web1", secrets, templates));
 }
 
 /** A fresh dir per case under the test's scratch dir. */
@@ -35,8 +35,8 @@ function dirFor(label: string): string {
 }
 
 /** run() that must raise no assertion; remembered for systemd-analyze verify. */
-function ok(config: string, secrets: Record<string, HostSecret> = {}, label = config): Evaluated {
-  const e = run(config, secrets, label);
+function ok(config: string, secrets: Record<string, HostSecret> = {}, label = config, templates: Record<string, HostTemplate> = {}): Evaluated {
+  const e = run(config, secrets, label, templates);
   expect(e.failedAssertions).toEqual([]);
   evaluated.set(label, e);
   return e;
@@ -111,6 +111,41 @@ describe("nix/module.nix evaluation matrix", () => {
       "services.nixseal: secret worker-token has group ghosts, which users.groups does not declare; the agent skips this secret at boot unless the group exists",
     ]);
     expect(e.secretPaths).toEqual({ "app-env": "/run/keys/app-env", "caddy-tls": "/run/keys/caddy-tls", "db-password": "/run/keys/db-password", "worker-token": "/run/keys/worker-token" });
+  });
+
+  it("templates: each rendered file gets a key unit like a secret, before the units that need it; services use its path", () => {
+    const e = ok(
+      "templates",
+      { "acme-email": secret({ neededBy: ["caddy.service"] }), "dns-token": secret() },
+      "templates",
+      {
+        "app.env": template({ restartUnits: ["app.service"], neededBy: ["app.service"] }),
+        Caddyfile: template({ owner: "caddy", group: "caddy", mode: "0440", path: "/etc/caddy/Caddyfile", reloadUnits: ["caddy.service"], neededBy: ["caddy.service"] }),
+        "worker.conf": template({ owner: "ghost", group: "ghost" }),
+      },
+    );
+    const env = unit(e, "app.env-key.service");
+    expect(e.units["app.env-key.service"]!.requiredBy).toEqual(["app.service"]);
+    expect(words(env, "Unit", "Before")).toEqual(expect.arrayContaining(["app.service", "keys.target"]));
+    expect(words(env, "Unit", "DefaultDependencies")).toEqual(["false"]);
+    expect(words(env, "Unit", "Description")).toContain("template");
+    expect(words(env, "Service", "ExecStart")).toEqual([`${e.packagePath}/libexec/nixseal/wait-key`, "app.env", "/run/keys/app.env", "30", "web1", "template"]);
+    expect(e.units["Caddyfile-key.service"]!.requiredBy).toEqual(["caddy.service"]);
+    expect(e.units["acme-email-key.service"]!.requiredBy).toEqual(["caddy.service"]);
+    expect(words(unit(e, "acme-email-key.service"), "Service", "ExecStart")).not.toContain("template");
+    expect(words(unit(e, "keys.target"), "Unit", "After")).toEqual(expect.arrayContaining(["app.env-key.service", "Caddyfile-key.service", "worker.conf-key.service", "dns-token-key.service"]));
+    // A service's config takes the rendered file's path from the module.
+    expect(words(unit(e, "app.service"), "Service", "EnvironmentFile")).toEqual(["/run/keys/app.env"]);
+    expect(unit(e, "app.service")).not.toContain("key.service");
+    expect(e.secretPaths).toEqual({ "acme-email": "/run/keys/acme-email", "dns-token": "/run/keys/dns-token", "app.env": "/run/keys/app.env", Caddyfile: "/run/keys/Caddyfile", "worker.conf": "/run/keys/worker.conf" });
+    // Its --path: the restore may write there, and the directory is made before it runs.
+    expect(words(unit(e, "nixseal-restore.service"), "Service", "ReadWritePaths")).toContain("-/etc/caddy");
+    expect(agentJson(e).readWritePaths).toEqual(["/etc/caddy"]);
+    expect(e.activation).toContain("mkdir -p /etc/caddy");
+    expect(ours(e)).toEqual([
+      "services.nixseal: template worker.conf is owned by user ghost, which users.users does not declare; the agent skips this template at boot unless the user exists",
+      "services.nixseal: template worker.conf has group ghost, which users.groups does not declare; the agent skips this template at boot unless the group exists",
+    ]);
   });
 
   it("a .socket, a .path and a .timer consumer: ordered after their key, no cycle (checked by systemd below)", () => {
@@ -238,6 +273,22 @@ describe("nix/module.nix refuses what it cannot wire", () => {
     const e = evaluate("minimal", file);
     expect(e.failedAssertions).toEqual([expect.stringContaining("was changed by hand")]);
     expect(e.failedAssertions[0]).toContain('nixseal host sync web1');
+  });
+
+  it("a generated file whose template entry was edited by hand", () => {
+    const file = writeSecretsFile(dirFor("edited-template"), "web1", { a: secret() }, { "app.env": template() });
+    const data = JSON.parse(readFileSync(file, "utf8"));
+    data.templates["app.env"].mode = "0444";
+    writeFileSync(file, JSON.stringify(data));
+    const e = evaluate("minimal", file);
+    expect(e.failedAssertions).toEqual([expect.stringContaining("was changed by hand")]);
+  });
+
+  it("a name that is both a secret and a template", () => {
+    const file = writeSecretsFile(dirFor("shared-name"), "web1", { "app.env": secret() }, { "app.env": template() });
+    const e = evaluate("minimal", file);
+    expect(e.failedAssertions).toEqual([expect.stringContaining("app.env is both a secret and a template; names are shared")]);
+    expect(e.failedAssertions[0]).toContain("nixseal host sync web1");
   });
 
   it("a file of another format", () => {
