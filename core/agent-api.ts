@@ -10,6 +10,7 @@ export const AGENT_ROUTES = Object.freeze({
   status: "/status",
   metrics: "/metrics",
   stage: "/stage",
+  check: "/check",
   activate: "/activate",
   rollback: "/rollback",
 });
@@ -100,6 +101,21 @@ export interface StatusReport {
 /** POST /stage: an uploaded bundle dir on the host. */
 export interface StageRequest {
   dir: string;
+  /**
+   * Refuse when a unit the bundle's secrets restart or reload does not exist on the host
+   * (a deploy without a config, which could not add it).
+   */
+  requireUnits?: boolean;
+}
+
+/** What systemd on the host says of a unit a secret restarts or reloads. */
+export interface UnitState {
+  unit: string;
+  /** LoadState is "loaded": the unit exists on this host. */
+  found: boolean;
+  /** systemd's LoadState (loaded, not-found, masked, …) and ActiveState (active, inactive, failed, …). */
+  loadState: string;
+  activeState: string;
 }
 
 /** The reply to /stage: the pending generation that holds the checked bundle. */
@@ -113,6 +129,34 @@ export interface StageReply {
   secrets: Array<{ name: string; version: number; sha256: string; owner: string; group: string; mode: string }>;
   /** Problems that did not stop it (an identity file that was skipped). */
   warnings: string[];
+  /** Every unit the bundle's secrets restart or reload, as systemd knows it now; absent from older agents. */
+  units?: UnitState[];
+}
+
+/** POST /check: what /stage checks, without storing anything (deploy --dry-run). */
+export interface CheckRequest {
+  dir: string;
+  /** As for /activate: the digest of the system the deploy's rebuild builds next. */
+  nextSystem?: string;
+  /** As for /stage. */
+  requireUnits?: boolean;
+}
+
+/** One reason a bundle would not stage or activate (names and codes only). */
+export interface BundleProblem {
+  code: string;
+  message: string;
+  secret?: string;
+  hints?: string[];
+}
+
+/** The reply to /check: every problem at once, and the units the bundle names. */
+export interface CheckReply {
+  ok: boolean;
+  /** The bundle's content id, when its manifest could be read. */
+  id: string | null;
+  problems: BundleProblem[];
+  units: UnitState[];
 }
 
 /** POST /activate: make a stored generation live. */
@@ -126,10 +170,24 @@ export interface ActivateRequest {
   nextSystem?: string;
 }
 
+/**
+ * One restart or reload after a switch: ok, failed (systemctl's complaint in error),
+ * not-found (no such unit on the host: nothing was run) or not-running (try-restart
+ * leaves a stopped unit stopped).
+ */
+export interface UnitAction {
+  unit: string;
+  action: "restart" | "reload";
+  result: "ok" | "failed" | "not-found" | "not-running";
+  error?: string;
+}
+
 /** The units restarted and reloaded after a switch. */
 export interface UnitActions {
   restarted: string[];
   reloaded: string[];
+  /** Each unit's result, in the order run; absent from older agents. */
+  results?: UnitAction[];
   /** Set when a systemctl call failed (the switch itself stands). */
   error?: string;
 }

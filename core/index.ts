@@ -9,6 +9,7 @@ export * from "./schema/repo.js";
 export * from "./schema/bundle.js";
 export * from "./on-host.js";
 export * from "./agent-api.js";
+export { unitActionLine, unitActionShort, unitsFor } from "./unit-actions.js";
 export * from "./ssh-target.js";
 export * from "./schema/verify-report.js";
 export * from "./schema/host-secrets.js";

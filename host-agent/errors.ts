@@ -38,6 +38,12 @@ export const errors = {
   unknownOwner: entry("NIXSEAL_ERR_AGENT_UNKNOWN_OWNER", "secret '%s': user '%s' does not exist on this host", 400, [
     "create the user on the host (or fix the secret's owner in nixseal.json), then deploy or run nixseal-agent restore",
   ]),
+  bundleProblems: entry("NIXSEAL_ERR_AGENT_BUNDLE_PROBLEMS", "the bundle cannot be installed here, %s problems: %s", 400, [
+    "fix each (create the users and groups on the host, or fix nixseal.json; re-encrypt what this host cannot open), then deploy again",
+  ]),
+  unitMissing: entry("NIXSEAL_ERR_AGENT_UNIT_MISSING", "unit %s (restarted or reloaded for %s) is %s", 400, [
+    "create the unit on the host, or change what the secret names (nixseal secrets set NAME --restart-unit UNIT); a unit the host's NixOS config adds: deploy the config with the secrets",
+  ]),
   unknownGroup: entry("NIXSEAL_ERR_AGENT_UNKNOWN_GROUP", "secret '%s': group '%s' does not exist on this host", 400, [
     "create the group on the host (or fix the secret's group in nixseal.json), then deploy or run nixseal-agent restore",
   ]),

@@ -9,6 +9,7 @@ import { rawClient, whileConnected } from "./remote.js";
 /** How a refused request reads in a report. */
 const ACTIONS: Record<string, string> = {
   [AGENT_ROUTES.stage]: "stage the bundle",
+  [AGENT_ROUTES.check]: "check the bundle",
   [AGENT_ROUTES.activate]: "activate the new secrets",
   [AGENT_ROUTES.rollback]: "roll secrets back",
   [AGENT_ROUTES.status]: "report its status",

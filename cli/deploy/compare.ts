@@ -30,7 +30,8 @@ export interface SecretsDiff {
 
 /** The host side of a comparison. */
 export interface HostView {
-  agent: { ok: boolean; error?: string; status?: StatusReport };
+  /** code and hints: the error's, when the agent did not answer. */
+  agent: { ok: boolean; error?: string; code?: string; hints?: string[]; status?: StatusReport };
   config: ConfigListing;
 }
 
@@ -42,7 +43,8 @@ export async function readHostView(ssh: NodeSSH, hostName: string): Promise<Host
     const ok = await agentHealth(client);
     agent = { ok, status: await agentStatus(client) };
   } catch (err) {
-    agent = { ok: false, error: errorInfo(err).message };
+    const e = errorInfo(err);
+    agent = { ok: false, error: e.message, code: e.code, hints: e.hints };
   }
   return { agent, config: await remoteConfigListing(ssh) };
 }

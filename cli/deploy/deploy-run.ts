@@ -9,12 +9,10 @@ import type { CliIo } from "../io.js";
 import { printWarning } from "../output.js";
 import { hostConfigDir, hostSecretsFor, hostSecretsPath, openRepo, staleHostSecrets } from "../repo/index.js";
 import { writeHostBundle } from "./bundle.js";
-import { describeDiff, diffConfig, diffSecrets, hasDrift, readHostView } from "./compare.js";
-import { connectJob, deployHost, errorInfo, type DeployFlags, type HostJob } from "./host-deploy.js";
-import { finish, hostEntry, resolveKeyPath, type RunOptions, selectHosts, wantedSecrets, withoutConfig } from "./hosts.js";
+import { planHost } from "./dry-run.js";
+import { deployHost, type DeployFlags, type HostJob } from "./host-deploy.js";
+import { finish, hostEntry, resolveKeyPath, type RunOptions, selectHosts, withoutConfig } from "./hosts.js";
 import { runAll, viewMode } from "./progress.js";
-import { describeRebuild } from "./rebuild.js";
-import { recordStep, type StepRecord } from "./steps.js";
 import { usageError } from "../errors.js";
 
 /** nixseal deploy. */
@@ -67,27 +65,9 @@ export async function runDeploy(
     }
     const mode = viewMode(io, opts.json);
     if (opts.dryRun) {
-      const results = await runAll(io, mode, jobs, opts.parallel, async (job, sink) => {
-        const steps: StepRecord[] = [];
-        const t0 = performance.now();
-        try {
-          const ssh = await recordStep(steps, sink, job.name, "connect", () => connectJob(job, flags));
-          try {
-            const view = await recordStep(steps, sink, job.name, "plan", () => readHostView(ssh, job.name));
-            const secrets = flags.secrets ? diffSecrets(wantedSecrets(loaded, job.name, job.bundle), view.agent.status) : undefined;
-            const config = flags.config && !job.noConfig ? await diffConfig(job.configDir, view.config) : undefined;
-            const rebuild = flags.config && !job.noConfig ? describeRebuild({ hostName: job.name, command: job.host.rebuild, upgrade: flags.upgrade }, view.config.has("flake.nix")) : undefined;
-            const lines = describeDiff(job.name, secrets, config, view.agent);
-            if (rebuild) lines.push(`${job.name}:   would run: ${rebuild}`);
-            if (!opts.json) for (const l of lines) io.stdout.write(l + "\n");
-            return { host: job.name, ok: true, outcome: hasDrift(secrets, config) ? "would-change" : "up-to-date", steps, plan: { secrets, config, rebuild, agent: { ok: view.agent.ok, generation: view.agent.status?.current ?? null, error: view.agent.error } }, ms: Math.round(performance.now() - t0) };
-          } finally {
-            ssh.dispose();
-          }
-        } catch (err) {
-          return { host: job.name, ok: false, outcome: "failed", steps, error: errorInfo(err), ms: Math.round(performance.now() - t0) };
-        }
-      });
+      const results = await runAll(io, mode, jobs, opts.parallel, (job, sink) => planHost(job, flags, loaded, sink, (l) => {
+        if (!opts.json) io.stdout.write(l + "\n");
+      }));
       return finish(io, "deploy --dry-run", results, opts.json);
     }
     const results = await runAll(io, mode, jobs, opts.parallel, (job, sink) => deployHost(job, flags, sink));

@@ -2,12 +2,12 @@
 // activate -> rebuild, and on any failure put back what was changed, in reverse.
 import { randomBytes } from "node:crypto";
 import type { NodeSSH } from "node-ssh";
-import { NixsealError, type RepoHost } from "../../core/index.js";
+import { NixsealError, unitActionLine, type RepoHost, type UnitAction } from "../../core/index.js";
 import { AgentClient } from "./agent-client.js";
 import { agentActivate, agentRollback, agentStage, agentStatus } from "./agent-api.js";
 import { installConfig, localConfigListing, listingHash, remoteConfigListing, restoreConfig, type ConfigListing } from "./config.js";
 import { takeLock, type RemoteLock } from "./lock.js";
-import { describeRebuild, runRebuild, waitRebuildGone } from "./rebuild.js";
+import { describeRebuild, rebuildAvailable, rebuildMissing, runRebuild, waitRebuildGone } from "./rebuild.js";
 import { prepareStaging, removeStaging, uploadDir, type Staging } from "./upload.js";
 import { connectHost } from "./ssh.js";
 import { recordStep, type HostResult, type ProgressSink, type StepRecord } from "./steps.js";
@@ -98,6 +98,8 @@ export async function deployHost(job: HostJob, flags: DeployFlags, sink: Progres
       () => takeLock(conn, job.name, flags.waitSeconds, (holder) => sink.warn(job.name, `waiting up to ${flags.waitSeconds}s for the deploy lock held by ${holder}`)),
       (l) => (l.waited ? "waited for another deploy" : undefined),
     );
+    // A host that cannot rebuild fails here, before anything is uploaded or changed.
+    if (doConfig && !(await rebuildAvailable(conn, { command: job.host.rebuild }))) throw rebuildMissing({ hostName: job.name, command: job.host.rebuild });
     listing = doConfig ? await localConfigListing(job.configDir) : undefined;
     const files = listing;
     staging = await step("upload", async () => {
@@ -112,8 +114,11 @@ export async function deployHost(job: HostJob, flags: DeployFlags, sink: Progres
     if (flags.secrets) {
       const before = await agentStatus(agent);
       result.previousGeneration = before.current;
-      generation = await step("stage", () => agentStage(agent, staging!.bundle), (g) => `generation ${g}`);
+      // Without a config nothing could add a unit the host lacks: the agent refuses it.
+      const staged = await step("stage", () => agentStage(agent, staging!.bundle, !doConfig), (r) => `generation ${r.generation}`);
+      generation = staged.generation;
       result.generation = generation;
+      for (const u of staged.units ?? []) if (!u.found) sink.warn(job.name, unitAddedByRebuild(u.unit));
       if (generation === before.current) sink.output(job.name, `secrets unchanged (generation ${generation} is already active)`);
     }
     if (doConfig && files) {
@@ -125,8 +130,9 @@ export async function deployHost(job: HostJob, flags: DeployFlags, sink: Progres
     if (flags.secrets && generation !== undefined && generation !== result.previousGeneration) {
       activateAttempted = true;
       // Shipped with its config, the bundle is checked against the system the rebuild builds next.
-      await step("activate", () => agentActivate(agent, generation!, configInstalled ? job.nextSystem : undefined), () => `generation ${generation}`);
+      const activated = await step("activate", () => agentActivate(agent, generation!, configInstalled ? job.nextSystem : undefined), () => `generation ${generation}`);
       secretsActivated = true;
+      result.units = showUnits(job.name, sink, activated.units.results);
     }
     if (doConfig) {
       const flake = files?.has("flake.nix") ?? false;
@@ -134,8 +140,12 @@ export async function deployHost(job: HostJob, flags: DeployFlags, sink: Progres
       rebuildStarted = true;
       await step("rebuild", () => runRebuild(conn, { hostName: job.name, command: job.host.rebuild, upgrade: flags.upgrade }, (c) => lastLine(c, (l) => sink.output(job.name, l)), runId), () => result.rebuild);
     }
-    result.ok = true;
     result.outcome = secretsActivated || configInstalled ? "deployed" : "unchanged";
+    // The new secrets stay live (putting the old ones back would restart the unit again),
+    // but a unit that did not come back is a failed deploy for the person running it.
+    const failedUnits = (result.units ?? []).filter((a) => a.result === "failed");
+    if (failedUnits.length) result.error = restartFailed(job.name, failedUnits);
+    else result.ok = true;
   } catch (err) {
     result.error = errorInfo(err);
     if ((configAttempted || activateAttempted) && !ssh?.isConnected()) {
@@ -200,8 +210,9 @@ async function putBack(
   const restored: NonNullable<HostResult["restored"]> = { config: "untouched", secrets: "untouched" };
   if (done.secretsActivated) {
     try {
-      await step("restore-secrets", () => agentRollback(new AgentClient(ssh, job.name)));
+      const back = await step("restore-secrets", () => agentRollback(new AgentClient(ssh, job.name)));
       restored.secrets = "restored";
+      showUnits(job.name, sink, back.units.results);
     } catch (err) {
       restored.secrets = "failed";
       sink.warn(job.name, `could not put back the previous secrets: ${errorInfo(err).message}`);
@@ -234,4 +245,25 @@ async function putBack(
 function lastLine(chunk: string, emit: (line: string) => void): void {
   const line = chunk.trimEnd().split("\n").pop();
   if (line) emit(line);
+}
+
+/** A unit a secret names that the host lacks now: with a config, the rebuild may add it. */
+export function unitAddedByRebuild(unit: string): string {
+  return `${unit} is not on the host now: the rebuild must add it, or its restart will be skipped`;
+}
+
+/** Each restart/reload result as a progress line; returns them for the report. */
+export function showUnits(host: string, sink: ProgressSink, results: UnitAction[] | undefined): UnitAction[] | undefined {
+  for (const a of results ?? []) sink.output(host, unitActionLine(a));
+  return results;
+}
+
+/** Some unit failed to restart or reload after the switch. */
+function restartFailed(host: string, failed: UnitAction[]): { code: string; message: string; hints: string[] } {
+  const units = failed.map((a) => a.unit);
+  return {
+    code: "NIXSEAL_ERR_DEPLOY_RESTART",
+    message: `host "${host}": the new secrets are live but ${failed.map((a) => `${a.action} ${a.unit} failed${a.error ? ` (${a.error})` : ""}`).join("; ")}`,
+    hints: [`look at the unit on the host: systemctl status ${units.join(" ")}; journalctl -u ${units[0]}`, `to go back to the previous secrets: nixseal rollback ${host} --secrets-only`],
+  };
 }

@@ -1,5 +1,6 @@
 // How a multi-host run shows itself: a live listr2 view on a TTY, plain lines otherwise,
 // nothing but the final JSON with --json. All of it on stderr; stdout is for data.
+import { unitActionShort } from "../../core/index.js";
 import type { CliIo } from "../io.js";
 import { STEP_TITLES, type HostResult, type ProgressSink } from "./steps.js";
 
@@ -20,6 +21,7 @@ export function summaryLine(r: HostResult): string {
   if (r.ok) {
     const bits = [r.outcome];
     if (r.generation) bits.push(`secrets generation ${r.generation}`);
+    for (const a of r.units ?? []) bits.push(unitActionShort(a));
     if (r.config) bits.push(`config ${r.config.files} files`);
     if (r.rebuild) bits.push(`"${r.rebuild}" ok`);
     return `${r.host}: ${bits.join(", ")} (${(r.ms / 1000).toFixed(1)}s)`;

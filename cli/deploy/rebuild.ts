@@ -98,6 +98,8 @@ export function rebuildMissing(o: Pick<RebuildOptions, "hostName" | "command">, 
  * would run it).
  */
 export async function rebuildAvailable(ssh: NodeSSH, o: Pick<RebuildOptions, "command">): Promise<boolean> {
+  // a command that starts with VAR=value is left to the rebuild itself to judge
+  if (rebuildProgram(o).includes("=")) return true;
   const r = await runScript(ssh, `command -v -- "$1" >/dev/null 2>&1`, [rebuildProgram(o)]);
   return r.code === 0;
 }

@@ -6,7 +6,7 @@ import { openRepo } from "../repo/index.js";
 import { AgentClient } from "./agent-client.js";
 import { agentRollback, agentStatus } from "./agent-api.js";
 import { swapConfig } from "./config.js";
-import { connectJob, errorInfo } from "./host-deploy.js";
+import { connectJob, errorInfo, showUnits } from "./host-deploy.js";
 import { finish, hostEntry, resolveKeyPath, type RunOptions, selectHosts } from "./hosts.js";
 import { takeLock } from "./lock.js";
 import { runAll, viewMode } from "./progress.js";
@@ -36,7 +36,8 @@ export async function runRollback(io: CliIo, opts: RunOptions & { secretsOnly: b
       lock = await recordStep(steps, sink, job.name, "lock", () => takeLock(conn, job.name, opts.waitSeconds, (h) => sink.warn(job.name, `waiting for the deploy lock held by ${h}`)));
       const agent = new AgentClient(conn, job.name);
       if (!opts.configOnly) {
-        await recordStep(steps, sink, job.name, "rollback-secrets", () => agentRollback(agent));
+        const back = await recordStep(steps, sink, job.name, "rollback-secrets", () => agentRollback(agent));
+        result.units = showUnits(job.name, sink, back.units.results);
         result.generation = (await agentStatus(agent)).current;
       }
       if (!opts.secretsOnly) {

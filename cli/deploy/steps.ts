@@ -1,3 +1,5 @@
+import type { UnitAction } from "../../core/index.js";
+
 /** Steps of one host's deploy, in order, as the progress view names them. */
 export type StepName =
   | "connect"
@@ -12,6 +14,7 @@ export type StepName =
   | "rebuild-previous"
   | "reconnect"
   | "plan"
+  | "check"
   | "status"
   | "rollback-config"
   | "rollback-secrets";
@@ -29,6 +32,7 @@ export const STEP_TITLES: Record<StepName, string> = {
   "rebuild-previous": "rebuild on the previous config",
   reconnect: "reconnect to put back the previous state",
   plan: "compare with the host",
+  check: "agent checks the bundle",
   status: "read the host's state",
   "rollback-config": "roll /etc/nixos back",
   "rollback-secrets": "roll secrets back",
@@ -60,6 +64,8 @@ export interface HostResult {
   previousGeneration?: number | null;
   config?: { files: number; hash: string };
   rebuild?: string;
+  /** Each restart and reload after the secrets switched, with its result. */
+  units?: UnitAction[];
   /** Set after a failure: what was put back. */
   restored?: {
     config: "restored" | "untouched" | "failed";

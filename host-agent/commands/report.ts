@@ -5,6 +5,7 @@ import type { AgentConfig } from "../config/defaults.js";
 import type { InstallOutcome } from "../generations/install-generation.js";
 import type { SecretResult } from "../plaintext/materialize.js";
 import type { AgentIo } from "./io.js";
+import { unitActionLine } from "../../core/unit-actions.js";
 
 /** One "nixseal-agent: …" line on stderr. */
 export function say(io: AgentIo, line: string): void {
@@ -31,9 +32,7 @@ export function summarize(io: AgentIo, verb: string, out: InstallOutcome, config
   const ok = out.results.filter((r) => r.ok).length;
   say(io, `${verb} generation ${out.generation}: ${ok} of ${out.results.length} secrets in ${join(config.runDir, out.runGeneration)}`);
   if (out.changed.length && verb !== "restored") say(io, `changed: ${listed(out.changed)}`);
-  if (out.units.restarted.length) say(io, `restarted: ${out.units.restarted.join(", ")}`);
-  if (out.units.reloaded.length) say(io, `reloaded: ${out.units.reloaded.join(", ")}`);
-  if (out.units.error) say(io, `warning: ${out.units.error}`);
+  for (const a of out.units.results ?? []) say(io, unitActionLine(a));
   for (const w of out.warnings) say(io, `warning: ${w}`);
   if (out.keysDirRefused) {
     say(io, `error: ${out.keysDirRefused}`);

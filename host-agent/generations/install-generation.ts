@@ -152,6 +152,6 @@ export async function installGeneration(config: AgentConfig, gen: number, bundle
   const changedNew = files.filter((s) => byName.get(s.name)?.changed);
   const changed = [...changedNew, ...removed];
   // systemctl only after a live change; the boot restore never loads it
-  const units = opts.restart && config.restartUnits ? await (await import("../systemd/restart-units.js")).restartChangedUnits(changed) : { restarted: [], reloaded: [] };
+  const units = opts.restart && config.restartUnits ? await (await import("../systemd/restart-units.js")).restartChangedUnits(changed) : { restarted: [], reloaded: [], results: [] };
   return { generation: gen, runGeneration: name, results, changed: changed.map((s) => s.name), units, pruned, warnings, ...(keysDirRefused ? { keysDirRefused, keysDirHints } : {}) };
 }

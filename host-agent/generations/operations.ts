@@ -2,7 +2,8 @@
 // commands: stage (check a bundle, store it as a pending generation), activate,
 // rollback. Each takes the agent lock and records its outcome in status.json.
 import { existsSync } from "node:fs";
-import type { LastRun, StageReply } from "../../core/agent-api.js";
+import type { BundleProblem, CheckReply, LastRun, StageReply } from "../../core/agent-api.js";
+import { unitStates } from "../systemd/unit-states.js";
 import { loadAccounts } from "../plaintext/accounts.js";
 import { readBundleUpload, readStoredGeneration, requireWhole } from "./bundle-dir.js";
 import { managedPaths, type AgentConfig } from "../config/defaults.js";
@@ -27,15 +28,68 @@ function withLock<T>(config: AgentConfig, fn: () => Promise<T>): Promise<T> {
 /**
  * Checks an uploaded bundle dir completely (schema, sha256 of every file, every secret
  * decrypts in memory with this host's keys, owners and groups exist) and stores it as
- * a pending generation. Changes nothing live.
+ * a pending generation. Changes nothing live. Every problem is reported at once.
  */
-export async function stage(config: AgentConfig, dir: string): Promise<StageReply> {
-  const checked = await checkBundle(config, dir, "");
-  return withLock(config, async () => storeChecked(config, checked));
+export async function stage(config: AgentConfig, dir: string, opts: { requireUnits?: boolean } = {}): Promise<StageReply> {
+  const checked = await inspectBundle(config, dir, "", opts.requireUnits ?? false);
+  throwProblems(checked.problems);
+  return { ...(await withLock(config, async () => storeChecked(config, checked))), units: checked.units };
 }
 
-/** A bundle read and checked whole: every blob decrypts, every owner and group exists. */
-async function checkBundle(config: AgentConfig, dir: string, root: string) {
+/**
+ * What stage would say of a bundle dir, without storing it (deploy --dry-run): every
+ * problem, including the activation's check against the system the host runs (or the
+ * one its deploy builds next), and what systemd knows of the units it names.
+ */
+export async function check(config: AgentConfig, dir: string, opts: { nextSystem?: string; requireUnits?: boolean } = {}): Promise<CheckReply> {
+  let checked: Awaited<ReturnType<typeof inspectBundle>>;
+  try {
+    checked = await inspectBundle(config, dir, "", opts.requireUnits ?? false);
+  } catch (err) {
+    if (!(err instanceof NixsealError)) throw err;
+    return { ok: false, id: null, problems: [problemOf(err)], units: [] };
+  }
+  const problems: BundleProblem[] = checked.problems.map(({ error, secret }) => problemOf(error, secret));
+  try {
+    (await import("./system-secrets.js")).requireSystemMatch(config, checked.manifest, 0, opts.nextSystem);
+  } catch (err) {
+    if (!(err instanceof NixsealError)) throw err;
+    problems.push(problemOf(err));
+  }
+  return { ok: problems.length === 0, id: checked.manifest.id, problems, units: checked.units };
+}
+
+/** A refusal as /check reports it: names and codes, never a value. */
+function problemOf(err: NixsealError, secret?: string): BundleProblem {
+  return { code: err.code, message: err.message, ...(secret ? { secret } : {}), ...(err.hints.length ? { hints: err.hints } : {}) };
+}
+
+/** Every unit the bundle's secrets and templates restart or reload, with the names of those that do. */
+function unitsOf(secrets: readonly { name: string; restartUnits: string[]; reloadUnits: string[] }[]): Map<string, string[]> {
+  const named = new Map<string, string[]>();
+  for (const s of secrets) for (const u of [...s.restartUnits, ...s.reloadUnits]) named.set(u, [...new Set([...(named.get(u) ?? []), s.name])]);
+  return new Map([...named].sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** One problem: the error as thrown, and the secret it is about. */
+interface Found {
+  error: NixsealError;
+  secret?: string;
+}
+
+/** Stage refuses with the problem itself, or with all of them in one error. */
+function throwProblems(problems: Found[]): void {
+  if (problems.length === 1) throw problems[0]!.error;
+  if (problems.length > 1) throw errors.bundleProblems([problems.length, problems.map((p) => p.error.message).join("; ")]);
+}
+
+/**
+ * A bundle read whole (a structural problem throws: nothing else can be checked), then
+ * each secret's owner, group and decryption and each template, collecting every
+ * problem instead of stopping at the first; with requireUnits, each unit they restart or
+ * reload must exist on this host (a deploy without a config: nothing would add it).
+ */
+async function inspectBundle(config: AgentConfig, dir: string, root: string, requireUnits = false) {
   // an image's paths as its running system will see them: without the root it is mounted at
   const managed = managedPaths(config).map((p) => (root !== "" && p.startsWith(root + "/") ? p.slice(root.length) : p));
   const bundle = await readBundleUpload(dir, managed);
@@ -44,18 +98,40 @@ async function checkBundle(config: AgentConfig, dir: string, root: string) {
   const warnings: string[] = [];
   const identities = await loadHostIdentities(config.identityPaths, (w) => warnings.push(w));
   const accounts = loadAccounts(root);
+  const problems: Found[] = [];
+  const attempt = (secret: string, fn: () => void): void => {
+    try {
+      fn();
+    } catch (err) {
+      if (!(err instanceof NixsealError)) throw err;
+      problems.push({ error: err, secret });
+    }
+  };
+  // owner and group each on its own, so a secret with both missing reports both
+  const owners = (s: { name: string; owner: string; group: string }) => {
+    attempt(s.name, () => resolveOwner({ name: s.name, owner: s.owner, group: "0" }, accounts));
+    attempt(s.name, () => resolveOwner({ name: s.name, owner: "0", group: s.group }, accounts));
+  };
   for (const { secret, blob } of entries) {
-    resolveOwner(secret, accounts);
-    decryptSecret(secret.name, blob, identities).fill(0);
+    owners(secret);
+    attempt(secret.name, () => decryptSecret(secret.name, blob, identities).fill(0));
   }
   for (const t of bundle.templates) {
-    resolveOwner(t.template, accounts);
-    checkTemplate(t);
+    owners(t.template);
+    attempt(t.template.name, () => checkTemplate(t));
   }
-  return { manifest: bundle.manifest, entries, templates: bundle.templates, warnings };
+  const named = unitsOf([...bundle.manifest.secrets, ...bundle.templates.map((t) => t.template)]);
+  const units = root === "" ? await unitStates([...named.keys()]) : [];
+  if (requireUnits) {
+    for (const u of units.filter((x) => !x.found)) {
+      const by = named.get(u.unit)!;
+      problems.push({ error: errors.unitMissing([u.unit, by.join(", "), u.loadState === "not-found" ? "not on this host" : `${u.loadState} on this host`]), secret: by[0] });
+    }
+  }
+  return { manifest: bundle.manifest, entries, templates: bundle.templates, warnings, problems, units };
 }
 
-async function storeChecked(config: AgentConfig, { manifest, entries, templates, warnings }: Awaited<ReturnType<typeof checkBundle>>): Promise<StageReply> {
+async function storeChecked(config: AgentConfig, { manifest, entries, templates, warnings }: Awaited<ReturnType<typeof inspectBundle>>): Promise<StageReply> {
   const secrets = manifest.secrets.map(({ name, version, sha256, owner, group, mode }) => ({ name, version, sha256, owner, group, mode }));
   const found = await findGenerationById(config.stateDir, manifest.id);
   if (found !== undefined) return { generation: found, id: manifest.id, existing: true, secrets, warnings };
@@ -69,7 +145,9 @@ async function storeChecked(config: AgentConfig, { manifest, entries, templates,
  * be running.
  */
 export async function bakeBundle(config: AgentConfig, dir: string, root: string): Promise<StageReply> {
-  const staged = await storeChecked(config, await checkBundle(config, dir, root));
+  const checked = await inspectBundle(config, dir, root);
+  throwProblems(checked.problems);
+  const staged = await storeChecked(config, checked);
   const current = linkedGeneration(config.stateDir, "current");
   if (current !== staged.generation) setStateLinks(config.stateDir, staged.generation, current);
   pruneGenerations(config.stateDir, config.keepGenerations);

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { generationDir, listGenerations } from "../../host-agent/generations/store.js";
 import { activate, importBundle, rollback, stage } from "../../host-agent/generations/operations.js";
-import { unitsFor } from "../../host-agent/systemd/restart-units.js";
+import { unitsFor } from "../../core/unit-actions.js";
 import { grepTree, makeEnv, rewriteManifest, writeBundle, type AgentEnv } from "./support.js";
 
 let env: AgentEnv;

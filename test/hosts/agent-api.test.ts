@@ -9,21 +9,11 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bootHost, type TestHost } from "./harness/index.js";
 import { makeHostKey, writeBundle, type TestSecret } from "../host-agent/support.js";
-import { agentCall } from "./agent-support.js";
+import { agentCall, recordingUnit as unit } from "./agent-support.js";
 
 const v = (l: string) => `${l}-${randomBytes(12).toString("hex")}`;
 const UPLOADS = "/var/lib/nixseal/staging"; // readable by the sandboxed service, as deploy uses it
 const local = mkdtempSync(join(tmpdir(), "nixseal-agent-api-"));
-
-/** A service that records each start (and reload) in /var/lib/svc. */
-function unit(name: string): string {
-  return `[Service]
-Type=simple
-StateDirectory=svc
-ExecStart=/bin/sh -c 'echo start >> /var/lib/svc/${name}; exec sleep infinity'
-ExecReload=/bin/sh -c 'echo reload >> /var/lib/svc/${name}'
-`;
-}
 
 describe("agent API on a real host (sandboxed service, systemctl from inside)", () => {
   let h: TestHost;
@@ -60,8 +50,14 @@ describe("agent API on a real host (sandboxed service, systemctl from inside)", 
   it("stage + activate over the socket, then only the units of changed secrets restart or reload, each once", async () => {
     const s1 = await post("/stage", { dir: await ship("b1", gen(values.a, "0400", values.d)) });
     expect(s1).toMatchObject({ status: 200, body: { generation: 1, existing: false } });
-    expect(await post("/activate", { generation: 1 })).toMatchObject({ status: 200, body: { ok: true, units: { restarted: ["svc-a.service", "svc-c.service"], reloaded: ["svc-b.service"] } } });
-    // the units were not running: try-restart leaves them stopped
+    const a1 = await post("/activate", { generation: 1 });
+    expect(a1).toMatchObject({ status: 200, body: { ok: true, units: { restarted: ["svc-a.service", "svc-c.service"], reloaded: ["svc-b.service"] } } });
+    // the units were not running: try-restart leaves them stopped, and each result says so
+    expect(a1.body.units.results).toEqual([
+      { unit: "svc-a.service", action: "restart", result: "not-running" },
+      { unit: "svc-c.service", action: "restart", result: "not-running" },
+      { unit: "svc-b.service", action: "reload", result: "not-running" },
+    ]);
     expect(await events("svc-a")).toEqual([]);
     await h.exec("systemctl start svc-a svc-b svc-c");
     await h.waitFor(async () => (await events("svc-c")).length === 1, 10_000, "services started");
@@ -72,7 +68,14 @@ describe("agent API on a real host (sandboxed service, systemctl from inside)", 
     const a2 = await post("/activate", { generation: 2 });
     expect(a2).toMatchObject({ status: 200, body: { ok: true, generation: 2 } });
     expect(a2.body.changed.sort()).toEqual(["a", "b", "d"]);
-    expect(a2.body.units).toEqual({ restarted: ["svc-a.service"], reloaded: ["svc-b.service"] });
+    expect(a2.body.units).toEqual({
+      restarted: ["svc-a.service"],
+      reloaded: ["svc-b.service"],
+      results: [
+        { unit: "svc-a.service", action: "restart", result: "ok" },
+        { unit: "svc-b.service", action: "reload", result: "ok" },
+      ],
+    });
     expect(a2.body.units.error).toBeUndefined();
     await h.waitFor(async () => (await events("svc-a")).length === 2, 10_000, "svc-a restarted");
     expect(await events("svc-a")).toEqual(["start", "start"]); // once, although a and d both name it

@@ -111,3 +111,16 @@ export async function agentCall(h: TestHost, method: "GET" | "POST", path: strin
 export function agentGet(h: TestHost, path: string): Promise<{ status: number; body: string }> {
   return agentCall(h, "GET", path);
 }
+
+/**
+ * A service that records each start and reload in /var/lib/svc/NAME. With failWhile,
+ * it fails to (re)start while that file exists on the host.
+ */
+export function recordingUnit(name: string, failWhile?: string): string {
+  return `[Service]
+Type=simple
+StateDirectory=svc
+${failWhile ? `ExecStartPre=/bin/sh -c 'test ! -e ${failWhile}'\n` : ""}ExecStart=/bin/sh -c 'echo start >> /var/lib/svc/${name}; exec sleep infinity'
+ExecReload=/bin/sh -c 'echo reload >> /var/lib/svc/${name}'
+`;
+}

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { AGENT_ROUTES, type ActivateRequest, type ActivationReply, type StageReply, type StageRequest } from "../../../core/agent-api.js";
+import { AGENT_ROUTES, type ActivateRequest, type ActivationReply, type CheckReply, type CheckRequest, type StageReply, type StageRequest } from "../../../core/agent-api.js";
 import type { InstallOutcome } from "../../generations/install-generation.js";
 
 /** The reply to activate and rollback: results per secret (names and error codes only). */
@@ -22,7 +22,7 @@ function logged<T extends { warnings: string[] }>(req: FastifyRequest, out: T): 
   return out;
 }
 
-/** POST /stage, /activate, /rollback. */
+/** POST /stage, /check, /activate, /rollback. */
 export async function generationRoutes(app: FastifyInstance): Promise<void> {
   app.post<{ Body: StageRequest; Reply: StageReply }>(
     AGENT_ROUTES.stage,
@@ -32,11 +32,29 @@ export async function generationRoutes(app: FastifyInstance): Promise<void> {
           type: "object",
           additionalProperties: false,
           required: ["dir"],
-          properties: { dir: { type: "string", pattern: "^/[^\\u0000]*$", maxLength: 4096 } },
+          properties: { dir: { type: "string", pattern: "^/[^\\u0000]*$", maxLength: 4096 }, requireUnits: { type: "boolean" } },
         },
       },
     },
-    async (req) => logged(req, await app.agent.stage(req.body.dir)),
+    async (req) => logged(req, await app.agent.stage(req.body.dir, req.body.requireUnits)),
+  );
+  app.post<{ Body: CheckRequest; Reply: CheckReply }>(
+    AGENT_ROUTES.check,
+    {
+      schema: {
+        body: {
+          type: "object",
+          additionalProperties: false,
+          required: ["dir"],
+          properties: {
+            dir: { type: "string", pattern: "^/[^\\u0000]*$", maxLength: 4096 },
+            nextSystem: { type: "string", pattern: "^sha256:[0-9a-f]{64}$" },
+            requireUnits: { type: "boolean" },
+          },
+        },
+      },
+    },
+    async (req) => app.agent.check(req.body.dir, { nextSystem: req.body.nextSystem, requireUnits: req.body.requireUnits }),
   );
   app.post<{ Body: ActivateRequest; Reply: ActivationReply }>(
     AGENT_ROUTES.activate,
