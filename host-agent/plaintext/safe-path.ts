@@ -2,9 +2,13 @@
 // so the walk holds each directory open and names the next component through
 // /proc/self/fd/<fd>/<name>: the kernel resolves that relative to the very directory
 // held (openat semantics), and O_NOFOLLOW|O_DIRECTORY refuses a symlink or a file at
-// each step. Every directory on the way must belong to root (or the agent's own user)
-// and be writable by nobody else, unless sticky (as /tmp): otherwise its owner could
-// swap a component between the check and the rename and send the link elsewhere.
+// each step. Every directory the walk goes through (each one whose entry it opens or
+// creates) must belong to root (or the agent's own user) and be writable by nobody
+// else, unless sticky (as /tmp): otherwise its owner could swap a component between
+// the check and the rename and send the link elsewhere. The directory that holds the
+// link may belong to anyone (a service's own /var/lib/<name>): its parents are root's,
+// so nobody can swap it, and the link is made and renamed inside the held directory
+// without following anything; it still may not be writable by its group or others.
 import { closeSync, constants, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync } from "node:fs";
 
 const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
@@ -33,10 +37,16 @@ function hold(fd: number, path: string): HeldDir {
 /** Root, or the agent's own user when it runs as another (tests). */
 const trustedUid = (): number => process.geteuid?.() ?? 0;
 
+/** A directory the walk goes through: root's (or ours), and only its owner may change it. */
 function checkTrusted(fd: number, path: string): void {
   const st = fstatSync(fd);
   if (st.uid !== 0 && st.uid !== trustedUid()) throw new UnsafePathError(`${path} belongs to uid ${st.uid}, not root: its owner could redirect the link`);
-  if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) throw new UnsafePathError(`${path} is writable by its group or others: they could redirect the link`);
+  checkNotShared(st.mode, path);
+}
+
+/** Writable by its group or others (and not sticky): they could replace what is made in it. */
+function checkNotShared(mode: number, path: string): void {
+  if ((mode & 0o022) !== 0 && (mode & 0o1000) === 0) throw new UnsafePathError(`${path} is writable by its group or others: they could redirect the link`);
 }
 
 /**
@@ -54,8 +64,9 @@ export function openParent(path: string, create: boolean): { dir: HeldDir; base:
   let fd = openSync("/", DIR_FLAGS);
   let at = "";
   try {
-    checkTrusted(fd, "/");
     for (const part of parts) {
+      // this directory's entry is opened (or made) next: only root may be able to change it
+      checkTrusted(fd, at || "/");
       const next = `${at}/${part}`;
       const entry = `/proc/self/fd/${fd}/${part}`;
       let child: number;
@@ -84,8 +95,9 @@ export function openParent(path: string, create: boolean): { dir: HeldDir; base:
       closeSync(fd);
       fd = child;
       at = next;
-      checkTrusted(fd, at);
     }
+    // the link's own directory: any owner, but nobody else may write in it
+    checkNotShared(fstatSync(fd).mode, at || "/");
   } catch (err) {
     closeSync(fd);
     throw err;

@@ -34,11 +34,18 @@ async function withPrevious(opts: Parameters<typeof makeEnv>[0] = {}): Promise<v
   env = makeEnv(opts);
   await importBundle(env.config, await writeBundle(join(env.root, "b1"), env.hostPub, [{ name: "live", value: "dirs-previous" }]));
 }
+/** Nothing was stored or flipped: generation 1 is still current and still served. */
+function expectPreviousServed(): void {
+  expect(listGenerations(env.config.stateDir)).toEqual([1]);
+  expect(readlinkSync(join(env.config.stateDir, "current"))).toBe("generations/1");
+  expect(key("live")).toBe("dirs-previous");
+  expect(grepTree(env.root, "dirs-next")).toEqual([]);
+}
 const next = (extra: Partial<Parameters<typeof writeBundle>[2][number]> = {}) => writeBundle(join(env.root, `b-${Math.random().toString(36).slice(2)}`), env.hostPub, [{ name: "live", value: "dirs-next", ...extra }]);
 
 describe("the run dir: one memory-filesystem policy", () => {
   it("a plain directory on a shared tmpfs (as in /dev/shm) is refused: not a mount of its own", async () => {
-    env = makeEnv();
+    await withPrevious();
     const shared = join(env.root, "shm");
     mountTmpfs(shared);
     mounts.push(shared);
@@ -48,13 +55,13 @@ describe("the run dir: one memory-filesystem policy", () => {
     expect(err).toMatchObject({ code: "NIXSEAL_ERR_AGENT_NOT_OWN_MOUNT" });
     expect((err as Error).message).toContain(`is a directory on the tmpfs mounted at ${shared}, not a mount of its own`);
     expect(readdirSync(runDir)).toEqual([]);
-    expect(listGenerations(env.config.stateDir)).toEqual([]);
+    expectPreviousServed();
     const s = formatStatus(await collectStatus({ ...env.config, runDir }));
     expect(s).toContain(`${runDir} is tmpfs (noswap), a directory inside the mount at ${shared} (not a mount of its own)`);
   });
 
   it("a tmpfs without noswap is refused, naming the option that accepts it; with the option it works", async () => {
-    env = makeEnv();
+    await withPrevious();
     const swappy = join(env.root, "swappy");
     mkdirSync(swappy);
     execFileSync("mount", ["-t", "tmpfs", "-o", "size=4m,mode=0751", "nixseal-test", swappy]);
@@ -65,8 +72,10 @@ describe("the run dir: one memory-filesystem policy", () => {
     expect((err as Error).message).toContain("mounted without noswap");
     expect((err as { hints: string[] }).hints.join(" ")).toContain('"allowSwappableTmpfs": true in /etc/nixseal/agent.json');
     expect(readdirSync(swappy)).toEqual([]);
+    expectPreviousServed();
     expect(formatStatus(await collectStatus(config))).toContain(`${swappy} is tmpfs (may swap)`);
-    await importBundle({ ...config, allowSwappableTmpfs: true }, await next());
+    // its own keys dir: the env's links the previous generation in the other run dir
+    await importBundle({ ...config, allowSwappableTmpfs: true, keysDir: join(env.root, "keys-swappy") }, await next());
     expect(readFileSync(join(swappy, "current", "live"), "utf8")).toBe("dirs-next");
   });
 
@@ -139,6 +148,23 @@ describe("a secret's path is reached only through root's directories", () => {
     expect(r.error).toContain(`${home} belongs to uid ${uid}, not root: its owner could redirect the link`);
     expect(readdirSync(home)).toEqual([]);
     expect(key("live")).toBe("dirs-next"); // the secret itself is live
+  });
+
+  it("the link's own directory may be a service's (as /var/lib/caddy): its parents are root's, so it cannot be swapped", async () => {
+    await withPrevious();
+    const service = join(env.root, "var-lib-app");
+    mkdirSync(service, { mode: 0o750 });
+    chownSync(service, uid, uid);
+    const target = join(service, "tls.key");
+    const out = await importBundle(env.config, await next({ path: target }));
+    expect(out.activation.results[0]).toMatchObject({ ok: true });
+    expect(readlinkSync(target)).toBe(join(env.config.runDir, "current", "live"));
+    expect(statSync(service).uid).toBe(uid); // left as the service has it
+    // open to its group: refused, as anyone in it could replace the link
+    execFileSync("chmod", ["0770", service]);
+    const open = await importBundle(env.config, await next({ path: join(service, "other.key") }));
+    expect(open.activation.results[0]!.error).toContain(`${service} is writable by its group or others`);
+    expect(existsSync(join(service, "other.key"))).toBe(false);
   });
 
   it("a symlink on the way is not followed (a user who could swap a directory for one gains nothing)", async () => {

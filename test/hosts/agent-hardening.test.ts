@@ -73,4 +73,20 @@ describe("agent hardening on a real systemd host", () => {
     expect(status.stdout).toContain("current 2, previous 1, live in /run/nixseal/1");
     expect((await h.exec("grep -rl hard-big /run /var/lib/nixseal || true")).stdout.trim()).toBe("");
   });
+
+  it("a bad identity file among several is named in a warning in the journal, with what to do", async () => {
+    await h.writeFile("/etc/nixseal/garbage-key", "this is not a key\n", 0o600);
+    await h.writeFile("/etc/nixseal/agent.json", JSON.stringify({ identityPaths: ["/etc/ssh/ssh_host_ed25519_key", "/etc/nixseal/garbage-key"] }) + "\n", 0o644);
+    try {
+      await h.exec("systemctl restart nixseal-restore.service", { check: false });
+      const invocation = (await h.exec("systemctl show -P InvocationID nixseal-restore.service")).stdout.trim();
+      expect(invocation).not.toBe("");
+      const log = (await h.exec(`journalctl --no-pager -o cat _SYSTEMD_INVOCATION_ID=${invocation}`)).stdout;
+      expect(log).toMatch(/warning: identity file \/etc\/nixseal\/garbage-key:1: not an identity .*; skipped it and used the others: fix the file or remove it from identityPaths/);
+      expect(log).toContain("restored generation"); // the good key was used
+      expect(log).not.toContain(appKey);
+    } finally {
+      await h.exec("rm -f /etc/nixseal/agent.json /etc/nixseal/garbage-key");
+    }
+  });
 });
