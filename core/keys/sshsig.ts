@@ -25,6 +25,21 @@ export const MAX_SSHSIG_BYTES = 8192;
 
 export type SshsigHash = "sha256" | "sha512";
 
+/** Public keys seen recently, as node:crypto KeyObjects: importing one costs as much as a verification. */
+const PUBLIC_KEY_CACHE = 10_000;
+const publicKeys = new Map<string, KeyObject>();
+function publicKeyObject(key: SshPublicKey): KeyObject {
+  const id = Buffer.from(key.wire).toString("base64");
+  let k = publicKeys.get(id);
+  if (!k) {
+    k = key.type === "ssh-ed25519" ? createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: b64u(key.key) }, format: "jwk" }) : rsaPublicKeyObject(key);
+    // A bound, not an LRU: past it the map starts again (a fleet's keys come back within one round).
+    if (publicKeys.size >= PUBLIC_KEY_CACHE) publicKeys.clear();
+    publicKeys.set(id, k);
+  }
+  return k;
+}
+
 /** A parsed SSHSIG blob. */
 export interface Sshsig {
   publicKey: SshPublicKey;
@@ -149,11 +164,10 @@ export function verifySshsig(sig: Sshsig, namespace: string, message: Uint8Array
   const key = sig.publicKey;
   if (key.type === "ssh-ed25519") {
     if (sig.algorithm !== "ssh-ed25519" || sig.signature.length !== 64) return "algorithm";
-    const pub = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: b64u(key.key) }, format: "jwk" });
-    return verify(null, data, pub, sig.signature) ? "ok" : "mismatch";
+    return verify(null, data, publicKeyObject(key), sig.signature) ? "ok" : "mismatch";
   }
   const hash = sig.algorithm === "rsa-sha2-512" ? "sha512" : sig.algorithm === "rsa-sha2-256" ? "sha256" : undefined;
   if (!hash) return "algorithm";
   if (key.bits < MIN_RSA_BITS) return "weak-key";
-  return verify(hash, data, rsaPublicKeyObject(key), sig.signature) ? "ok" : "mismatch";
+  return verify(hash, data, publicKeyObject(key), sig.signature) ? "ok" : "mismatch";
 }
