@@ -1,10 +1,13 @@
 // nixseal-server under load, on loopback and bounded in time: 2,000 hosts (each with its
 // own ed25519 host key, signing every request) long-poll with the agent's own follow loop
-// (host-agent/pull/client.ts, minus the install), then one push of a new bundle to each.
-// Measured in the same run:
-//   - delivery: from the push's start to each host having verified its new bundle (p50,
-//     p99, max), and from each host's own PUT to its delivery; the baseline is one host
-//     following alone on the same server, pushed the same way;
+// (host-agent/pull/client.ts, minus the install), then one push of a new bundle to each,
+// uploaded the way nixseal push does it (cli/server/upload-bundles.ts: batches of up to
+// 250 bundles / 4 MiB, two at once). Measured in the same run:
+//   - delivery: from the push's start (manifests built, signed and uploaded inside the
+//     timed span; the ciphertext made before it, as a repo holds it) to each host having
+//     verified its new bundle (p50, p99, max); the
+//     baselines are one host following alone, pushed the same way, and the same 2,000
+//     pushed one request per bundle (PUT, 16 at a time), as before batches;
 //   - signed fetches per second (GET latest, 64 at a time), against the same fetches
 //     with the operator's bearer token (what a token costs nothing to check);
 //   - the server's RSS with 2,000 long-polls open, and its peak;
@@ -12,9 +15,9 @@
 //     one of them), against the single file-store server.
 // The servers are the real nixseal-server (dist/server/bin.js) as child processes.
 import { spawn, type ChildProcess } from "node:child_process";
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { bundleSigner } from "../core/bundle-signing.js";
 import { requestJson } from "../core/http-json.js";
@@ -23,6 +26,7 @@ import type { SshEd25519PrivateKey } from "../core/keys/ssh-private.js";
 import { parseSshPublicKey } from "../core/keys/ssh-public.js";
 import { sshString } from "../core/keys/ssh-wire.js";
 import { FLEET_FORMAT } from "../core/schema/fleet.js";
+import { BundleUploader } from "../cli/server/upload-bundles.js";
 import { follow } from "../host-agent/pull/client.js";
 import { startPostgres } from "../test/server/postgres.js";
 import { median, type BenchResult } from "./report.js";
@@ -99,10 +103,13 @@ interface Setup {
   token: string;
 }
 
-/** A bundle for host with one small secret encrypted to its key, signed by the admin. */
-async function bundleFor(h: Host, sequence: number, admin: SshEd25519PrivateKey) {
-  const blob = Buffer.from(encrypt(randomBytes(32), [await parseRecipient(h.line)]));
-  const { createHash } = await import("node:crypto");
+/** A small secret encrypted to the host's key: what the repo holds before a push (made outside the timed span). */
+async function encryptedFor(h: Host): Promise<Buffer> {
+  return Buffer.from(encrypt(randomBytes(32), [await parseRecipient(h.line)]));
+}
+
+/** The host's bundle around that ciphertext, numbered and signed by the admin: what nixseal push builds. */
+function bundleFor(h: Host, sequence: number, admin: SshEd25519PrivateKey, blob: Buffer) {
   const manifest: BundleManifest = {
     format: BUNDLE_FORMAT,
     host: h.name,
@@ -114,20 +121,25 @@ async function bundleFor(h: Host, sequence: number, admin: SshEd25519PrivateKey)
   return { manifest, files: { "token.age": blob.toString("base64") }, signature: bundleSigner(admin)(manifest) };
 }
 
-/** Pushes one new bundle to each host, PUSH_JOBS at once; returns when each host's PUT returned. */
-async function pushAll(server: URL, s: Setup, hosts: Host[], sequence: number): Promise<Map<string, number>> {
-  const bodies = new Map(await Promise.all(hosts.map(async (h) => [h.name, await bundleFor(h, sequence, s.admin)] as const)));
-  const done = new Map<string, number>();
-  await eachLimited(hosts, PUSH_JOBS, async (h) => {
-    await requestJson(server, `v1/hosts/${h.name}/bundles`, { method: "PUT", token: s.token, body: bodies.get(h.name), timeoutMs: 60_000, maxBytes: 1 << 20 });
-    done.set(h.name, performance.now());
-  });
-  return done;
+type PushMode = "batched" | "per-bundle";
+
+/** Pushes one new bundle to each host: in batches as nixseal push does, or one PUT per bundle (PUSH_JOBS at once). */
+async function pushAll(server: URL, s: Setup, hosts: Host[], sequence: number, blobs: Map<string, Buffer>, mode: PushMode = "batched"): Promise<void> {
+  const bodies = hosts.map((h) => bundleFor(h, sequence, s.admin, blobs.get(h.name)!));
+  if (mode === "per-bundle") {
+    await eachLimited(bodies, PUSH_JOBS, async (b) => {
+      await requestJson(server, `v1/hosts/${b.manifest.host}/bundles`, { method: "PUT", token: s.token, body: b, timeoutMs: 60_000, maxBytes: 1 << 20 });
+    });
+    return;
+  }
+  const up = new BundleUploader((method, path, body) => requestJson(server, path, { method, token: s.token, body, timeoutMs: 120_000, maxBytes: 16 << 20 }), server.origin);
+  for (const b of bodies) await up.add(b);
+  const failed = [...(await up.finish()).values()].filter((r) => !r.ok);
+  if (failed.length) throw new Error(`bench server: ${failed.length} bundles refused, e.g. ${JSON.stringify(failed[0])}`);
 }
 
 interface Delivery {
   fromPushStart: number[];
-  fromOwnPut: number[];
   pushMs: number;
   rssWithPollsMb: number;
   peakMb: number;
@@ -137,7 +149,7 @@ interface Delivery {
  * Starts followers for `hosts` (each on servers[i % servers.length]), waits until all
  * run sequence 1 and wait, then pushes sequence 2 through servers[0].
  */
-async function measureDelivery(servers: Array<{ child: ChildProcess; url: URL }>, s: Setup, hosts: Host[]): Promise<Delivery> {
+async function measureDelivery(servers: Array<{ child: ChildProcess; url: URL }>, s: Setup, hosts: Host[], mode: PushMode = "batched"): Promise<Delivery> {
   const trusted = [parseSshPublicKey(`ssh-ed25519 ${Buffer.from(s.admin.publicKey.wire).toString("base64")}`)];
   const arrived = new Map<string, number>();
   const running = new Map<string, number>();
@@ -169,13 +181,13 @@ async function measureDelivery(servers: Array<{ child: ChildProcess; url: URL }>
     };
     await waitFor("every long-poll open", open);
     const rssWithPollsMb = servers.reduce((sum, srv) => sum + rssMb(srv.child.pid!).rss, 0);
+    const blobs = new Map(await Promise.all(hosts.map(async (h) => [h.name, await encryptedFor(h)] as const)));
     const t0 = performance.now();
-    const putDone = await withDeadline("the push", pushAll(servers[0]!.url, s, hosts, 2));
+    await withDeadline("the push", pushAll(servers[0]!.url, s, hosts, 2, blobs, mode));
     const pushMs = performance.now() - t0;
     await waitFor("every host on sequence 2", () => arrived.size === hosts.length);
     const fromPushStart = hosts.map((h) => arrived.get(h.name)! - t0);
-    const fromOwnPut = hosts.map((h) => Math.max(0, arrived.get(h.name)! - putDone.get(h.name)!));
-    return { fromPushStart, fromOwnPut, pushMs, rssWithPollsMb, peakMb: servers.reduce((sum, srv) => sum + rssMb(srv.child.pid!).peak, 0) };
+    return { fromPushStart, pushMs, rssWithPollsMb, peakMb: servers.reduce((sum, srv) => sum + rssMb(srv.child.pid!).peak, 0) };
   } finally {
     stop.abort();
     await Promise.all(loops);
@@ -203,12 +215,12 @@ async function fetchRate(server: URL, s: Setup, ms: number, auth: "signed" | "to
 async function seed(server: URL, s: Setup): Promise<void> {
   const fleet = { format: FLEET_FORMAT, hosts: Object.fromEntries(s.hosts.map((h) => [h.name, { hostKey: h.line }])), admins: [{ name: "bench", key: `ssh-ed25519 ${Buffer.from(s.admin.publicKey.wire).toString("base64")}` }] };
   await requestJson(server, "v1/fleet", { method: "PUT", token: s.token, body: fleet, timeoutMs: 60_000, maxBytes: 1 << 20 });
-  await pushAll(server, s, s.hosts, 1);
+  await pushAll(server, s, s.hosts, 1, new Map(await Promise.all(s.hosts.map(async (h) => [h.name, await encryptedFor(h)] as const))));
 }
 
 function describe(label: string, d: Delivery): string {
   const f = (xs: number[]) => `p50 ${median(xs).toFixed(0)} ms, p99 ${quantile(xs, 0.99).toFixed(0)} ms, max ${Math.max(...xs).toFixed(0)} ms`;
-  return `${label}: from the push's start ${f(d.fromPushStart)} (the push of ${d.fromPushStart.length} bundles took ${d.pushMs.toFixed(0)} ms); from each host's own PUT ${f(d.fromOwnPut)}; server RSS with the long-polls open ${d.rssWithPollsMb.toFixed(0)} MB, peak ${d.peakMb.toFixed(0)} MB`;
+  return `${label}: from the push's start ${f(d.fromPushStart)} (the upload of ${d.fromPushStart.length} bundles took ${d.pushMs.toFixed(0)} ms); server RSS with the long-polls open ${d.rssWithPollsMb.toFixed(0)} MB, peak ${d.peakMb.toFixed(0)} MB`;
 }
 
 export async function run(): Promise<BenchResult[]> {
@@ -222,6 +234,7 @@ export async function run(): Promise<BenchResult[]> {
   const s: Setup = { hosts: Array.from({ length: HOSTS }, (_, i) => makeHost(`h${i}`)), admin: makeHost("admin").key, token };
   const results: BenchResult[] = [];
   const say = (line: string) => process.stdout.write(`server: ${line}\n`);
+  const loadAtStart = loadavg().map((x) => x.toFixed(1)).join(" ");
   let pg: ReturnType<typeof startPostgres> | undefined;
   const children: ChildProcess[] = [];
   try {
@@ -237,15 +250,23 @@ export async function run(): Promise<BenchResult[]> {
 
     const alone = await measureDelivery([file], s, s.hosts.slice(0, 1));
     say(describe("1 host following alone (file store)", alone));
-    // Back to sequence 1 for the big run: a fresh server on a fresh store.
+    // Back to sequence 1 for each big run: a fresh server on a fresh store.
     file.child.kill("SIGTERM");
-    const fileAll = await startServer(["--storage", join(work, "store-all"), "--token-file", join(work, "token")]);
-    children.push(fileAll.child);
-    await withDeadline("seeding the file store", seed(fileAll.url, s));
-    const all = await measureDelivery([fileAll], s, s.hosts);
-    say(describe(`${HOSTS} hosts following (file store, one server)`, all));
-    results.push({ name: `server: push reaches ${HOSTS} following hosts (p99 from each host's PUT)`, subject: `p99 ${quantile(all.fromOwnPut, 0.99).toFixed(0)} ms`, baseline: "1 host following alone", subjectMs: quantile(all.fromOwnPut, 0.99), baselineMs: median(alone.fromOwnPut) });
-    fileAll.child.kill("SIGTERM");
+    const runFile = async (dir: string, mode: PushMode) => {
+      const srv = await startServer(["--storage", join(work, dir), "--token-file", join(work, "token")]);
+      children.push(srv.child);
+      await withDeadline("seeding the file store", seed(srv.url, s));
+      const d = await measureDelivery([srv], s, s.hosts, mode);
+      srv.child.kill("SIGTERM");
+      return d;
+    };
+    const all = await runFile("store-all", "batched");
+    say(describe(`${HOSTS} hosts following (file store, one server, batched push)`, all));
+    const single = await runFile("store-single", "per-bundle");
+    say(describe(`${HOSTS} hosts following (file store, one server, one PUT per bundle)`, single));
+    const p = (d: Delivery, q: number) => quantile(d.fromPushStart, q);
+    results.push({ name: `server: push reaches all ${HOSTS} following hosts (p99 from the push's start, file store)`, subject: `batched upload: p50 ${p(all, 0.5).toFixed(0)} ms, p99 ${p(all, 0.99).toFixed(0)} ms`, baseline: `one PUT per bundle, ${PUSH_JOBS} at once (p99 ${p(single, 0.99).toFixed(0)} ms)`, subjectMs: p(all, 0.99), baselineMs: p(single, 0.99) });
+    results.push({ name: `server: push reaches all ${HOSTS} following hosts, against 1 host alone (p99, file store)`, subject: `p99 ${p(all, 0.99).toFixed(0)} ms`, baseline: `1 host following alone (${median(alone.fromPushStart).toFixed(0)} ms)`, subjectMs: p(all, 0.99), baselineMs: median(alone.fromPushStart) });
 
     // Two replicas on PostgreSQL, the push on the first.
     pg = startPostgres();
@@ -258,9 +279,10 @@ export async function run(): Promise<BenchResult[]> {
     const pgSigned = await fetchRate(b.url, s, 5000, "signed");
     say(`PostgreSQL replica: signed fetches ${pgSigned.toFixed(0)}/s (64 at a time, 5 s)`);
     const replicas = await measureDelivery([a, b], s, s.hosts);
-    say(describe(`${HOSTS} hosts following (PostgreSQL, two replicas, half on each, push on one)`, replicas));
-    results.push({ name: `server: ${HOSTS} hosts on two PostgreSQL replicas (p99 from each host's PUT)`, subject: `p99 ${quantile(replicas.fromOwnPut, 0.99).toFixed(0)} ms`, baseline: "the same on one file-store server", subjectMs: quantile(replicas.fromOwnPut, 0.99), baselineMs: quantile(all.fromOwnPut, 0.99) });
+    say(describe(`${HOSTS} hosts following (PostgreSQL, two replicas, half on each, batched push on one)`, replicas));
+    results.push({ name: `server: ${HOSTS} hosts on two PostgreSQL replicas (p99 from the push's start)`, subject: `p50 ${p(replicas, 0.5).toFixed(0)} ms, p99 ${p(replicas, 0.99).toFixed(0)} ms`, baseline: "the same on one file-store server", subjectMs: p(replicas, 0.99), baselineMs: p(all, 0.99) });
     results.push({ name: "server: signed fetches on a PostgreSQL replica", subject: `${pgSigned.toFixed(0)} req/s`, baseline: "the file store", subjectMs: 1000 / pgSigned, baselineMs: 1000 / signedRate });
+    say(`load average ${loadavg().map((x) => x.toFixed(1)).join(" ")} at the end (${loadAtStart} at the start)`);
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
     pg?.stop();

@@ -7,7 +7,9 @@
 //   GET  /v1/fleet                         operator: each host's head, last fetch, refusals
 //   POST /v1/fleet/links                   operator: a one-time link that opens the fleet page
 //   GET  /v1/audit                         operator: the audit log, newest first
-//   PUT  /v1/hosts/:host/bundles           operator: store a bundle with the next sequence
+//   GET  /v1/heads                         operator: each host's head (what nixseal push numbers from)
+//   POST /v1/bundles                       operator: store many hosts' bundles at once (per-host results)
+//   PUT  /v1/hosts/:host/bundles           operator: store one bundle with the next sequence
 //   GET  /v1/hosts/:host/bundles/latest    the host itself or an operator; ?after=N&wait=S long-polls
 //   GET  /v1/hosts/:host/bundles/:id       the host itself or an operator
 //   GET  /metrics                          operator: Prometheus text
@@ -33,12 +35,14 @@ import { parseJsonBody } from "./json-body.js";
 import { LongPolls } from "./long-poll.js";
 import { ServerMetrics, timedStore } from "./metrics.js";
 import { FileStore } from "./store/file.js";
-import { IdConflict, SequenceConflict, type AuditEvent, type Store, type StoredBundle } from "./store/types.js";
+import { SequenceConflict, type AuditEvent, type BundleHead, type BundleToSave, type Store, type StoredBundle } from "./store/types.js";
 
 /** 16 MiB: hundreds of secrets; a larger bundle needs --body-limit. */
 export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
 /** A request's time may differ from the server's clock by this much. */
 export const DEFAULT_MAX_SKEW_SECONDS = 60;
+/** Bundles in one POST /v1/bundles (nixseal push sends fewer, and splits by size too). */
+export const MAX_BATCH_BUNDLES = 1000;
 /** The longest a long-poll waits before it answers 204. */
 export const MAX_WAIT_SECONDS = 300;
 const LOGIN_LINK_SECONDS = 120;
@@ -77,7 +81,24 @@ export interface BundleReply {
   signature?: string;
 }
 
+/** One bundle's outcome in a POST /v1/bundles reply, in the order sent. */
+export type PushResult =
+  | { host: string; ok: true; id: string; sequence: number; created: boolean; pushedAt: string }
+  | { host: string; ok: false; status: number; code: string; message: string; hints: string[] };
+
 type Access = "public" | "operator" | "reader" | "session";
+
+/** The JSON schema of one pushed bundle (PUT body, POST item). */
+const PUSH_BODY_SCHEMA = {
+  type: "object",
+  additionalProperties: false,
+  required: ["manifest", "files"],
+  properties: {
+    manifest: { type: "object" },
+    files: { type: "object", additionalProperties: { type: "string" } },
+    signature: { type: "string", maxLength: 12000 },
+  },
+} as const;
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -193,8 +214,9 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     if (ownStore) await ownStore.close();
   });
 
+  const event = (req: FastifyRequest, e: Omit<AuditEvent, "at" | "remote">): AuditEvent => ({ at: new Date().toISOString(), remote: req.ip, ...e });
   const audit = async (req: FastifyRequest, e: Omit<AuditEvent, "at" | "remote">): Promise<void> => {
-    await store.audit({ at: new Date().toISOString(), remote: req.ip, ...e }, e.action === "push-bundle" || e.action === "push-fleet");
+    await store.audit([event(req, e)], e.action === "push-bundle" || e.action === "push-fleet");
   };
 
   const refuse = async (req: FastifyRequest, reason: string, err: Error): Promise<never> => {
@@ -283,71 +305,121 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
 
   app.get("/metrics", operator, async (_req, reply) => reply.type("text/plain; version=0.0.4").send(metrics.render(polls.open)));
 
-  app.put<{ Body: PushBody }>(
-    "/v1/hosts/:host/bundles",
+  /** Checks one pushed bundle for host (its signature too); throws the catalogue error that refuses it. */
+  const checkOne = async (host: string, fleet: FleetState, body: PushBody): Promise<BundleToSave & { signer: string | undefined }> => {
+    if (!fleet.hosts[host]) throw serverErrors.noFleet([`host ${host} is not in the fleet state the server has`]);
+    const { manifest, files } = checkPushedBundle(host, body);
+    if (manifest.sequence === undefined) throw serverErrors.badBundle([host, "manifest.json has no sequence (nixseal push sets one)"]);
+    let signer: string | undefined;
+    if (body.signature !== undefined) {
+      const blob = dearmorSshsig(body.signature);
+      const sig = blob && parseSshsig(blob);
+      const name = sig ? await auth.adminName(sig.publicKey) : undefined;
+      const verdict = sig && name !== undefined ? verifyBundleSignature(body.manifest, body.signature, [sig.publicKey]) : "untrusted";
+      if (verdict !== "ok") throw serverErrors.bundleSignature([host, verdict === "untrusted" ? "its key is not an admin key of the fleet state" : verdict]);
+      signer = name;
+    }
+    return { manifest: manifest as typeof manifest & { sequence: number }, files, signature: body.signature, signer };
+  };
+
+  const refusal = (host: string, err: unknown): PushResult => {
+    if (!(err instanceof NixsealError) || typeof (err as { statusCode?: unknown }).statusCode !== "number") throw err;
+    return { host, ok: false, status: (err as NixsealError & { statusCode: number }).statusCode, code: err.code, message: err.message, hints: err.hints };
+  };
+
+  /**
+   * Checks every bundle, stores all that pass together (one fdatasync or one
+   * transaction), then audits them (on disk before the reply). A refused bundle holds
+   * back no other: a rotation reaches every host that can take it.
+   */
+  const pushBundles = async (req: FastifyRequest, items: Array<{ host: string; body: PushBody }>): Promise<PushResult[]> => {
+    const fleet = await store.fleet();
+    if (!fleet) throw serverErrors.noFleet(["the server has no fleet state yet"]);
+    const results: Array<PushResult | undefined> = [];
+    const checked: Array<{ at: number; item: BundleToSave & { signer: string | undefined } }> = [];
+    for (const [at, { host, body }] of items.entries()) {
+      try {
+        checked.push({ at, item: await checkOne(host, fleet.state, body) });
+        results.push(undefined);
+      } catch (err) {
+        results.push(refusal(host, err));
+      }
+    }
+    const outcomes = await store.saveBundles(checked.map((c) => c.item));
+    const events: AuditEvent[] = [];
+    outcomes.forEach((o, i) => {
+      const { at, item } = checked[i]!;
+      const { host, id, secrets, rollback } = item.manifest;
+      if (!o.ok) {
+        results[at] = refusal(host, o.error instanceof SequenceConflict ? serverErrors.sequence([host, o.error.head, o.error.sequence]) : serverErrors.bundleConflict([host, id]));
+        return;
+      }
+      results[at] = { host, ok: true, id, sequence: o.head.sequence, created: o.created, pushedAt: o.head.pushedAt };
+      events.push(
+        event(req, {
+          actor: req.principal!.actor,
+          action: "push-bundle",
+          host,
+          bundle: id,
+          sequence: o.head.sequence,
+          detail: `${secrets.length} secrets, ${item.signer ? `signed by ${item.signer}` : "unsigned"}${rollback ? ", rollback" : ""}`,
+        }),
+      );
+    });
+    metrics.bundlesPushed += events.length;
+    await store.audit(events, true);
+    const done = results as PushResult[];
+    if (items.length === 1 && done[0]!.ok) {
+      const { host, id, sequence } = done[0]!;
+      req.log.info({ host, id, sequence, created: done[0]!.created, secrets: checked[0]!.item.manifest.secrets.length, signed: Boolean(checked[0]!.item.signer) }, "bundle stored");
+    } else req.log.info({ bundles: items.length, stored: events.length, refused: items.length - events.length }, "bundles stored");
+    return done;
+  };
+
+  app.get("/v1/heads", operator, async () => {
+    const heads: Record<string, BundleHead> = Object.fromEntries(await store.heads());
+    return { heads };
+  });
+
+  app.post<{ Body: { bundles: PushBody[] } }>(
+    "/v1/bundles",
     {
       ...operator,
       schema: {
         body: {
           type: "object",
           additionalProperties: false,
-          required: ["manifest", "files"],
-          properties: {
-            manifest: { type: "object" },
-            files: { type: "object", additionalProperties: { type: "string" } },
-            signature: { type: "string", maxLength: 12000 },
-          },
+          required: ["bundles"],
+          properties: { bundles: { type: "array", minItems: 1, maxItems: MAX_BATCH_BUNDLES, items: PUSH_BODY_SCHEMA } },
         },
       },
     },
-    async (req, reply: FastifyReply) => {
-      const host = hostParam(req);
-      const fleet = await store.fleet();
-      if (!fleet) throw serverErrors.noFleet(["the server has no fleet state yet"]);
-      if (!fleet.state.hosts[host]) throw serverErrors.noFleet([`host ${host} is not in the fleet state the server has`]);
-      const { manifest, files } = checkPushedBundle(host, req.body);
-      if (manifest.sequence === undefined) throw serverErrors.badBundle([host, "manifest.json has no sequence (nixseal push sets one)"]);
-      let signer: string | undefined;
-      if (req.body.signature !== undefined) {
-        const blob = dearmorSshsig(req.body.signature);
-        const sig = blob && parseSshsig(blob);
-        const name = sig ? await auth.adminName(sig.publicKey) : undefined;
-        const verdict = sig && name !== undefined ? verifyBundleSignature(req.body.manifest, req.body.signature, [sig.publicKey]) : "untrusted";
-        if (verdict !== "ok") throw serverErrors.bundleSignature([host, verdict === "untrusted" ? "its key is not an admin key of the fleet state" : verdict]);
-        signer = name;
-      }
-      let saved;
-      try {
-        saved = await store.saveBundle(manifest as typeof manifest & { sequence: number }, files, req.body.signature);
-      } catch (err) {
-        if (err instanceof SequenceConflict) throw serverErrors.sequence([host, err.head, err.sequence]);
-        if (err instanceof IdConflict) throw serverErrors.bundleConflict([host, manifest.id]);
-        throw err;
-      }
-      metrics.bundlesPushed++;
-      req.log.info({ host, id: manifest.id, sequence: manifest.sequence, created: saved.created, secrets: manifest.secrets.length, signed: Boolean(signer) }, "bundle stored");
-      await audit(req, {
-        actor: req.principal!.actor,
-        action: "push-bundle",
-        host,
-        bundle: manifest.id,
-        sequence: manifest.sequence,
-        detail: `${manifest.secrets.length} secrets, ${signer ? `signed by ${signer}` : "unsigned"}${manifest.rollback ? ", rollback" : ""}`,
+    async (req) => {
+      const seen = new Set<string>();
+      const items = req.body.bundles.map((body, i) => {
+        const host = (body.manifest as { host?: unknown }).host;
+        if (typeof host !== "string" || !hostName.safeParse(host).success) throw serverErrors.badRequest([`bundles[${i}]: manifest.host is not a valid host name`]);
+        if (seen.has(host)) throw serverErrors.badRequest([`host ${host} has more than one bundle in this upload: send one per host`]);
+        seen.add(host);
+        return { host, body };
       });
-      return reply.code(saved.created ? 201 : 200).send({ id: manifest.id, host, sequence: saved.head.sequence, created: saved.created, pushedAt: saved.head.pushedAt });
+      return { results: await pushBundles(req, items) };
     },
   );
 
+  app.put<{ Body: PushBody }>("/v1/hosts/:host/bundles", { ...operator, schema: { body: PUSH_BODY_SCHEMA } }, async (req, reply: FastifyReply) => {
+    const host = hostParam(req);
+    const [r] = await pushBundles(req, [{ host, body: req.body }]);
+    if (!r!.ok) throw Object.assign(new NixsealError(r!.code, r!.message, { hints: r!.hints }), { statusCode: r!.status });
+    return reply.code(r!.created ? 201 : 200).send({ id: r!.id, host, sequence: r!.sequence, created: r!.created, pushedAt: r!.pushedAt });
+  });
+
   /** Sends a bundle; a host's own fetch is recorded (last fetch, audit). */
-  const serve = async (req: FastifyRequest, host: string, id: string, fromHead = true): Promise<BundleReply> => {
-    const b = await store.readBundle(host, id);
-    // A head always names a record written before it; anything else is damage.
-    if (!b) throw fromHead ? serverErrors.corrupt([`the head of ${host}`]) : serverErrors.bundleNotFound([host, id]);
+  const serve = async (req: FastifyRequest, b: StoredBundle): Promise<BundleReply> => {
     const p = req.principal!;
     if (p.kind === "host") {
       const at = new Date().toISOString();
-      await store.recordFetch(host, { id: b.id, sequence: b.sequence, at });
-      await audit(req, { actor: p.actor, action: "fetch", host, bundle: b.id, sequence: b.sequence });
+      await store.recordFetch(b.host, { id: b.id, sequence: b.sequence, at }, event(req, { actor: p.actor, action: "fetch", host: b.host, bundle: b.id, sequence: b.sequence }));
     }
     metrics.bundlesServed++;
     return replyOf(b);
@@ -359,9 +431,9 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     const after = whole("after", q.after, Number.MAX_SAFE_INTEGER);
     const waitS = whole("wait", q.wait, MAX_WAIT_SECONDS) ?? 0;
     if (after === undefined) {
-      const head = await store.head(host);
-      if (!head) throw serverErrors.noBundle([host]);
-      return serve(req, host, head.id);
+      const b = await store.readLatest(host);
+      if (!b) throw serverErrors.noBundle([host]);
+      return serve(req, b);
     }
     const deadline = Date.now() + waitS * 1000;
     const gone = new AbortController();
@@ -371,10 +443,10 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
       for (;;) {
         // Wait first, then look: a push between the look and the wait is never missed.
         const waiting = polls.wait(host, Math.max(0, deadline - Date.now()), gone.signal);
-        const head = await store.head(host);
-        if (head && head.sequence > after) {
+        const b = await store.readLatest(host, after);
+        if (b) {
           waiting.cancel();
-          return await serve(req, host, head.id);
+          return await serve(req, b);
         }
         if (waitS === 0) {
           waiting.cancel();
@@ -383,8 +455,8 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
         const why = await waiting.done;
         if (why === "aborted") return reply.code(204).send();
         if (why === "timeout") {
-          const last = await store.head(host);
-          if (last && last.sequence > after) return await serve(req, host, last.id);
+          const last = await store.readLatest(host, after);
+          if (last) return await serve(req, last);
           return reply.code(204).send();
         }
       }
@@ -393,7 +465,13 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     }
   });
 
-  app.get("/v1/hosts/:host/bundles/:id", reader, async (req) => serve(req, hostParam(req), (req.params as { id: string }).id, false));
+  app.get("/v1/hosts/:host/bundles/:id", reader, async (req) => {
+    const host = hostParam(req);
+    const id = (req.params as { id: string }).id;
+    const b = await store.readBundle(host, id);
+    if (!b) throw serverErrors.bundleNotFound([host, id]);
+    return serve(req, b);
+  });
 
   app.get("/fleet/style.css", async (_req, reply) => reply.type("text/css; charset=utf-8").headers(PAGE_HEADERS).send(FLEET_PAGE_CSS));
 

@@ -1,27 +1,34 @@
 // The embedded store: one directory, one server process, no database to run.
 //
-//   blobs/<aa>/<sha256>                  every .age file and every manifest, by the sha256
-//                                        of its bytes; written once, never changed
-//   hosts/<host>/bundles/<id>.json       a bundle record: manifest blob, sequence, pushedAt, signature
-//   hosts/<host>/head                    the host's head: {id, sequence, pushedAt}
-//   hosts/<host>/fetched                 the last bundle the host fetched, and when
-//   fleet.json                           the fleet state last pushed
-//   audit.log                            the audit log, one JSON object per line, appended
+//   bundles.log     every bundle stored, appended (server/store/bundle-log.ts): heads
+//                   and the index are rebuilt from it at start
+//   fetches.log     the last bundle each host fetched, and when (one JSON line per fetch;
+//                   compacted at start)
+//   claims.log      request nonces, fleet page links and sessions, with their expiry
+//                   (one JSON line per claim or use; compacted at start and when large)
+//   fleet.json      the fleet state last pushed
+//   audit.log       the audit log, one JSON object per line, appended
 //
-// Every write that matters is temp + fsync + rename (core's writeFileAtomic), and a push
-// writes in the order blobs, manifest blob, record, head: a crash at any point leaves the
-// previous head whole (at worst unreferenced blobs and temp files, swept at the next
-// start). `fetched` is renamed without fsync: a crash loses at most when a host was last
-// seen. Reads check each object against its sha256, so damage on disk is never served.
-// Nonces, login codes and sessions live in memory: a restart forgets them, and the
-// server then refuses requests signed before it started (claimsSinceMs).
+// Bundles that arrive together, in one batch or in uploads that overlap, are written in
+// one append and made durable with one fdatasync before any becomes a head. Fetch
+// records, fetch audit lines and claims are written before the request goes on (a
+// killed server keeps them) and flushed to disk together moments later; a push's audit
+// line is on disk before the push is answered.
+//
+// Nonces therefore outlive a restart: a request signed before it and sent again after
+// it is refused as a replay, and a fresh one signed before the start is accepted. Only
+// after the machine itself went down without the server closing its logs (whatever the
+// kernel had not yet flushed may be lost) does the server refuse requests signed before
+// it started (claimsSinceMs), as a store without a memory of nonces must.
 import { createHash } from "node:crypto";
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic, type BundleManifest } from "../../core/index.js";
-import type { BundleSignature } from "../../core/bundle-signing.js";
 import type { FleetState } from "../../core/schema/fleet.js";
 import { serverErrors } from "../errors.js";
+import { AppendLog, readJsonLines } from "./append-log.js";
+import { BundleLog, type NewFrame } from "./bundle-log.js";
 import { Ephemeral } from "./ephemeral.js";
 import {
   IdConflict,
@@ -31,19 +38,13 @@ import {
   type AuditRecord,
   type BundleHead,
   type BundleListener,
+  type BundleToSave,
   type FetchRecord,
+  type SaveOutcome,
   type Store,
   type StoredBundle,
   type StoredFleet,
 } from "./types.js";
-
-interface BundleRecord extends BundleHead {
-  host: string;
-  manifest: string;
-  signature?: BundleSignature;
-}
-
-const SHA256 = /^[0-9a-f]{64}$/;
 
 /** Hex sha256 of bytes. */
 export function sha256Hex(data: Uint8Array): string {
@@ -56,125 +57,153 @@ export function sameContent(a: BundleManifest, b: BundleManifest): boolean {
   return strip(a) === strip(b);
 }
 
-async function exists(path: string): Promise<boolean> {
+/** This boot of the machine: writes not yet flushed survive a killed process, not a new boot. */
+function bootId(): string {
   try {
-    await stat(path);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
-    throw err;
+    return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+  } catch {
+    return "unknown";
   }
 }
 
-async function readIfExists(path: string): Promise<Buffer | undefined> {
-  try {
-    return await readFile(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw err;
-  }
+type ClaimLine = { k: string; e: number } | { k: string; t: 1 } | { boot: string; at: number } | { closed: number };
+type FetchLine = FetchRecord & { host: string };
+
+/** The claims log is rewritten with only the live claims once it is this large (and mostly dead). */
+const CLAIMS_COMPACT_BYTES = 4 * 1024 * 1024;
+
+interface QueuedSave {
+  items: BundleToSave[];
+  resolve: (outcomes: SaveOutcome[]) => void;
+  reject: (err: unknown) => void;
 }
 
 /** The embedded store. Host names and ids must be validated by the caller. */
 export class FileStore implements Store {
   readonly kind = "file" as const;
   readonly root: string;
-  /** Claims (nonces) made before this are forgotten: requests signed earlier are refused. */
-  readonly claimsSinceMs = Date.now();
-  private readonly queues = new Map<string, Promise<unknown>>();
+  /** Requests signed before this are refused: 0 unless the machine went down with claims unflushed. */
+  claimsSinceMs = 0;
   private readonly listeners = new Set<BundleListener>();
-  private readonly ephemeral = new Ephemeral();
-  private readonly headCache = new Map<string, BundleHead>();
+  private readonly bundles: BundleLog;
+  private readonly auditLogFile: AppendLog;
+  private readonly fetchLog: AppendLog;
+  private readonly claimLog: AppendLog;
+  private readonly claims = new Ephemeral();
   private readonly fetchCache = new Map<string, FetchRecord>();
+  private fetchLines = 0;
   private fleetCache: { value: StoredFleet | undefined } | undefined;
-  private auditFile: FileHandle | undefined;
   private auditSeq = 0;
-  private readonly auditPending: Array<{ line: string; durable: boolean; resolve: () => void; reject: (err: unknown) => void }> = [];
-  private readonly auditIdle: Array<() => void> = [];
-  private auditFlushing = false;
+  private readonly saves: QueuedSave[] = [];
+  /** The group commit under way, if any. */
+  private saving: Promise<void> | undefined;
+  private compacting = false;
+  private fleetWrites: Promise<unknown> = Promise.resolve();
 
   /** @param root - the storage directory (created 0700 if absent) */
   constructor(root: string) {
     this.root = root;
+    this.bundles = new BundleLog(join(root, "bundles.log"));
+    this.auditLogFile = new AppendLog(join(root, "audit.log"));
+    this.fetchLog = new AppendLog(join(root, "fetches.log"));
+    this.claimLog = new AppendLog(join(root, "claims.log"));
   }
 
   /**
-   * Creates the directories, removes temp files a killed server left (writeFileAtomic's
-   * `.NAME.RANDOM.tmp`; never read, since only renames publish) and loads heads and
-   * fetch records. One server per storage directory.
+   * Opens the logs and rebuilds heads, fetch records and claims from them. One server
+   * per storage directory.
+   *
+   * @throws ServerError NIXSEAL_ERR_SERVER_CORRUPT (damaged bundles.log), NIXSEAL_ERR_SERVER_USAGE (a directory of an older layout)
    */
   async init(): Promise<void> {
-    await mkdir(join(this.root, "blobs"), { recursive: true, mode: 0o700 });
-    await mkdir(join(this.root, "hosts"), { recursive: true, mode: 0o700 });
-    for (const entry of await readdir(this.root, { recursive: true, withFileTypes: true })) {
-      if (entry.isFile() && /^\..+\.[0-9a-f]{12}\.tmp$/.test(entry.name)) await rm(join(entry.parentPath, entry.name), { force: true });
+    await mkdir(this.root, { recursive: true, mode: 0o700 });
+    if (!existsSync(join(this.root, "bundles.log")) && (existsSync(join(this.root, "hosts")) || existsSync(join(this.root, "blobs")))) {
+      throw serverErrors.usage([`${this.root} holds bundles in the per-file layout of an earlier nixseal-server (hosts/, blobs/), which this one does not read`], {
+        hints: ["start the server on an empty directory and run nixseal push again: the repository holds everything the server stores (keep the old audit.log if you need its history)"],
+      });
     }
-    for (const host of await readdir(join(this.root, "hosts"))) {
-      const head = await this.readJson<BundleHead>(join(this.hostDir(host), "head"));
-      if (head) this.headCache.set(host, head);
-      const fetched = await this.readJson<FetchRecord>(join(this.hostDir(host), "fetched"));
-      if (fetched) this.fetchCache.set(host, fetched);
+    // writeFileAtomic's temp files (`.NAME.RANDOM.tmp`) a killed server left: never read, since only renames publish.
+    for (const name of await readdir(this.root)) if (/^\..+\.[0-9a-f]{12}\.tmp$/.test(name)) await rm(join(this.root, name), { force: true });
+    const hadState = existsSync(join(this.root, "fleet.json"));
+    await this.bundles.open();
+
+    const audit = await readJsonLines<{ seq?: number }>(this.auditLogFile.path);
+    this.auditSeq = audit.lines.length;
+    await this.auditLogFile.open(audit);
+
+    const fetched = await readJsonLines<FetchLine>(this.fetchLog.path);
+    for (const f of fetched.lines) if (typeof f.host === "string") this.fetchCache.set(f.host, { id: f.id, sequence: f.sequence, at: f.at });
+    await this.fetchLog.open(fetched);
+    this.fetchLines = fetched.lines.length;
+    if (this.fetchLines > 2 * this.fetchCache.size + 100) await this.compactFetches();
+
+    await this.loadClaims(hadState);
+  }
+
+  /** Reads claims.log, decides whether it can be trusted whole, and starts a compacted one. */
+  private async loadClaims(hadState: boolean): Promise<void> {
+    const read = await readJsonLines<ClaimLine>(this.claimLog.path);
+    const now = Date.now();
+    const boot = bootId();
+    let lastBoot: string | undefined;
+    let closed = false;
+    for (const l of read.lines) {
+      if ("boot" in l) {
+        lastBoot = l.boot;
+        closed = false;
+      } else if ("closed" in l) closed = true;
+      else if ("t" in l) this.claims.take(l.k);
+      else if (typeof l.k === "string" && typeof l.e === "number" && l.e > now) this.claims.load(l.k, l.e);
     }
-    const log = await readIfExists(this.auditPath());
-    // A line cut short by a crash is not an event; the next append starts a new line.
-    this.auditSeq = log ? log.toString("utf8").split("\n").filter((l) => l.endsWith("}")).length : 0;
-    this.auditFile = await open(this.auditPath(), "a", 0o600);
-    if (log && log.length && log[log.length - 1] !== 0x0a) await this.auditFile.write("\n");
+    const trusted = read.bytes === 0 ? !hadState : closed || (lastBoot === boot && boot !== "unknown");
+    if (!trusted) this.claimsSinceMs = now;
+    await this.claimLog.open(read);
+    await this.compactClaims({ boot, at: now });
+  }
+
+  private async compactClaims(open?: { boot: string; at: number }): Promise<void> {
+    await this.claimLog.rewrite(
+      () => {
+        const lines = [...this.claims.entries()].map(([k, e]) => JSON.stringify({ k, e }) + "\n");
+        if (open) lines.unshift(JSON.stringify(open) + "\n");
+        return lines;
+      },
+      (path, text) => writeFileAtomic(path, text, 0o600),
+    );
+  }
+
+  private async compactFetches(): Promise<void> {
+    await this.fetchLog.rewrite(
+      () => [...this.fetchCache].map(([host, f]) => JSON.stringify({ host, ...f }) + "\n"),
+      (path, text) => writeFileAtomic(path, text, 0o600),
+    );
+    this.fetchLines = this.fetchCache.size;
   }
 
   async close(): Promise<void> {
-    await this.auditSettled();
-    await this.auditFile?.close();
-    this.auditFile = undefined;
-    this.ephemeral.close();
-  }
-
-  private auditPath(): string {
-    return join(this.root, "audit.log");
-  }
-
-  private blobPath(sha: string): string {
-    return join(this.root, "blobs", sha.slice(0, 2), sha);
-  }
-
-  private hostDir(host: string): string {
-    return join(this.root, "hosts", host);
-  }
-
-  private recordPath(host: string, id: string): string {
-    return join(this.hostDir(host), "bundles", `${id}.json`);
+    while (this.saving) await this.saving;
+    await this.auditLogFile.close();
+    await this.fetchLog.close();
+    // Everything is on disk once this line is: the next start can trust the log whole.
+    await this.claimLog.append({ closed: Date.now() }, true).catch(() => {});
+    await this.claimLog.close();
+    await this.bundles.close();
+    this.claims.close();
   }
 
   private async readJson<T>(path: string): Promise<T | undefined> {
-    const raw = await readIfExists(path);
-    if (raw === undefined) return undefined;
+    let raw: Buffer;
+    try {
+      raw = await readFile(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    }
     try {
       return JSON.parse(raw.toString("utf8")) as T;
     } catch {
       throw serverErrors.corrupt([path.slice(this.root.length + 1)]);
     }
-  }
-
-  /** Stores bytes under their sha256 (once: an existing blob is left as it is); returns the hash. */
-  async putBlob(data: Uint8Array): Promise<string> {
-    const sha = sha256Hex(data);
-    const path = this.blobPath(sha);
-    if (await exists(path)) return sha;
-    await mkdir(join(this.root, "blobs", sha.slice(0, 2)), { recursive: true, mode: 0o700 });
-    await writeFileAtomic(path, data, 0o600);
-    return sha;
-  }
-
-  /**
-   * Reads a blob and checks it against its name.
-   *
-   * @throws ServerError NIXSEAL_ERR_SERVER_CORRUPT when missing or changed on disk
-   */
-  async getBlob(sha: string): Promise<Buffer> {
-    if (!SHA256.test(sha)) throw serverErrors.corrupt([sha.slice(0, 64)]);
-    const data = await readIfExists(this.blobPath(sha));
-    if (data === undefined || sha256Hex(data) !== sha) throw serverErrors.corrupt([sha]);
-    return data;
   }
 
   async fleet(): Promise<StoredFleet | undefined> {
@@ -184,129 +213,140 @@ export class FileStore implements Store {
 
   async putFleet(state: FleetState, by: string): Promise<StoredFleet> {
     const stored: StoredFleet = { state, pushedAt: new Date().toISOString(), by };
-    await this.serialized("\0fleet", async () => {
+    const write = this.fleetWrites.then(async () => {
       await writeFileAtomic(join(this.root, "fleet.json"), JSON.stringify(stored) + "\n", 0o600);
       this.fleetCache = { value: stored };
     });
+    this.fleetWrites = write.catch(() => {});
+    await write;
     return stored;
   }
 
-  async saveBundle(manifest: BundleManifest & { sequence: number }, files: Map<string, Buffer>, signature: BundleSignature | undefined): Promise<{ created: boolean; head: BundleHead }> {
-    const result = await this.serialized(manifest.host, async () => {
-      const { host, id, sequence } = manifest;
-      const current = this.headCache.get(host);
-      if (current && sequence <= current.sequence) throw new SequenceConflict(host, current.sequence, sequence);
-      const existing = await this.readJson<BundleRecord>(this.recordPath(host, id));
-      if (existing) {
-        const old = JSON.parse((await this.getBlob(existing.manifest)).toString("utf8")) as BundleManifest;
-        if (!sameContent(old, manifest)) throw new IdConflict(host, id);
-      }
-      for (const s of manifest.secrets) await this.putBlob(files.get(s.file)!);
-      const manifestSha = await this.putBlob(Buffer.from(JSON.stringify(manifest)));
-      const head: BundleHead = { id, sequence, pushedAt: new Date().toISOString() };
-      const record: BundleRecord = { ...head, host, manifest: manifestSha, ...(signature ? { signature } : {}) };
-      await mkdir(join(this.hostDir(host), "bundles"), { recursive: true, mode: 0o700 });
-      await writeFileAtomic(this.recordPath(host, id), JSON.stringify(record) + "\n", 0o600);
-      await writeFileAtomic(join(this.hostDir(host), "head"), JSON.stringify(head) + "\n", 0o600);
-      this.headCache.set(host, head);
-      return { created: existing === undefined, head };
+  /**
+   * Stores bundles: each is checked against its host's head (and the ones before it in
+   * this call and in calls that overlap), then all that pass are appended together and
+   * made durable with one fdatasync. Listeners hear of each new head after that.
+   */
+  saveBundles(items: BundleToSave[]): Promise<SaveOutcome[]> {
+    return new Promise((resolve, reject) => {
+      this.saves.push({ items, resolve, reject });
+      this.startSaving();
     });
-    for (const l of this.listeners) l(manifest.host, result.head.sequence);
-    return result;
+  }
+
+  private startSaving(): void {
+    if (this.saving) return;
+    this.saving = this.writeSaves().finally(() => {
+      this.saving = undefined;
+      if (this.saves.length) this.startSaving();
+    });
+  }
+
+  /** Group commit: every save queued while one is written goes out in the next append. */
+  private async writeSaves(): Promise<void> {
+    while (this.saves.length) {
+      const queued = this.saves.splice(0);
+      const stored: Array<{ host: string; sequence: number }> = [];
+      try {
+        const heads = new Map<string, number>();
+        const frames: NewFrame[] = [];
+        const inThisAppend = new Map<string, string>();
+        const outcomes: Array<Array<SaveOutcome | { frame: number; created: boolean }>> = [];
+        for (const q of queued) {
+          const out: Array<SaveOutcome | { frame: number; created: boolean }> = [];
+          for (const { manifest, files, signature } of q.items) {
+            const { host, id, sequence } = manifest;
+            const head = heads.get(host) ?? this.bundles.heads.get(host)?.sequence;
+            if (head !== undefined && sequence <= head) {
+              out.push({ ok: false, error: new SequenceConflict(host, head, sequence) });
+              continue;
+            }
+            const text = JSON.stringify(manifest);
+            const existing = inThisAppend.get(`${host}/${id}`) ?? (this.bundles.has(host, id) ? await this.bundles.manifestText(host, id) : undefined);
+            if (existing !== undefined && !sameContent(JSON.parse(existing) as BundleManifest, manifest)) {
+              out.push({ ok: false, error: new IdConflict(host, id) });
+              continue;
+            }
+            heads.set(host, sequence);
+            inThisAppend.set(`${host}/${id}`, text);
+            out.push({ frame: frames.length, created: existing === undefined });
+            frames.push({ host, id, sequence, manifestText: text, manifest, files, signature });
+          }
+          outcomes.push(out);
+        }
+        const written = frames.length ? await this.bundles.append(frames) : [];
+        queued.forEach((q, i) =>
+          q.resolve(
+            outcomes[i]!.map((o) => {
+              if ("ok" in o) return o;
+              const head = written[o.frame]!;
+              stored.push({ host: frames[o.frame]!.host, sequence: head.sequence });
+              return { ok: true, created: o.created, head };
+            }),
+          ),
+        );
+      } catch (err) {
+        for (const q of queued) q.reject(err);
+      }
+      for (const s of stored) for (const l of this.listeners) l(s.host, s.sequence);
+    }
   }
 
   async head(host: string): Promise<BundleHead | undefined> {
-    return this.headCache.get(host);
+    return this.bundles.heads.get(host);
   }
 
   async heads(): Promise<Map<string, BundleHead>> {
-    return new Map(this.headCache);
+    return new Map(this.bundles.heads);
   }
 
   async readBundle(host: string, id: string): Promise<StoredBundle | undefined> {
-    const record = await this.readJson<BundleRecord>(this.recordPath(host, id));
-    if (record === undefined) return undefined;
-    const where = `hosts/${host}/bundles/${id}.json`;
-    if (record.id !== id || record.host !== host) throw serverErrors.corrupt([where]);
-    let manifest: BundleManifest;
-    try {
-      manifest = JSON.parse((await this.getBlob(record.manifest)).toString("utf8")) as BundleManifest;
-    } catch (err) {
-      if (err instanceof SyntaxError) throw serverErrors.corrupt([record.manifest]);
-      throw err;
-    }
-    if (manifest.id !== id || manifest.host !== host) throw serverErrors.corrupt([record.manifest]);
-    const files = new Map<string, Buffer>();
-    for (const s of manifest.secrets) files.set(s.file, await this.getBlob(s.sha256));
-    return { id, host, sequence: record.sequence, pushedAt: record.pushedAt, manifest, files, ...(record.signature ? { signature: record.signature } : {}) };
+    return this.bundles.read(host, id);
   }
 
-  async recordFetch(host: string, fetch: FetchRecord): Promise<void> {
+  async readLatest(host: string, after = -1): Promise<StoredBundle | undefined> {
+    const head = this.bundles.heads.get(host);
+    if (!head || head.sequence <= after) return undefined;
+    const b = await this.bundles.read(host, head.id);
+    // A head always names a frame of the log; anything else is damage.
+    if (!b) throw serverErrors.corrupt([`the head of ${host}`]);
+    return b;
+  }
+
+  async recordFetch(host: string, fetch: FetchRecord, event: AuditEvent): Promise<void> {
     this.fetchCache.set(host, fetch);
-    const dir = this.hostDir(host);
-    const tmp = join(dir, `.fetched.${process.pid}.tmp`);
-    await this.serialized(`\0fetch:${host}`, async () => {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-      await writeFile(tmp, JSON.stringify(this.fetchCache.get(host)) + "\n", { mode: 0o600 });
-      await rename(tmp, join(dir, "fetched"));
-    });
+    this.fetchLines++;
+    await Promise.all([this.fetchLog.append({ host, ...fetch }), this.audit([event])]);
+    if (this.fetchLines > 4 * this.fetchCache.size + 1000) await this.compactOnce(() => this.compactFetches());
+  }
+
+  /** Runs one compaction at a time; a request that finds one under way does not start another. */
+  private async compactOnce(fn: () => Promise<void>): Promise<void> {
+    if (this.compacting) return;
+    this.compacting = true;
+    try {
+      await fn();
+    } finally {
+      this.compacting = false;
+    }
   }
 
   async fetches(): Promise<Map<string, FetchRecord>> {
     return new Map(this.fetchCache);
   }
 
-  /**
-   * Appends one event. Events that arrive while a write is on its way are written
-   * together after it, with one fdatasync for all of them (group commit). A durable
-   * event (a push) resolves once it is on disk; others (fetches, refusals) once they
-   * are written, their flush following within moments: a crash of the machine may lose
-   * the last of those, never a push's record.
-   */
-  async audit(event: AuditEvent, durable = false): Promise<void> {
-    const line = JSON.stringify({ seq: ++this.auditSeq, ...event }) + "\n";
-    return new Promise((resolve, reject) => {
-      this.auditPending.push({ line, durable, resolve, reject });
-      if (!this.auditFlushing) void this.flushAudit();
-    });
-  }
-
-  private async flushAudit(): Promise<void> {
-    this.auditFlushing = true;
-    while (this.auditPending.length) {
-      const batch = this.auditPending.splice(0);
-      try {
-        await this.auditFile!.write(batch.map((b) => b.line).join(""));
-        for (const b of batch) if (!b.durable) b.resolve();
-        await this.auditFile!.datasync();
-        for (const b of batch) if (b.durable) b.resolve();
-      } catch (err) {
-        for (const b of batch) b.reject(err);
-      }
-    }
-    this.auditFlushing = false;
-    for (const r of this.auditIdle.splice(0)) r();
-  }
-
-  /** Resolves once every event appended so far is on disk. */
-  private auditSettled(): Promise<void> {
-    return this.auditFlushing ? new Promise((resolve) => this.auditIdle.push(resolve)) : Promise.resolve();
+  /** Appends events (see AppendLog: a durable one, a push, is on disk when this resolves). */
+  async audit(events: AuditEvent[], durable = false): Promise<void> {
+    if (!events.length) return;
+    await this.auditLogFile.appendLines(events.map((e) => JSON.stringify({ seq: ++this.auditSeq, ...e }) + "\n"), durable);
   }
 
   async auditLog(q: AuditQuery): Promise<AuditRecord[]> {
-    await this.auditSettled();
-    const text = (await readIfExists(this.auditPath()))?.toString("utf8") ?? "";
+    await this.auditLogFile.settled();
+    const { lines } = await readJsonLines<AuditRecord>(this.auditLogFile.path);
     const out: AuditRecord[] = [];
-    const lines = text.split("\n");
     for (let i = lines.length - 1; i >= 0 && out.length < q.limit; i--) {
-      const line = lines[i]!;
-      if (!line.endsWith("}")) continue;
-      let r: AuditRecord;
-      try {
-        r = JSON.parse(line) as AuditRecord;
-      } catch {
-        continue;
-      }
+      const r = lines[i]!;
       if (q.before !== undefined && r.seq >= q.before) continue;
       if (q.host !== undefined && r.host !== q.host) continue;
       out.push(r);
@@ -315,31 +355,24 @@ export class FileStore implements Store {
   }
 
   async claimOnce(key: string, expiresAtMs: number): Promise<boolean> {
-    return this.ephemeral.claim(key, expiresAtMs);
+    if (!this.claims.claim(key, expiresAtMs)) return false;
+    await this.claimLog.append({ k: key, e: expiresAtMs });
+    if (this.claimLog.size > CLAIMS_COMPACT_BYTES && this.claimLog.size > 8 * 100 * this.claims.size) await this.compactOnce(() => this.compactClaims());
+    return true;
   }
 
   async takeOnce(key: string): Promise<boolean> {
-    return this.ephemeral.take(key);
+    const held = this.claims.take(key);
+    await this.claimLog.append({ k: key, t: 1 });
+    return held;
   }
 
   async holds(key: string): Promise<boolean> {
-    return this.ephemeral.holds(key);
+    return this.claims.holds(key);
   }
 
   onBundle(listener: BundleListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
-  }
-
-  /** Work for one key runs one at a time, in the order it arrived. */
-  private serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.queues.get(key) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const settled = next.catch(() => {});
-    this.queues.set(key, settled);
-    void settled.then(() => {
-      if (this.queues.get(key) === settled) this.queues.delete(key);
-    });
-    return next;
   }
 }

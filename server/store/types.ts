@@ -88,12 +88,23 @@ export class IdConflict extends Error {
   }
 }
 
+/** A checked bundle to store, with the sequence the operator signed. */
+export interface BundleToSave {
+  manifest: BundleManifest & { sequence: number };
+  /** File name (as in the manifest) to its ciphertext. */
+  files: Map<string, Buffer>;
+  signature: BundleSignature | undefined;
+}
+
+/** What became of one bundle of a save: stored (new, or the same content again), or refused. */
+export type SaveOutcome = { ok: true; created: boolean; head: BundleHead } | { ok: false; error: SequenceConflict | IdConflict };
+
 /** Called when a host's head changes (host and its new sequence), or with "*" after a gap (reconnect: recheck all). */
 export type BundleListener = (host: string, sequence: number) => void;
 
 export interface Store {
   readonly kind: "file" | "postgres";
-  /** Claims made before this time may be forgotten (the file store's start): requests signed earlier are refused. */
+  /** Claims made before this time may be forgotten (the file store after the machine went down): requests signed earlier are refused. */
   readonly claimsSinceMs: number;
   init(): Promise<void>;
   close(): Promise<void>;
@@ -102,21 +113,26 @@ export interface Store {
   putFleet(state: FleetState, by: string): Promise<StoredFleet>;
 
   /**
-   * Stores a checked bundle and makes it the host's head, in one step: readers see the
-   * previous head or this one, whole. The manifest's sequence must be above the head's.
+   * Stores checked bundles, each made its host's head in one step: readers see the
+   * previous head or the new one, whole. All that pass are stored together (one
+   * fdatasync, one transaction) before this resolves; each bundle's sequence must be
+   * above its host's head (and above an earlier bundle of the same host in this call).
    *
-   * @throws SequenceConflict, IdConflict
+   * @returns one outcome per item, in order: a refusal (SequenceConflict, IdConflict) holds back no other item
    */
-  saveBundle(manifest: BundleManifest & { sequence: number }, files: Map<string, Buffer>, signature: BundleSignature | undefined): Promise<{ created: boolean; head: BundleHead }>;
+  saveBundles(items: BundleToSave[]): Promise<SaveOutcome[]>;
   head(host: string): Promise<BundleHead | undefined>;
   heads(): Promise<Map<string, BundleHead>>;
   readBundle(host: string, id: string): Promise<StoredBundle | undefined>;
+  /** The host's head bundle when its sequence is above `after` (default: any); undefined when there is none such. */
+  readLatest(host: string, after?: number): Promise<StoredBundle | undefined>;
 
-  recordFetch(host: string, fetch: FetchRecord): Promise<void>;
+  /** Records the host's last fetch and its audit event (written before this resolves, flushed moments later). */
+  recordFetch(host: string, fetch: FetchRecord, event: AuditEvent): Promise<void>;
   fetches(): Promise<Map<string, FetchRecord>>;
 
-  /** Appends an event; a durable one (a push) is on disk when this resolves. */
-  audit(event: AuditEvent, durable?: boolean): Promise<void>;
+  /** Appends events; durable ones (pushes) are on disk when this resolves. */
+  audit(events: AuditEvent[], durable?: boolean): Promise<void>;
   auditLog(query: AuditQuery): Promise<AuditRecord[]>;
 
   /** Records key until expiresAt; false when it is already there (a replayed nonce, a used code). */

@@ -247,4 +247,49 @@ describe.each(backends)("$name store", (backend) => {
       await app2.close();
     }
   });
+
+  it("a batch upload: per-host results in order, a refused bundle holds back no other, waiting hosts are woken once it is stored", async () => {
+    const heads = (await call(app, "GET", "/v1/heads", asAdmin())).json.heads as Record<string, { sequence: number }>;
+    expect(Object.keys(heads).sort()).toEqual(["web1", "web2"]);
+    expect((await call(app, "GET", "/v1/heads", asHost("web1"))).status).toBe(403);
+    const s1 = heads.web1!.sequence;
+    const s2 = heads.web2!.sequence;
+    const waiting = call(app, "GET", `/v1/hosts/web2/bundles/latest?after=${s2}&wait=30`, asHost("web2"));
+    await expect.poll(() => app.inject({ method: "GET", url: "/metrics", headers: { authorization: `Bearer ${TOKEN}` } }).then((r) => /nixseal_server_long_polls_open 1/.test(r.body)), { timeout: 5000 }).toBe(true);
+    const good1 = await signedBundle(work, "web1", keys.web1!, s1 + 1, [{ name: "db", value: v(9), version: 3 }], keys.alice);
+    const good2 = await signedBundle(work, "web2", keys.web2!, s2 + 1, [{ name: "db", value: v(10), version: 3 }], keys.alice);
+    const stale = await signedBundle(work, "web1", keys.web1!, s1, [{ name: "db", value: v(11), version: 3 }], keys.alice);
+    const ghost = await signedBundle(work, "ghost", keys.web1!, 1, [{ name: "db", value: v(12) }], keys.alice);
+    const forged = await signedBundle(work, "web2", keys.web2!, s2 + 1, [{ name: "db", value: v(13) }], keys.stranger);
+    // One host twice in one upload is ambiguous: the whole request is refused, nothing stored.
+    const before = await state(store);
+    const twice = await call(app, "POST", "/v1/bundles", asAdmin(), { bundles: [good1, stale] });
+    expect([twice.status, twice.json.code, twice.json.message]).toEqual([400, "NIXSEAL_ERR_SERVER_BAD_REQUEST", "bad request: host web1 has more than one bundle in this upload: send one per host"]);
+    const tooMany = await call(app, "POST", "/v1/bundles", { token: TOKEN }, { bundles: Array.from({ length: 1001 }, () => ({ manifest: {}, files: {} })) });
+    expect(tooMany.status).toBe(400);
+    expect(await state(store)).toBe(before);
+    // A refusal per host, the good ones stored.
+    const r1 = await call(app, "POST", "/v1/bundles", asAdmin(), { bundles: [stale, ghost] });
+    expect(r1.status, r1.body).toBe(200);
+    expect(r1.json.results.map((x: { host: string; ok: boolean; status?: number; code?: string }) => [x.host, x.ok, x.status, x.code])).toEqual([
+      ["web1", false, 409, "NIXSEAL_ERR_SERVER_SEQUENCE"],
+      ["ghost", false, 409, "NIXSEAL_ERR_SERVER_NO_FLEET"],
+    ]);
+    const r2 = await call(app, "POST", "/v1/bundles", asAdmin(), { bundles: [forged, good1] });
+    expect(r2.json.results.map((x: { host: string; ok: boolean; code?: string }) => [x.host, x.ok, x.code])).toEqual([
+      ["web2", false, "NIXSEAL_ERR_SERVER_BUNDLE_SIGNATURE"],
+      ["web1", true, undefined],
+    ]);
+    expect(r2.json.results[1]).toMatchObject({ id: good1.manifest.id, sequence: s1 + 1, created: true });
+    const r3 = await call(app, "POST", "/v1/bundles", { token: TOKEN }, { bundles: [good2] });
+    expect(r3.json.results[0]).toMatchObject({ host: "web2", ok: true, sequence: s2 + 1 });
+    const woken = await waiting;
+    expect([woken.status, woken.json.id]).toEqual([200, good2.manifest.id]);
+    // Each stored bundle audited as a push, by who sent it.
+    const log = (await call(app, "GET", "/v1/audit?limit=20", { token: TOKEN })).json.events as Array<{ action: string; host?: string; actor: string; sequence?: number }>;
+    expect(log.filter((e) => e.action === "push-bundle").slice(0, 2).map((e) => [e.host, e.actor, e.sequence])).toEqual([
+      ["web2", "token", s2 + 1],
+      ["web1", "admin:alice", s1 + 1],
+    ]);
+  });
 });

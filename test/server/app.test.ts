@@ -12,7 +12,7 @@ import { bundleSigner } from "../../core/bundle-signing.js";
 import { buildServer } from "../../server/app.js";
 import { serverErrors } from "../../server/errors.js";
 import { snapshotTree } from "../cli/harness.js";
-import { logSink, makeHostKey, pushBodyOf, sshKey, writeBundle } from "./support.js";
+import { logSink, makeHostKey, mountTmpfs, occurrences, pushBodyOf, sshKey, storedBytes, umount, writeBundle } from "./support.js";
 
 const work = mkdtempSync(join(tmpdir(), "nixseal-server-app-"));
 const OPERATOR = `op-${randomBytes(16).toString("hex")}`;
@@ -76,7 +76,7 @@ describe("server routes", () => {
     // A body far over the limit without a token is refused as unauthorised, not parsed.
     const huge = await call("PUT", "/v1/hosts/web1/bundles", { token: "", raw: "x".repeat(1024 * 1024), contentType: "application/json" });
     expect(huge.statusCode).toBe(401);
-    expect(snapshotTree(join(storage, "hosts")).size).toBe(0);
+    expect(storedBytes(storage)).toBe(0);
   });
 
   it("GET latest before any push: 404 NO_BUNDLE", async () => {
@@ -97,11 +97,8 @@ describe("server routes", () => {
     expect(body.files).toEqual(b1.files);
     const byId = await call("GET", `/v1/hosts/web1/bundles/${b1.manifest.id}`);
     expect(byId.json()).toEqual(body);
-    // Content-addressed: each .age file is stored once under its sha256.
-    for (const s of b1.manifest.secrets) {
-      const blob = readFileSync(join(storage, "blobs", s.sha256.slice(0, 2), s.sha256));
-      expect(createHash("sha256").update(blob).digest("hex")).toBe(s.sha256);
-    }
+    // Each .age file is in the store's log exactly once, as sent.
+    for (const s of b1.manifest.secrets) expect(occurrences(join(storage, "bundles.log"), Buffer.from(b1.files[s.file]!, "base64"))).toBe(1);
   });
 
   it("the same bundle again is not stored twice; latest follows the last push", async () => {
@@ -226,9 +223,13 @@ describe("server routes", () => {
 
   it("damage on disk is never served: 500 with a body that reveals nothing", async () => {
     const s = b1.manifest.secrets[0]!;
-    const blob = join(storage, "blobs", s.sha256.slice(0, 2), s.sha256);
-    const good = readFileSync(blob);
-    writeFileSync(blob, Buffer.concat([good, Buffer.from("x")]));
+    const logFile = join(storage, "bundles.log");
+    const good = readFileSync(logFile);
+    const bad = Buffer.from(good);
+    // Flip a byte of the file where the log holds it.
+    const file = Buffer.from(b1.files[s.file]!, "base64");
+    for (let at = good.indexOf(file); at !== -1; at = good.indexOf(file, at + 1)) bad[at + 30] ^= 0x01;
+    writeFileSync(logFile, bad);
     try {
       const r = await call("GET", `/v1/hosts/web1/bundles/${b1.manifest.id}`);
       expect(r.statusCode).toBe(500);
@@ -237,25 +238,37 @@ describe("server routes", () => {
       expect(r.body).not.toContain(storage);
       expect(log.text()).toContain("NIXSEAL_ERR_SERVER_CORRUPT");
     } finally {
-      writeFileSync(blob, good);
+      writeFileSync(logFile, good);
     }
     expect((await call("GET", `/v1/hosts/web1/bundles/${b1.manifest.id}`)).statusCode).toBe(200);
   });
 
-  it("a storage failure while pushing: 500 that reveals nothing, the stored bundles stay", async () => {
-    // hosts/web3 is a file: the server cannot make the host's directory.
-    writeFileSync(join(storage, "hosts", "web3"), "in the way");
-    const body = clone(b1);
-    body.manifest.host = "web3";
-    // The id is the pusher's content id; the server stores what it is given under it.
-    const r = await put("web3", body);
-    expect(r.statusCode).toBe(500);
-    expect(r.json().message).toBe("internal error");
-    expect(r.body).not.toContain(storage);
-    expect(r.body).not.toContain("ENOTDIR");
-    expect(log.text()).toMatch(/ENOTDIR|EEXIST/);
-    rmSync(join(storage, "hosts", "web3"));
-    expect((await call("GET", "/v1/hosts/web1/bundles/latest")).statusCode).toBe(200);
+  it("a storage failure while pushing (a full filesystem): 500 that reveals nothing, the stored bundles stay", async () => {
+    const mnt = mkdtempSync(join(work, "full-"));
+    mountTmpfs(mnt, "128k");
+    const small = await buildServer({ storageDir: join(mnt, "store"), operatorToken: OPERATOR, logger: { level: "info", stream: log.stream } as never });
+    try {
+      const { pub } = makeHostKey(mkdtempSync(join(work, "key-")));
+      const hosts = { web3: { hostKey: pub.split(" ").slice(0, 2).join(" ") } };
+      expect((await small.inject({ method: "PUT", url: "/v1/fleet", headers: { authorization: `Bearer ${OPERATOR}` }, payload: { format: "nixseal-fleet/v1", hosts, admins: [] } })).statusCode).toBe(200);
+      const fits = pushBodyOf(await writeBundle(join(work, "fits"), pub, [{ name: "db", value: VALUES[0]! }], "web3"));
+      const tooBig = pushBodyOf(await writeBundle(join(work, "too-big"), pub, [{ name: "db", value: VALUES[1]! + "x".repeat(200 * 1024) }], "web3"));
+      const putSmall = (b: typeof fits, sequence: number) =>
+        small.inject({ method: "PUT", url: "/v1/hosts/web3/bundles", headers: { authorization: `Bearer ${OPERATOR}` }, payload: { ...b, manifest: { ...b.manifest, sequence } } });
+      expect((await putSmall(fits, 1)).statusCode).toBe(201);
+      const r = await putSmall(tooBig, 2);
+      replies.push(r);
+      expect(r.statusCode).toBe(500);
+      expect(r.json().message).toBe("internal error");
+      expect(r.body).not.toContain(mnt);
+      expect(r.body).not.toContain("ENOSPC");
+      expect(log.text()).toMatch(/ENOSPC/);
+      const latest = await small.inject({ method: "GET", url: "/v1/hosts/web3/bundles/latest", headers: { authorization: `Bearer ${OPERATOR}` } });
+      expect([latest.statusCode, latest.json().id]).toEqual([200, fits.manifest.id]);
+    } finally {
+      await small.close();
+      umount(mnt);
+    }
   });
 });
 

@@ -104,7 +104,8 @@ describe("nixseal-server command line", () => {
     const port = Number(/nixseal-server: listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(s.log())![1]);
     const r = await get({ port, path: "/v1/health" });
     expect(r).toEqual({ status: 200, body: '{"ok":true}' });
-    expect(statSync(join(work, "store-tcp", "blobs")).mode & 0o777).toBe(0o700);
+    expect(statSync(join(work, "store-tcp")).mode & 0o777).toBe(0o700);
+    expect(statSync(join(work, "store-tcp", "bundles.log")).mode & 0o777).toBe(0o600);
     child!.kill("SIGTERM");
     expect(await s.exited).toBe(0);
     // Fastify's own JSON log lines went to stdout; no token in any of it.

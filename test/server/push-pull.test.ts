@@ -23,8 +23,8 @@ import { signRequest } from "../../core/signed-request.js";
 import { main as agentMain } from "../../host-agent/commands/main.js";
 import { MAX_REPLY_BYTES, runPull } from "../../host-agent/pull/pull.js";
 import { buildServer } from "../../server/app.js";
-import { runNixseal, snapshotTree, testEnv, type RunResult } from "../cli/harness.js";
-import { grepTree, logSink, makeEnv, snapshotState, type AgentEnv } from "./support.js";
+import { runNixseal, testEnv, type RunResult } from "../cli/harness.js";
+import { grepTree, logSink, makeEnv, snapshotState, storedBytes, type AgentEnv } from "./support.js";
 
 const work = mkdtempSync(join(tmpdir(), "nixseal-push-pull-"));
 const repo = join(work, "repo");
@@ -128,7 +128,7 @@ describe("nixseal push, nixseal-agent pull", () => {
       expect(r.code).toBe(code);
       expect(r.stderr).not.toContain(TOKEN);
     }
-    expect(snapshotTree(join(storage, "hosts")).size).toBe(0);
+    expect(storedBytes(storage)).toBe(0);
   });
 
   it("push refuses a wrong token and stores nothing", async () => {
@@ -143,7 +143,7 @@ describe("nixseal push, nixseal-agent pull", () => {
     const s = await nixseal(["push", "testhost", "--server", url, "--sign-key", stranger]);
     expect(s.code).toBe(1);
     expect(s.stderr).toMatch(/signature or token is not accepted/);
-    expect(snapshotTree(join(storage, "hosts")).size).toBe(0);
+    expect(storedBytes(storage)).toBe(0);
     const loose = join(work, "loose.token");
     writeFileSync(loose, TOKEN, { mode: 0o644 });
     const l = await nixseal(["push", "testhost", "--server", url, "--token-file", loose]);

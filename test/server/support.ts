@@ -1,7 +1,7 @@
 // Fixtures for the server tests, all real: an ed25519 host key from ssh-keygen, bundles
 // encrypted to it by core (the agent tests' writeBundle), and a logger that keeps every
 // line the server writes so tests can grep it.
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import type { BundleManifest } from "../../core/index.js";
@@ -18,7 +18,7 @@ import type { Store } from "../../server/store/types.js";
 import { startPostgres, type TestPostgres } from "./postgres.js";
 import { writeBundle as writeAgentBundle } from "../host-agent/support.js";
 
-export { makeHostKey, writeBundle, grepTree, makeEnv, type AgentEnv } from "../host-agent/support.js";
+export { makeHostKey, writeBundle, grepTree, makeEnv, mountTmpfs, umount, type AgentEnv } from "../host-agent/support.js";
 
 /** A PUT body made from a bundle dir as `nixseal bundle` writes it. */
 export function pushBodyOf(dir: string): { manifest: BundleManifest; files: Record<string, string> } {
@@ -26,6 +26,19 @@ export function pushBodyOf(dir: string): { manifest: BundleManifest; files: Reco
   const files: Record<string, string> = {};
   for (const s of manifest.secrets) files[s.file] = readFileSync(join(dir, s.file)).toString("base64");
   return { manifest, files };
+}
+
+/** The bytes of bundles a file store directory holds (0: none stored). */
+export function storedBytes(storage: string): number {
+  return existsSync(join(storage, "bundles.log")) ? statSync(join(storage, "bundles.log")).size : 0;
+}
+
+/** How often bytes occur in a file. */
+export function occurrences(file: string, bytes: Buffer): number {
+  const hay = readFileSync(file);
+  let n = 0;
+  for (let at = hay.indexOf(bytes); at !== -1; at = hay.indexOf(bytes, at + 1)) n++;
+  return n;
 }
 
 /** A stream that keeps everything written to it (a pino destination, an io stream). */
