@@ -15,7 +15,7 @@ let
   inherit (lib)
     attrNames attrValues concatMap concatStringsSep filter filterAttrs hasPrefix
     length literalExpression mapAttrs mapAttrs' mkEnableOption mkIf mkMerge mkOption
-    mkRemovedOptionModule nameValuePair optional optionalAttrs sort types unique;
+    mkRemovedOptionModule nameValuePair optional optionalAttrs optionals sort types unique;
 
   cfg = config.services.nixseal;
 
@@ -76,6 +76,27 @@ let
     "@identityPaths@" = cfg.identityPaths;
   };
   units = import ./units.nix { units = unitsJson; inherit placeholders; };
+
+  # --- pulling from a nixseal server (units.json's "pull") ---------------------
+  pull = cfg.server;
+  pullOn = pull.url != null;
+  trustKeyFiles = lib.imap1 (i: k: pkgs.writeText "nixseal-trust-key-${toString i}.pub" (k + "\n")) pull.trustKeys;
+  # One word of a command line for systemd, as host-agent/systemd/install-units.ts
+  # systemdWord quotes it: specifiers (%) and variables ($) are expanded inside quotes too.
+  systemdWord = w: "\"" + builtins.replaceStrings [ "\\" "\"" "%" "$" ] [ "\\\\" "\\\"" "%%" "$$" ] w + "\"";
+  pullArgs = [ "--server" (toString pull.url) ]
+    ++ (if pull.trustServer then [ "--trust-server" ] else concatMap (f: [ "--trust-key" "${f}" ]) trustKeyFiles)
+    ++ optionals fileOk [ "--host" hostName ];
+  pullNames = if pull.follow then unitsJson.pull.follow else unitsJson.pull.timer;
+  pullUnits = import ./units.nix {
+    units = unitsJson // {
+      hardening = unitsJson.hardening // unitsJson.pull.hardening;
+      hardenedUnits = filter (lib.hasSuffix ".service") pullNames;
+      units = lib.getAttrs pullNames unitsJson.pull.units;
+    };
+    placeholders = placeholders // { "@pullArgs@" = concatStringsSep " " (map systemdWord pullArgs); };
+  };
+  trustKeyPattern = "(ssh-ed25519|ssh-rsa) [A-Za-z0-9+/]+={0,2}( [^\n]*)?";
 
   # The restore of the neededForUsers secrets where users are made by systemd
   # (sysusers, userborn): its own unit, with units.json's hardening, before them.
@@ -226,6 +247,52 @@ in
       '';
     };
 
+    server = {
+      url = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "https://secrets.example.org";
+        description = ''
+          A nixseal server to pull this host's bundles from (`nixseal push` uploads
+          them there). Unset (the default): no pull units; bundles arrive with
+          `nixseal deploy`. Set: `nixseal-pull.timer` pulls every 10 minutes, or,
+          with `follow`, `nixseal-follow.service` installs each bundle as it is pushed.
+        '';
+      };
+
+      follow = mkOption {
+        type = types.bool;
+        default = false;
+        example = true;
+        description = ''
+          Keep a long-poll open to the server (`nixseal-agent pull --follow`,
+          `nixseal-follow.service`): a rotation arrives within seconds of its push.
+          Off: a pull from a timer, nothing resident between pulls.
+        '';
+      };
+
+      trustKeys = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+        example = [ "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBx2k0hQ6Hd5pgy5sm0AXp0bUXWqExQpDYmxCw4rT+8k alice" ];
+        description = ''
+          The operators' signing keys (public key lines, the `.pub` of
+          `nixseal push --sign-key`): the agent installs only bundles signed by one of them.
+        '';
+      };
+
+      trustServer = mkOption {
+        type = types.bool;
+        default = false;
+        example = true;
+        description = ''
+          Install unsigned bundles (`--trust-server`): the server, and anyone
+          between it and this host, then decides what this host installs. Use
+          `trustKeys` instead.
+        '';
+      };
+    };
+
     secretPaths = mkOption {
       type = types.attrsOf types.str;
       readOnly = true;
@@ -354,6 +421,28 @@ in
         after = [ "nixseal-secrets.target" ] ++ map keyUnit (attrNames regular);
       };
     }
+
+    (mkIf pullOn {
+      assertions = [
+        {
+          assertion = (pull.trustKeys != [ ]) != pull.trustServer;
+          message = if pull.trustServer
+            then "services.nixseal.server: trustKeys and trustServer exclude each other: keep trustKeys (bundles signed by those keys only)"
+            else "services.nixseal.server.url is set but not whom to trust: set services.nixseal.server.trustKeys to the operators' signing keys (the .pub of nixseal push --sign-key), or trustServer = true to install unsigned bundles";
+        }
+        {
+          assertion = builtins.match "https?://[^/?#@[:space:]]+(/[^?#[:space:]]*)?" pull.url != null;
+          message = "services.nixseal.server.url = ${builtins.toJSON pull.url}: give an http:// or https:// URL without credentials, spaces, query or fragment, e.g. \"https://secrets.example.org\"";
+        }
+      ] ++ map (k: {
+        assertion = builtins.match trustKeyPattern k != null;
+        message = "services.nixseal.server.trustKeys: ${builtins.toJSON k} is not an ssh-ed25519 or ssh-rsa public key line (\"ssh-ed25519 AAAA... comment\", as in the signing key's .pub file)";
+      }) pull.trustKeys;
+
+      # units.json's pull units for the chosen mode, hardened like the agent's with network allowed.
+      systemd.services = mapAttrs' (n: v: nameValuePair n (v // { restartTriggers = [ agentConfigFile ]; })) pullUnits.services;
+      systemd.timers = pullUnits.timers;
+    })
 
     (mkIf (forUsers != { } && useSystemdUsers) {
       systemd.services = mapAttrs' (n: v: nameValuePair n (v // { restartTriggers = [ agentConfigFile ]; }))

@@ -19,6 +19,7 @@
 #        services = { <n> = { description, after, ..., unitConfig, serviceConfig }; };
 #        sockets  = { <n> = { ..., listenStreams, socketConfig }; };
 #        targets  = { <n> = { ... }; };
+#        timers   = { <n> = { ..., timerConfig }; };
 #        mounts   = [ { what, where, type, options, mountConfig, ... } ];
 #        names    = [ "<unit>" ... ]; }
 { units, placeholders }:
@@ -32,8 +33,8 @@ let
   unitTable = units.units or (throw "nixseal: units.json has no \"units\" object");
   # Every unit must be mapped: one skipped here would exist on plain hosts only.
   names = map
-    (n: if match "[-A-Za-z0-9:_.@\\\\]+[.](service|socket|target|mount)" n != null then n
-        else throw "nixseal: units.json has ${n}, a unit nix/units.nix does not map (it maps .service, .socket, .target and .mount units); extend it")
+    (n: if match "[-A-Za-z0-9:_.@\\\\]+[.](service|socket|target|timer|mount)" n != null then n
+        else throw "nixseal: units.json has ${n}, a unit nix/units.nix does not map (it maps .service, .socket, .target, .timer and .mount units); extend it")
     (attrNames unitTable);
   hardening = units.hardening or { };
   hardenedUnits = units.hardenedUnits or [ ];
@@ -131,6 +132,10 @@ let
 
   toTarget = name: s: common name (only name s [ "Unit" "Install" ]);
 
+  toTimer = name: s:
+    let c = common name (only name s [ "Unit" "Timer" "Install" ]);
+    in c // { timerConfig = s.Timer or { }; };
+
   # NixOS renders listenStreams as ListenStream= lines itself.
   toSocket = name: s:
     let
@@ -170,5 +175,6 @@ in
   services = pick ".service" toService;
   sockets = pick ".socket" toSocket;
   targets = pick ".target" toTarget;
+  timers = pick ".timer" toTimer;
   mounts = map (n: toMount n sections.${n}) (filter (hasSuffix ".mount") names);
 }

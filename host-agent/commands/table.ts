@@ -94,8 +94,11 @@ nixseal verify HOST runs it after a reboot.
   {
     name: "install",
     operands: [],
-    options: ["agent", "noStart"],
-    usage: [["install [--agent PATH] [--no-start]", "write the systemd units, daemon-reload, enable and start them"]],
+    options: ["agent", "noStart", "server", "host", "trustKey", "trustServer", "follow"],
+    usage: [
+      ["install [--agent PATH] [--no-start]", "write the systemd units, daemon-reload, enable and start them"],
+      ["install --server URL (--trust-key FILE... | --trust-server) [--follow]", "also the units that pull from a nixseal server (a timer, or a follower)"],
+    ],
     run: async (inv, io) => (await import("./install.js")).install(inv, io),
   },
   {

@@ -1,7 +1,7 @@
 // `nixseal-agent install`: renders host-agent/systemd/units.json (the one source of the agent's units, also
 // read by nix/module.nix) into unit files, and installs them on a plain systemd host.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { release } from "node:os";
 import { join } from "node:path";
 import { HOST_PATHS, writeFileAtomic } from "../../core/index.js";
@@ -20,6 +20,15 @@ export interface UnitsSpec {
   hardenedUnits: string[];
   hardening: Section;
   units: Record<string, Unit>;
+  /** Units that pull from a nixseal server, installed only when asked for (see units.json's pull.comment). */
+  pull: { hardening: Section; timer: string[]; follow: string[]; units: Record<string, Unit> };
+}
+
+/** How a host gets its bundles from a nixseal server: a pull every few minutes, or a long-poll that follows. */
+export interface PullUnitsOptions {
+  follow: boolean;
+  /** The pull options: --server URL, --trust-key FILE... or --trust-server. */
+  args: string[];
 }
 
 export interface RenderOptions {
@@ -33,6 +42,8 @@ export interface RenderOptions {
   readWritePaths?: string[];
   /** The SSH host keys the agent reads (RequiresMountsFor= of the boot restore). */
   identityPaths?: string[];
+  /** Also the units that pull from a nixseal server. */
+  pull?: PullUnitsOptions;
 }
 
 /** Loads units.json from the source tree (works from host-agent/ and from dist/host-agent/). */
@@ -60,13 +71,42 @@ function substitute(v: string, vars: Record<string, string>): string {
 }
 
 /**
+ * One word of a command line for systemd: double-quoted, with \\ and \" escaped, and
+ * % and $ doubled (systemd expands specifiers and variables inside quotes too).
+ * nix/module.nix quotes the same way.
+ */
+export function systemdWord(word: string): string {
+  return `"${word.replace(/[\\"]/g, (c) => `\\${c}`).replace(/%/g, "%%").replace(/\$/g, "$$$$")}"`;
+}
+
+/**
+ * The pull units for a mode, as a spec of their own (same shape as the agent's): the
+ * services hardened like the agent's, with the pull's network allowances over it.
+ */
+export function pullSpec(spec: UnitsSpec, follow: boolean): UnitsSpec {
+  const names = follow ? spec.pull.follow : spec.pull.timer;
+  return {
+    ...spec,
+    hardening: { ...spec.hardening, ...spec.pull.hardening },
+    hardenedUnits: names.filter((n) => n.endsWith(".service")),
+    units: Object.fromEntries(names.map((n) => [n, spec.pull.units[n]!])),
+  };
+}
+
+/**
  * Renders every unit to its file text.
  *
  * @returns unit file name -> contents
  */
 export function renderUnits(spec: UnitsSpec, opts: RenderOptions): Record<string, string> {
+  const out = renderSpec(spec, opts, {});
+  if (opts.pull) Object.assign(out, renderSpec(pullSpec(spec, opts.pull.follow), opts, { "@pullArgs@": opts.pull.args.map(systemdWord).join(" ") }));
+  return out;
+}
+
+function renderSpec(spec: UnitsSpec, opts: RenderOptions, more: Record<string, string>): Record<string, string> {
   const fs = memoryFsFor(spec, opts.kernel ?? release());
-  const vars: Record<string, string> = { "@agent@": opts.agent, "@config@": opts.config, "@fsType@": fs.fsType, "@fsOptions@": fs.fsOptions };
+  const vars: Record<string, string> = { "@agent@": opts.agent, "@config@": opts.config, "@fsType@": fs.fsType, "@fsOptions@": fs.fsOptions, ...more };
   // A list placeholder stands alone as a list item and becomes zero or more items.
   const lists: Record<string, string[]> = { "@readWritePaths@": opts.readWritePaths ?? [], "@identityPaths@": opts.identityPaths ?? [] };
   const out: Record<string, string> = {};
@@ -128,7 +168,12 @@ export async function installUnits(opts: InstallUnitsOptions): Promise<string[]>
   const written: string[] = [];
   mkdirSync(unitDir, { recursive: true });
   mkdirSync(tmpfilesDir, { recursive: true });
-  for (const [name, text] of Object.entries(renderUnits(spec, opts))) {
+  const rendered = renderUnits(spec, opts);
+  // Pull units of another mode (or of an install with a server, run again without one) go.
+  const stale = Object.keys(spec.pull.units).filter((n) => !rendered[n] && existsSync(join(unitDir, n)));
+  if (stale.length && opts.systemctl !== false) run("systemctl", ["disable", "--now", ...stale]);
+  for (const n of stale) rmSync(join(unitDir, n), { force: true });
+  for (const [name, text] of Object.entries(rendered)) {
     await writeFileAtomic(join(unitDir, name), text, 0o644);
     written.push(join(unitDir, name));
   }
@@ -144,6 +189,13 @@ export async function installUnits(opts: InstallUnitsOptions): Promise<string[]>
     // code, and a changed socket unit is bound again), then the socket alone started.
     run("systemctl", ["stop", "nixseal-agent.socket", "nixseal-agent.service"]);
     run("systemctl", ["start", "run-nixseal.mount", "nixseal-secrets.target", "nixseal-agent.socket"]);
+    if (opts.pull) {
+      const pull = pullSpec(spec, opts.pull.follow);
+      const units = Object.entries(pull.units).filter(([, u]) => u.Install).map(([n]) => n);
+      run("systemctl", ["enable", ...units]);
+      // restart: a new server or key reaches a follower that runs already
+      run("systemctl", ["restart", ...units]);
+    }
   }
   return written;
 }

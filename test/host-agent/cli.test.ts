@@ -70,6 +70,22 @@ describe("nixseal-agent command line", () => {
     expect(spawnSync(process.execPath, [AGENT, "restore", "--run-dir", "relative"], { encoding: "utf8" }).status).toBe(2);
   });
 
+  it("install refuses pull options it could not run, before writing any unit", () => {
+    env = makeEnv();
+    const cases: Array<[string[], RegExp]> = [
+      [["--follow"], /--trust-key, --trust-server, --follow and --host go with --server URL/],
+      [["--server", "https://s.example.org"], /needs either --trust-key FILE .* or --trust-server/],
+      [["--server", "ftp://s.example.org", "--trust-server"], /--server must be an http:\/\/ or https:\/\/ URL/],
+      [["--server", "https://s.example.org", "--trust-key", join(env.root, "none.pub")], /none\.pub/],
+    ];
+    for (const [args, message] of cases) {
+      const r = spawnSync(process.execPath, [AGENT, "install", "--agent", "/usr/local/bin/nixseal-agent", "--config", join(env.root, "no-such-agent.json"), ...args], { encoding: "utf8" });
+      expect(r.stderr, args.join(" ")).toMatch(message);
+      expect(r.status, args.join(" ")).not.toBe(0);
+      expect(r.stderr).not.toMatch(/wrote /);
+    }
+  });
+
   it("every catalogue code is documented in docs/errors.md", () => {
     const doc = readFileSync(join(import.meta.dirname, "..", "..", "docs", "errors.md"), "utf8");
     for (const make of Object.values(errors)) expect(doc).toContain(make.code);

@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { CONFIG_DEFAULTS } from "../../host-agent/config/defaults.js";
-import { installUnits, kernelAtLeast, loadUnitsSpec, renderUnits } from "../../host-agent/systemd/install-units.js";
+import { existsSync } from "node:fs";
+import { installUnits, kernelAtLeast, loadUnitsSpec, renderUnits, systemdWord } from "../../host-agent/systemd/install-units.js";
 
 const dir = mkdtempSync(join(tmpdir(), "nixseal-units-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -79,5 +80,36 @@ describe("systemd units from units.json", () => {
     });
     expect(readFileSync(join(dir, "tmpfiles", "nixseal.conf"), "utf8")).toContain("L /run/keys - - - - /run/nixseal/current");
   });
-});
 
+  it("pull units only when asked for: a timer, or --follow's service, hardened like the agent but on the network, arguments quoted for systemd", async () => {
+    const plain = renderUnits(spec, opts);
+    for (const n of Object.keys(spec.pull.units)) expect(Object.keys(plain)).not.toContain(n);
+    const args = ["--server", "https://secrets.example.org/a%20b/", "--trust-key", "/etc/nixseal/op $1.pub"];
+    const timer = renderUnits(spec, { ...opts, pull: { follow: false, args } });
+    expect(Object.keys(timer).filter((n) => n in spec.pull.units).sort()).toEqual(["nixseal-pull.service", "nixseal-pull.timer"]);
+    expect(timer["nixseal-pull.service"]).toContain('ExecStart=/usr/local/bin/nixseal-agent pull --config /etc/nixseal/agent.json "--server" "https://secrets.example.org/a%%20b/" "--trust-key" "/etc/nixseal/op $$1.pub"');
+    expect(timer["nixseal-pull.timer"]).toMatch(/^OnUnitActiveSec=10min$/m);
+    expect(timer["nixseal-pull.timer"]).toMatch(/^WantedBy=timers.target$/m);
+    const follow = renderUnits(spec, { ...opts, pull: { follow: true, args: ["--server", "http://127.0.0.1:1/", "--trust-server"] } });
+    expect(Object.keys(follow).filter((n) => n in spec.pull.units)).toEqual(["nixseal-follow.service"]);
+    const f = follow["nixseal-follow.service"]!;
+    expect(f).toContain('ExecStart=/usr/local/bin/nixseal-agent pull --follow --config /etc/nixseal/agent.json "--server" "http://127.0.0.1:1/" "--trust-server"');
+    expect(f).toMatch(/^Restart=always$/m);
+    expect(f).toMatch(/^PrivateNetwork=no$/m);
+    expect(f).toMatch(/^RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6$/m);
+    expect(f).not.toMatch(/^IPAddressDeny=any$/m);
+    // everything else of the agent's sandbox is there
+    for (const line of ["ProtectSystem=strict", "NoNewPrivileges=yes", "CapabilityBoundingSet=CAP_CHOWN CAP_FOWNER", "SystemCallFilter=@system-service"]) expect(f).toContain(`\n${line}\n`);
+    expect(systemdWord('a"b\\c')).toBe('"a\\"b\\\\c"');
+    // systemd reads them without a complaint, and they stay well sandboxed
+    const unitDir = join(dir, "pull-units");
+    await installUnits({ ...opts, unitDir, tmpfilesDir: join(dir, "pull-tmpfiles"), systemctl: false, pull: { follow: true, args: ["--server", "http://127.0.0.1:1/", "--trust-server"] } });
+    expect(exposure(join(unitDir, "nixseal-follow.service"))).toBeLessThanOrEqual(3.0);
+    const v = spawnSync("systemd-analyze", ["verify", "--man=no", join(unitDir, "nixseal-follow.service")], { encoding: "utf8", env: { ...process.env, SYSTEMD_UNIT_PATH: `${unitDir}:` } });
+    expect(v.stderr.split("\n").filter((l) => /nixseal-follow/.test(l) && !/Command .* is not executable/.test(l))).toEqual([]);
+    // installed again as a timer: the follower's unit goes
+    await installUnits({ ...opts, unitDir, tmpfilesDir: join(dir, "pull-tmpfiles"), systemctl: false, pull: { follow: false, args: ["--server", "http://127.0.0.1:1/", "--trust-server"] } });
+    expect(existsSync(join(unitDir, "nixseal-follow.service"))).toBe(false);
+    expect(existsSync(join(unitDir, "nixseal-pull.timer"))).toBe(true);
+  });
+});

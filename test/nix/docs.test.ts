@@ -36,7 +36,11 @@ function declared(text: string, indent: number): Map<string, string> {
 }
 
 const top = declared(block(moduleText, "options.services.nixseal = {", /^  };$/m), 4);
-const expected = new Map<string, string>([...top].map(([k, v]) => [`services.nixseal.${k}`, v] as const));
+const server = declared(block(moduleText, "\n    server = {", /^    };$/m), 6);
+const expected = new Map<string, string>([
+  ...[...top].map(([k, v]) => [`services.nixseal.${k}`, v] as const),
+  ...[...server].map(([k, v]) => [`services.nixseal.server.${k}`, v] as const),
+]);
 
 /** Rows of the options table: option -> default column, as plain text. */
 const rows = new Map<string, string>();
@@ -53,7 +57,7 @@ describe("nix/module.nix options", () => {
   const blocks = [...moduleText.matchAll(/^ +([A-Za-z]+) = mkOption \{([\s\S]*?)^ +\};$/gm)];
 
   it("all have a type, a default, a description, and an example unless read-only", () => {
-    expect(blocks.length).toBe(top.size - 1); // enable is an mkEnableOption
+    expect(blocks.length).toBe(top.size - 1 + server.size); // enable is an mkEnableOption
     for (const [, name, body] of blocks) {
       expect(body, name).toMatch(/\btype = /);
       expect(body, name).toMatch(/\bdefault = /);
@@ -68,6 +72,8 @@ describe("docs/nixos.md options", () => {
     expect(top.size).toBeGreaterThanOrEqual(10);
     expect(top.get("keepGenerations")).toBe("5");
     expect(top.get("keyTimeout")).toBe("30");
+    expect(server.get("url")).toBe("null");
+    expect(server.get("follow")).toBe("false");
   });
 
   it("lists every option of nix/module.nix, and no other", () => {

@@ -46,6 +46,8 @@ const unit = (e: Evaluated, name: string): string => {
   expect(Object.keys(e.units), `no unit ${name}`).toContain(name);
   return e.units[name]!.text;
 };
+/** The one line of a unit text that sets key (e.g. ExecStart), as written. */
+const sectionLine = (text: string, key: string): string | undefined => text.split("\n").find((l) => l.startsWith(`${key}=`));
 const ours = (e: Evaluated) => e.warnings.filter((w) => w.includes("nixseal"));
 const agentJson = (e: Evaluated) => agentConfigSchema.parse(JSON.parse(e.etc["nixseal/agent.json"]!.text!));
 
@@ -255,6 +257,55 @@ describe("nix/module.nix evaluation matrix", () => {
     const mount = unit(e, "run-nixseal.mount");
     expect(words(mount, "Mount", "Type")).toEqual(["ramfs"]);
     expect(words(mount, "Mount", "Options")[0]).not.toContain("noswap");
+  });
+});
+
+describe("services.nixseal.server: the pull units of units.json", () => {
+  const PULL_UNITS = Object.keys(unitsJson.pull.units as Record<string, unknown>);
+
+  it("off by default: no pull unit", () => {
+    const e = ok("minimal", {}, "minimal-no-pull");
+    for (const n of PULL_UNITS) expect(Object.keys(e.units)).not.toContain(n);
+  });
+
+  it("url and trustKeys: a timer pulls, signed bundles only, as the host the generated file names, hardened like the agent but on the network", () => {
+    const e = ok("server-pull", { db: secret() });
+    expect(Object.keys(e.units)).not.toContain("nixseal-follow.service");
+    const timer = unit(e, "nixseal-pull.timer");
+    expect(words(timer, "Timer", "OnUnitActiveSec")).toEqual(["10min"]);
+    expect(e.units["nixseal-pull.timer"]!.wantedBy).toEqual(["timers.target"]);
+    const service = unit(e, "nixseal-pull.service");
+    const exec = words(service, "Service", "ExecStart");
+    expect(exec.slice(0, 4)).toEqual([e.agentPath, "pull", "--config", "/etc/nixseal/agent.json"]);
+    expect(exec.slice(4, 6)).toEqual(['"--server"', '"https://secrets.example.org"']);
+    expect(exec[6]).toBe('"--trust-key"');
+    expect(exec.slice(-2)).toEqual(['"--host"', '"web1"']);
+    // The key line became a file of the store, holding that line.
+    const keyFile = exec[7]!.replace(/^"|"$/g, "");
+    expect(keyFile).toMatch(/^\/nix\/store\/[a-z0-9]{32}-nixseal-trust-key-1\.pub$/);
+    expect(words(service, "Service", "PrivateNetwork")).toEqual(["no"]);
+    expect(words(service, "Service", "RestrictAddressFamilies")).toEqual(["AF_UNIX", "AF_INET", "AF_INET6"]);
+    for (const k of ["ProtectSystem", "NoNewPrivileges", "CapabilityBoundingSet", "SystemCallFilter"]) expect(words(service, "Service", k), k).toEqual(words(unit(e, "nixseal-agent.service"), "Service", k));
+    expect(words(service, "Unit", "After")).toEqual(expect.arrayContaining(["network-online.target", "nixseal-restore.service"]));
+  });
+
+  it("follow: a long-polling service instead of the timer, the URL quoted so systemd expands none of it", () => {
+    const e = ok("server-follow", { db: secret() });
+    expect(Object.keys(e.units)).not.toContain("nixseal-pull.timer");
+    expect(Object.keys(e.units)).not.toContain("nixseal-pull.service");
+    const service = unit(e, "nixseal-follow.service");
+    expect(e.units["nixseal-follow.service"]!.wantedBy).toEqual(["multi-user.target"]);
+    expect(sectionLine(service, "ExecStart")).toBe(`ExecStart=${e.agentPath} pull --follow --config /etc/nixseal/agent.json "--server" "http://127.0.0.1:8443/nix%%20seal/$$HOME" "--trust-server" "--host" "web1"`);
+    expect(words(service, "Service", "Restart")).toEqual(["always"]);
+  });
+
+  it("refuses a server without whom to trust, a URL that is not http(s), a key line that is a path", () => {
+    const e = run("server-untrusted", { db: secret() });
+    expect(e.failedAssertions).toEqual([
+      expect.stringContaining("trustKeys and trustServer exclude each other"),
+      expect.stringContaining('services.nixseal.server.url = "ftp://secrets.example.org": give an http:// or https:// URL'),
+      expect.stringContaining('"/etc/nixseal/operator.pub" is not an ssh-ed25519 or ssh-rsa public key line'),
+    ]);
   });
 });
 

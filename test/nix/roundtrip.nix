@@ -37,6 +37,7 @@ listToAttrs (
       // (if mapped.sockets.${n}.listenStreams != [ ] then { ListenStream = mapped.sockets.${n}.listenStreams; } else { });
   }); }) (attrNames mapped.sockets)
   ++ map (n: { name = "${n}.target"; value = nonEmpty (common mapped.targets.${n}); }) (attrNames mapped.targets)
+  ++ map (n: { name = "${n}.timer"; value = nonEmpty (common mapped.timers.${n} // { Timer = mapped.timers.${n}.timerConfig; }); }) (attrNames (mapped.timers or { }))
   ++ map (m: {
     name = mountName m.where;
     value = nonEmpty (common m // {

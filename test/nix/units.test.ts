@@ -140,9 +140,14 @@ describe.skipIf(!nix)("nix/units.nix refuses what NixOS could not express", () =
   });
 
   it("a unit kind it does not map (which would exist on plain hosts only) fails evaluation", () => {
-    const err = nixEvalError(inline({ units: { "nixseal.timer": { Timer: { OnCalendar: "daily" } } } }));
-    expect(err).toContain("nixseal.timer");
+    const err = nixEvalError(inline({ units: { "nixseal.path": { Path: { PathExists: "/run/x" } } } }));
+    expect(err).toContain("nixseal.path");
     expect(err).toContain("does not map");
+  });
+
+  it("maps a timer (units.json's pull timer): [Timer] to timerConfig, [Install] to wantedBy", () => {
+    const mapped = nixEval(inline({ units: { "nixseal-pull.timer": { Unit: { Description: "d" }, Timer: { OnUnitActiveSec: "10min" }, Install: { WantedBy: "timers.target" } } } })) as { timers: Record<string, unknown> };
+    expect(mapped.timers).toEqual({ "nixseal-pull": { description: "d", timerConfig: { OnUnitActiveSec: "10min" }, unitConfig: {}, wantedBy: ["timers.target"] } });
   });
 
   it("escapes dashes in mount names as systemd does", () => {
