@@ -271,6 +271,8 @@ describe("FileStore", () => {
     expect(await clean.claimOnce("nonce:b", soon)).toBe(false);
     await clean.close();
     await afterKill.close().catch(() => {});
+    // The "killed" store's files, closed only now that the test is done with what it left.
+    await back.close().catch(() => {});
   });
 
   it("refuses a storage directory of the earlier per-file layout, changing nothing", async () => {
