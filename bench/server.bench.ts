@@ -17,6 +17,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { setMaxListeners } from "node:events";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { bundleSigner } from "../core/bundle-signing.js";
@@ -69,6 +70,12 @@ async function waitFor(what: string, cond: () => Promise<boolean> | boolean): Pr
   }
 }
 
+/** CPU time (user + system) a process has used, from /proc/PID/stat (clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 function rssMb(pid: number): { rss: number; peak: number } {
   const s = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(s)?.[1] ?? 0);
@@ -81,12 +88,20 @@ function startServer(args: string[]): Promise<{ child: ChildProcess; url: URL }>
     delete env.NODE_EXTRA_CA_CERTS;
     const child = spawn(process.execPath, [SERVER_JS, ...args, "--port", "0"], { stdio: ["ignore", "ignore", "pipe"], env });
     let err = "";
+    let listening = false;
     child.stderr!.on("data", (d: Buffer) => {
-      err += d.toString();
+      err = (err + d.toString()).slice(-8192);
       const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(err);
-      if (m) resolve({ child, url: new URL(m[1]! + "/") });
+      if (m && !listening) {
+        listening = true;
+        resolve({ child, url: new URL(m[1]! + "/") });
+      }
     });
-    child.on("exit", (code) => reject(new Error(`nixseal-server exited ${code}: ${err}`)));
+    child.on("exit", (code, signal) => {
+      // A server that dies under load says why, whatever the bench was waiting for.
+      if (listening && signal !== "SIGTERM" && signal !== "SIGKILL" && code !== 0) process.stderr.write(`bench server: nixseal-server ${args.join(" ")} exited ${code ?? signal}:\n${err}\n`);
+      reject(new Error(`nixseal-server exited ${code ?? signal}: ${err}`));
+    });
   });
 }
 
@@ -124,23 +139,31 @@ function bundleFor(h: Host, sequence: number, admin: SshEd25519PrivateKey, blob:
 type PushMode = "batched" | "per-bundle";
 
 /** Pushes one new bundle to each host: in batches as nixseal push does, or one PUT per bundle (PUSH_JOBS at once). */
-async function pushAll(server: URL, s: Setup, hosts: Host[], sequence: number, blobs: Map<string, Buffer>, mode: PushMode = "batched"): Promise<void> {
+async function pushAll(server: URL, s: Setup, hosts: Host[], sequence: number, blobs: Map<string, Buffer>, mode: PushMode = "batched"): Promise<{ signMs: number }> {
+  const t0 = performance.now();
   const bodies = hosts.map((h) => bundleFor(h, sequence, s.admin, blobs.get(h.name)!));
+  const signMs = performance.now() - t0;
   if (mode === "per-bundle") {
     await eachLimited(bodies, PUSH_JOBS, async (b) => {
       await requestJson(server, `v1/hosts/${b.manifest.host}/bundles`, { method: "PUT", token: s.token, body: b, timeoutMs: 60_000, maxBytes: 1 << 20 });
     });
-    return;
+    return { signMs };
   }
   const up = new BundleUploader((method, path, body) => requestJson(server, path, { method, token: s.token, body, timeoutMs: 120_000, maxBytes: 16 << 20 }), server.origin);
   for (const b of bodies) await up.add(b);
   const failed = [...(await up.finish()).values()].filter((r) => !r.ok);
   if (failed.length) throw new Error(`bench server: ${failed.length} bundles refused, e.g. ${JSON.stringify(failed[0])}`);
+  return { signMs };
 }
 
 interface Delivery {
   fromPushStart: number[];
   pushMs: number;
+  /** Building and signing the bundles (inside pushMs). */
+  signMs: number;
+  /** CPU the servers and the bench process (the 2,000 simulated hosts and the push) used from the push's start to the last delivery. */
+  serverCpuMs: number;
+  fleetCpuMs: number;
   rssWithPollsMb: number;
   peakMb: number;
 }
@@ -154,6 +177,8 @@ async function measureDelivery(servers: Array<{ child: ChildProcess; url: URL }>
   const arrived = new Map<string, number>();
   const running = new Map<string, number>();
   const stop = new AbortController();
+  // Every simulated host's requests listen on this one signal.
+  setMaxListeners(0, stop.signal);
   const loops = hosts.map((h, i) =>
     follow(
       { server: servers[i % servers.length]!.url, host: h.name, signer: { key: h.key, principal: { kind: "host", host: h.name } }, trusted },
@@ -174,7 +199,8 @@ async function measureDelivery(servers: Array<{ child: ChildProcess; url: URL }>
     const open = async () => {
       let n = 0;
       for (const srv of servers) {
-        const text = await (await fetch(new URL("metrics", srv.url), { headers: { authorization: `Bearer ${s.token}` } })).text();
+        // A kept-alive connection the server closed as it went idle fails once: look again.
+        const text = await fetch(new URL("metrics", srv.url), { headers: { authorization: `Bearer ${s.token}` } }).then((r) => r.text(), () => "");
         n += Number(/nixseal_server_long_polls_open (\d+)/.exec(text)?.[1] ?? 0);
       }
       return n === hosts.length;
@@ -182,12 +208,16 @@ async function measureDelivery(servers: Array<{ child: ChildProcess; url: URL }>
     await waitFor("every long-poll open", open);
     const rssWithPollsMb = servers.reduce((sum, srv) => sum + rssMb(srv.child.pid!).rss, 0);
     const blobs = new Map(await Promise.all(hosts.map(async (h) => [h.name, await encryptedFor(h)] as const)));
+    const serverCpu0 = servers.reduce((sum, srv) => sum + cpuMs(srv.child.pid!), 0);
+    const fleetCpu0 = process.cpuUsage();
     const t0 = performance.now();
-    await withDeadline("the push", pushAll(servers[0]!.url, s, hosts, 2, blobs, mode));
+    const { signMs } = await withDeadline("the push", pushAll(servers[0]!.url, s, hosts, 2, blobs, mode));
     const pushMs = performance.now() - t0;
     await waitFor("every host on sequence 2", () => arrived.size === hosts.length);
+    const serverCpuMs = servers.reduce((sum, srv) => sum + cpuMs(srv.child.pid!), 0) - serverCpu0;
+    const fleet = process.cpuUsage(fleetCpu0);
     const fromPushStart = hosts.map((h) => arrived.get(h.name)! - t0);
-    return { fromPushStart, pushMs, rssWithPollsMb, peakMb: servers.reduce((sum, srv) => sum + rssMb(srv.child.pid!).peak, 0) };
+    return { fromPushStart, pushMs, signMs, serverCpuMs, fleetCpuMs: (fleet.user + fleet.system) / 1000, rssWithPollsMb, peakMb: servers.reduce((sum, srv) => sum + rssMb(srv.child.pid!).peak, 0) };
   } finally {
     stop.abort();
     await Promise.all(loops);
@@ -220,7 +250,8 @@ async function seed(server: URL, s: Setup): Promise<void> {
 
 function describe(label: string, d: Delivery): string {
   const f = (xs: number[]) => `p50 ${median(xs).toFixed(0)} ms, p99 ${quantile(xs, 0.99).toFixed(0)} ms, max ${Math.max(...xs).toFixed(0)} ms`;
-  return `${label}: from the push's start ${f(d.fromPushStart)} (the upload of ${d.fromPushStart.length} bundles took ${d.pushMs.toFixed(0)} ms); server RSS with the long-polls open ${d.rssWithPollsMb.toFixed(0)} MB, peak ${d.peakMb.toFixed(0)} MB`;
+  const n = d.fromPushStart.length;
+  return `${label}: from the push's start ${f(d.fromPushStart)} (the push of ${n} bundles took ${d.pushMs.toFixed(0)} ms, ${d.signMs.toFixed(0)} ms of it building and signing); CPU until the last delivery: servers ${d.serverCpuMs.toFixed(0)} ms (${(d.serverCpuMs / n).toFixed(2)} ms per host), the bench's simulated hosts and push ${d.fleetCpuMs.toFixed(0)} ms (${(d.fleetCpuMs / n).toFixed(2)} ms per host); server RSS with the long-polls open ${d.rssWithPollsMb.toFixed(0)} MB, peak ${d.peakMb.toFixed(0)} MB`;
 }
 
 export async function run(): Promise<BenchResult[]> {
