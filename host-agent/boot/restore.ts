@@ -4,11 +4,17 @@
 // A current generation that cannot be restored whole as a generation (its manifest is
 // missing or damaged, or it does not fit the memory filesystem) falls back to
 // previous; when previous does not fit either, what fits of current is restored.
-import { readStoredGeneration, type BundleDir } from "../generations/bundle-dir.js";
+// A generation the agent stored carries its seal (generations/seal.ts): one unwrap
+// gives every plaintext; without a usable seal each secret is decrypted on its own.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { GENERATION_SEAL, readStoredGeneration, type BundleDir } from "../generations/bundle-dir.js";
 import type { AgentConfig } from "../config/defaults.js";
 import { errors } from "../errors.js";
 import { generationDir, linkedGeneration } from "../generations/store.js";
 import { installGeneration, type InstallOutcome } from "../generations/install-generation.js";
+import { openSeal, type OpenedSeal } from "../generations/seal.js";
+import { loadHostIdentities } from "../plaintext/host-keys.js";
 import { helperFor, type DecryptHelper } from "../plaintext/parallel-decrypt.js";
 import { acquireLock } from "../generations/lock.js";
 import { checkRunDir } from "../plaintext/memory-fs.js";
@@ -21,6 +27,8 @@ export interface RestoreOutcome {
   generation: number | null;
   /** Set when current was unusable and previous was restored instead. */
   fellBackFrom?: { generation: number; reason: string };
+  /** Why the restored generation's seal could not be used (every secret was decrypted on its own). */
+  sealProblem?: string;
   outcome?: InstallOutcome;
   /** How the restored bundle disagrees with what the running system was built for (restored anyway). */
   drift?: string[];
@@ -29,6 +37,9 @@ export interface RestoreOutcome {
 interface Candidate {
   generation: number;
   bundle: BundleDir;
+  /** Its seal, opened once (zeroed when the restore ends); absent when it has none that fits. */
+  seal?: OpenedSeal;
+  sealProblem?: string;
 }
 
 /**
@@ -43,6 +54,7 @@ export async function restore(config: AgentConfig): Promise<RestoreOutcome> {
   const release = acquireLock(config.runDir);
   let generation: number | null = null;
   let helper: DecryptHelper | undefined;
+  const opened: Candidate[] = [];
   try {
     const current = linkedGeneration(config.stateDir, "current");
     const previous = linkedGeneration(config.stateDir, "previous");
@@ -53,9 +65,10 @@ export async function restore(config: AgentConfig): Promise<RestoreOutcome> {
     for (const g of [current, previous]) {
       if (g === undefined || first) continue;
       try {
-        // A large bundle: the decrypt worker starts now, while the blobs are read.
-        const bundle = await readStoredGeneration(generationDir(config.stateDir, g), (m) => {
-          helper ??= helperFor(m.secrets.length, config.identityPaths);
+        // A large bundle without a seal: the decrypt worker starts now, while the blobs are read.
+        const dir = generationDir(config.stateDir, g);
+        const bundle = await readStoredGeneration(dir, (m) => {
+          if (!existsSync(join(dir, GENERATION_SEAL))) helper ??= helperFor(m.secrets.length, config.identityPaths);
         });
         first = { generation: g, bundle };
       } catch (err) {
@@ -65,9 +78,29 @@ export async function restore(config: AgentConfig): Promise<RestoreOutcome> {
       }
     }
     if (!first) throw errors.bundleInvalid([config.stateDir, `no usable generation: ${problems.join("; ")}`]);
+    // Every host key, loaded once: each skipped file is one warning of this run.
+    const keyWarnings: string[] = [];
+    const identities = await loadHostIdentities(config.identityPaths, (w) => keyWarnings.push(w));
+    const withSeal = (c: Candidate): Candidate => {
+      const s = openSeal(c.bundle.dir, c.bundle.manifest, identities);
+      if (s && "problem" in s) c.sealProblem = s.problem;
+      else if (s) opened.push(Object.assign(c, { seal: s }));
+      return c;
+    };
+    withSeal(first);
+    // A seal that does not open: a large bundle gets the worker after all.
+    if (!first.seal) helper ??= helperFor(first.bundle.entries.length, config.identityPaths);
 
     const install = (c: Candidate, noSpace: "skip" | "abort", withHelper: boolean) =>
-      installGeneration(config, c.generation, c.bundle, { partial: true, noSpace, flipState: false, restart: false, helper: withHelper ? helper : undefined });
+      installGeneration(config, c.generation, c.bundle, {
+        partial: true,
+        noSpace,
+        flipState: false,
+        restart: false,
+        helper: withHelper && !c.seal ? helper : undefined,
+        identities,
+        plaintexts: c.seal?.plaintexts,
+      });
     const canFallBack = first.generation === current && previous !== undefined && previous !== current;
     let outcome: InstallOutcome;
     let restored: Candidate = first;
@@ -82,7 +115,7 @@ export async function restore(config: AgentConfig): Promise<RestoreOutcome> {
       let fitted: InstallOutcome | undefined;
       if (fallback) {
         try {
-          fitted = await install(fallback, "abort", false);
+          fitted = await install(withSeal(fallback), "abort", false);
           generation = fallback.generation;
           restored = fallback;
           fellBackFrom = { generation: first.generation, reason };
@@ -93,6 +126,7 @@ export async function restore(config: AgentConfig): Promise<RestoreOutcome> {
       // neither fits whole: what fits of current, the rest reported one by one
       outcome = fitted ?? (await install(first, "skip", false));
     }
+    outcome.warnings.unshift(...keyWarnings);
     // At boot the host restores what it has; a disagreement with the system is reported.
     const drift = await bootDrift(config, restored.bundle.manifest);
     if (drift.length) outcome.warnings.push(`generation ${generation} does not match ${config.systemSecrets}: ${drift.join("; ")} (deploy the host with its config: nixseal deploy HOST)`);
@@ -106,7 +140,7 @@ export async function restore(config: AgentConfig): Promise<RestoreOutcome> {
       // Taken once the plaintext is live: what its consumers' start times are compared with.
       { bootId: currentBootId(), invocationId: process.env.INVOCATION_ID ?? null, generation, ok, failed, durationMs, finishedMonotonicUs: monotonicUs() },
     );
-    return { generation, fellBackFrom, outcome, ...(drift.length ? { drift } : {}) };
+    return { generation, fellBackFrom, ...(restored.sealProblem ? { sealProblem: restored.sealProblem } : {}), outcome, ...(drift.length ? { drift } : {}) };
   } catch (err) {
     const e = err instanceof NixsealError ? err : errors.internal([]);
     const durationMs = Date.now() - t0;
@@ -118,6 +152,7 @@ export async function restore(config: AgentConfig): Promise<RestoreOutcome> {
     ).catch(() => {});
     throw err;
   } finally {
+    for (const c of opened) c.seal!.container.fill(0);
     helper?.close();
     release();
   }

@@ -9,8 +9,10 @@
 //   the sha256 of the exact manifest bytes checked when it was stored. When the seal
 //   matches, the manifest is used without loading zod again (~50 ms of CPU at every
 //   boot); any mismatch (damage, a hand edit) sends it through the full check above.
-//   A bad blob is recorded on its entry, so the boot restore can skip it.
-import { createHash } from "node:crypto";
+//   A bad blob is recorded on its entry, so the boot restore can skip it. It may also
+//   carry the generation's sealed plaintexts (GENERATION_SEAL, seal.ts), which only the
+//   boot restore of a stored generation opens.
+import { hash } from "node:crypto";
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { NixsealError } from "../../core/errors.js";
@@ -22,6 +24,8 @@ import { errors, type AgentError } from "../errors.js";
 
 /** The seal of a stored generation's manifest: its sha256 in hex. Never trusted in an upload. */
 export const MANIFEST_SEAL = ".manifest.sha256";
+/** A stored generation's sealed plaintexts (seal.ts). Never read from an upload. */
+export const GENERATION_SEAL = ".sealed.age";
 
 export interface BundleEntry {
   secret: BundleSecret;
@@ -90,9 +94,9 @@ export function readRegularFile(file: string, maxBytes: number = BUNDLE_LIMITS.f
   }
 }
 
-/** Hex SHA-256 of some bytes. */
+/** Hex SHA-256 of some bytes (one-shot crypto.hash: no Hash object per file on the boot path). */
 export function sha256Hex(data: Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
+  return hash("sha256", data, "hex");
 }
 
 function mib(n: number): string {
@@ -131,7 +135,7 @@ async function checkManifestBytes(bytes: Buffer): Promise<BundleManifest> {
 
 /**
  * The entries of dir are exactly manifest.json and the files the manifest names (the
- * seal of a copied generation is tolerated and never read as trust).
+ * seals of a copied generation are tolerated and never read as trust).
  *
  * @throws AgentError bundleInvalid naming the first unexpected or missing entry
  */
@@ -145,7 +149,7 @@ function checkFileSet(dir: string, manifest: BundleManifest): void {
   }
   const present = new Set(names);
   for (const name of names) {
-    if (name === BUNDLE_MANIFEST || name === MANIFEST_SEAL || expected.has(name)) continue;
+    if (name === BUNDLE_MANIFEST || name === MANIFEST_SEAL || name === GENERATION_SEAL || expected.has(name)) continue;
     throw errors.bundleInvalid([dir, `${JSON.stringify(name)} is not named in manifest.json (a bundle holds manifest.json and the files it names, nothing else)`], {
       hints: ["remove it, or rebuild the bundle into an empty directory with nixseal bundle HOST --out DIR"],
     });

@@ -10,6 +10,7 @@ import { loadAccounts } from "../plaintext/accounts.js";
 import { readStoredManifest, type BundleDir } from "./bundle-dir.js";
 import { managedPaths, type AgentConfig } from "../config/defaults.js";
 import { generationDir, linkedGeneration, pruneGenerations, setStateLinks } from "./store.js";
+import type { Identity } from "../../core/age/decrypt.js";
 import { loadHostIdentities } from "../plaintext/host-keys.js";
 import { linkForUsers } from "../plaintext/for-users.js";
 import { checkKeysDir, flipCurrent, linkKeysAfterFlip, linkKeysBeforeFlip, linkPaths, type KeysDirKind } from "../plaintext/links.js";
@@ -29,6 +30,10 @@ export interface InstallOptions {
   restart: boolean;
   /** A decrypt worker started early (restore); without it one is started for a large bundle. */
   helper?: DecryptHelper;
+  /** The host's keys, when the caller loaded them already (restore: it reports their warnings). */
+  identities?: Identity[];
+  /** The generation's plaintexts from its seal, by entry index (restore): no decryption then. */
+  plaintexts?: readonly Uint8Array[];
 }
 
 export interface InstallOutcome {
@@ -97,11 +102,11 @@ export async function installGeneration(config: AgentConfig, gen: number, bundle
     keysDirRefused = `${err.message}; the secrets are in ${join(config.runDir, "current")} only`;
     keysDirHints = err.hints;
   }
-  const helper = opts.helper ?? helperFor(bundle.entries.length, config.identityPaths);
+  const helper = opts.plaintexts ? undefined : (opts.helper ?? helperFor(bundle.entries.length, config.identityPaths));
   let materialized: Awaited<ReturnType<typeof materialize>>;
   let before: BundleSecret[];
   try {
-    const identities = await loadHostIdentities(config.identityPaths, (w) => warnings.push(w));
+    const identities = opts.identities ?? (await loadHostIdentities(config.identityPaths, (w) => warnings.push(w)));
     before = await oldSecrets(config.stateDir, gen, bundle);
     materialized = await materialize({
       runDir: config.runDir,
@@ -114,6 +119,7 @@ export async function installGeneration(config: AgentConfig, gen: number, bundle
       helper,
       templates: bundle.templates,
       previous: new Map(before.map((f) => [f.name, { sha256: f.sha256, ...("uses" in f ? { uses: (f as BundleTemplate).uses } : {}) }])),
+      plaintexts: opts.plaintexts,
     });
   } finally {
     helper?.close();

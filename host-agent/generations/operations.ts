@@ -8,7 +8,10 @@ import { loadAccounts } from "../plaintext/accounts.js";
 import { readBundleUpload, readStoredGeneration, requireWhole } from "./bundle-dir.js";
 import { managedPaths, type AgentConfig } from "../config/defaults.js";
 import { errors } from "../errors.js";
-import { findGenerationById, generationDir, linkedGeneration, pruneGenerations, setStateLinks, storeGeneration } from "./store.js";
+import { findGenerationById, generationDir, linkedGeneration, pruneGenerations, replaceSeal, setStateLinks, storeGeneration } from "./store.js";
+import { packSeal } from "./seal.js";
+import type { Identity, Recipient } from "../../core/age/types.js";
+import type { BundleManifest } from "../../core/schema/bundle.js";
 import { loadHostIdentities } from "../plaintext/host-keys.js";
 import { installGeneration, type InstallOutcome } from "./install-generation.js";
 import { acquireLock } from "./lock.js";
@@ -31,7 +34,7 @@ function withLock<T>(config: AgentConfig, fn: () => Promise<T>): Promise<T> {
  * a pending generation. Changes nothing live. Every problem is reported at once.
  */
 export async function stage(config: AgentConfig, dir: string, opts: { requireUnits?: boolean } = {}): Promise<StageReply> {
-  const checked = await inspectBundle(config, dir, "", opts.requireUnits ?? false);
+  const checked = await inspectBundle(config, dir, "", opts.requireUnits ?? false, true);
   throwProblems(checked.problems);
   return { ...(await withLock(config, async () => storeChecked(config, checked))), units: checked.units };
 }
@@ -88,8 +91,10 @@ function throwProblems(problems: Found[]): void {
  * each secret's owner, group and decryption and each template, collecting every
  * problem instead of stopping at the first; with requireUnits, each unit they restart or
  * reload must exist on this host (a deploy without a config: nothing would add it).
+ * With `seal` (a bundle about to be stored) and no problem, the plaintexts go straight
+ * into the generation's seal, encrypted to the host's first key; they are zeroed either way.
  */
-async function inspectBundle(config: AgentConfig, dir: string, root: string, requireUnits = false) {
+async function inspectBundle(config: AgentConfig, dir: string, root: string, requireUnits = false, seal = false) {
   // an image's paths as its running system will see them: without the root it is mounted at
   const managed = managedPaths(config).map((p) => (root !== "" && p.startsWith(root + "/") ? p.slice(root.length) : p));
   const bundle = await readBundleUpload(dir, managed);
@@ -112,30 +117,56 @@ async function inspectBundle(config: AgentConfig, dir: string, root: string, req
     attempt(s.name, () => resolveOwner({ name: s.name, owner: s.owner, group: "0" }, accounts));
     attempt(s.name, () => resolveOwner({ name: s.name, owner: "0", group: s.group }, accounts));
   };
-  for (const { secret, blob } of entries) {
-    owners(secret);
-    attempt(secret.name, () => decryptSecret(secret.name, blob, identities).fill(0));
-  }
-  for (const t of bundle.templates) {
-    owners(t.template);
-    attempt(t.template.name, () => checkTemplate(t));
-  }
-  const named = unitsOf([...bundle.manifest.secrets, ...bundle.templates.map((t) => t.template)]);
-  const units = root === "" ? await unitStates([...named.keys()]) : [];
-  if (requireUnits) {
-    for (const u of units.filter((x) => !x.found)) {
-      const by = named.get(u.unit)!;
-      problems.push({ error: errors.unitMissing([u.unit, by.join(", "), u.loadState === "not-found" ? "not on this host" : `${u.loadState} on this host`]), secret: by[0] });
+  const plaintexts: Uint8Array[] = [];
+  try {
+    for (const { secret, blob } of entries) {
+      owners(secret);
+      attempt(secret.name, () => {
+        const p = decryptSecret(secret.name, blob, identities);
+        if (seal) plaintexts.push(p);
+        else p.fill(0);
+      });
     }
+    for (const t of bundle.templates) {
+      owners(t.template);
+      attempt(t.template.name, () => checkTemplate(t));
+    }
+    const named = unitsOf([...bundle.manifest.secrets, ...bundle.templates.map((t) => t.template)]);
+    const units = root === "" ? await unitStates([...named.keys()]) : [];
+    if (requireUnits) {
+      for (const u of units.filter((x) => !x.found)) {
+        const by = named.get(u.unit)!;
+        problems.push({ error: errors.unitMissing([u.unit, by.join(", "), u.loadState === "not-found" ? "not on this host" : `${u.loadState} on this host`]), secret: by[0] });
+      }
+    }
+    const sealed = seal && problems.length === 0 ? await sealFor(identities, bundle.manifest, plaintexts) : undefined;
+    return { manifest: bundle.manifest, entries, templates: bundle.templates, warnings, problems, units, seal: sealed };
+  } finally {
+    for (const p of plaintexts) p.fill(0);
   }
-  return { manifest: bundle.manifest, entries, templates: bundle.templates, warnings, problems, units };
 }
 
-async function storeChecked(config: AgentConfig, { manifest, entries, templates, warnings }: Awaited<ReturnType<typeof inspectBundle>>): Promise<StageReply> {
+/** The seal of a generation, to the first host key (the one the boot restore tries first). */
+async function sealFor(identities: Identity[], manifest: BundleManifest, plaintexts: Uint8Array[]): Promise<Uint8Array> {
+  const recipient = (identities[0] as Partial<{ recipient(): Recipient }>).recipient?.();
+  if (!recipient) throw errors.internal([]);
+  const container = packSeal(manifest.id, manifest.secrets, plaintexts);
+  try {
+    return (await import("../../core/age/index.js")).encrypt(container, [recipient]);
+  } finally {
+    container.fill(0);
+  }
+}
+
+async function storeChecked(config: AgentConfig, { manifest, entries, templates, warnings, seal }: Awaited<ReturnType<typeof inspectBundle>>): Promise<StageReply> {
   const secrets = manifest.secrets.map(({ name, version, sha256, owner, group, mode }) => ({ name, version, sha256, owner, group, mode }));
   const found = await findGenerationById(config.stateDir, manifest.id);
-  if (found !== undefined) return { generation: found, id: manifest.id, existing: true, secrets, warnings };
-  return { generation: storeGeneration(config.stateDir, manifest, entries, templates), id: manifest.id, existing: false, secrets, warnings };
+  if (found !== undefined) {
+    // stored before (maybe by a version without seals, or for a host key since replaced)
+    if (seal) replaceSeal(config.stateDir, found, seal);
+    return { generation: found, id: manifest.id, existing: true, secrets, warnings };
+  }
+  return { generation: storeGeneration(config.stateDir, manifest, entries, templates, seal), id: manifest.id, existing: false, secrets, warnings };
 }
 
 /**
@@ -145,7 +176,7 @@ async function storeChecked(config: AgentConfig, { manifest, entries, templates,
  * be running.
  */
 export async function bakeBundle(config: AgentConfig, dir: string, root: string): Promise<StageReply> {
-  const checked = await inspectBundle(config, dir, root);
+  const checked = await inspectBundle(config, dir, root, false, true);
   throwProblems(checked.problems);
   const staged = await storeChecked(config, checked);
   const current = linkedGeneration(config.stateDir, "current");

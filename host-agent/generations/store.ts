@@ -5,7 +5,7 @@ import { closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readdi
 import { join } from "node:path";
 import type { BundleManifest } from "../../core/schema/bundle.js";
 import { BUNDLE_MANIFEST } from "../../core/on-host.js";
-import { MANIFEST_SEAL, readStoredManifest, sha256Hex, type BundleEntry, type TemplateEntry } from "./bundle-dir.js";
+import { GENERATION_SEAL, MANIFEST_SEAL, readStoredManifest, sha256Hex, type BundleEntry, type TemplateEntry } from "./bundle-dir.js";
 import { errors } from "../errors.js";
 import { flipSymlink } from "../plaintext/links.js";
 
@@ -75,9 +75,10 @@ export async function findGenerationById(stateDir: string, id: string): Promise<
  * manifest is sealed with its sha256, so the boot restore can trust it without
  * loading the schema again (see readStoredManifest).
  *
+ * @param seal - the generation's seal (seal.ts), stored with it
  * @returns the new generation number
  */
-export function storeGeneration(stateDir: string, manifest: BundleManifest, entries: Array<BundleEntry & { blob: Buffer }>, templates: readonly TemplateEntry[] = []): number {
+export function storeGeneration(stateDir: string, manifest: BundleManifest, entries: Array<BundleEntry & { blob: Buffer }>, templates: readonly TemplateEntry[] = [], seal?: Uint8Array): number {
   const root = join(stateDir, GENERATIONS);
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   mkdirSync(root, { recursive: true, mode: 0o700 });
@@ -90,6 +91,7 @@ export function storeGeneration(stateDir: string, manifest: BundleManifest, entr
     const bytes = Buffer.from(JSON.stringify(manifest, null, 2) + "\n");
     writeNew(join(tmp, BUNDLE_MANIFEST), bytes);
     writeNew(join(tmp, MANIFEST_SEAL), Buffer.from(sha256Hex(bytes) + "\n"));
+    if (seal) writeNew(join(tmp, GENERATION_SEAL), seal);
     fsyncPath(tmp);
     const n = (listGenerations(stateDir).at(-1) ?? 0) + 1;
     renameSync(tmp, join(root, String(n)));
@@ -99,6 +101,21 @@ export function storeGeneration(stateDir: string, manifest: BundleManifest, entr
     rmSync(tmp, { recursive: true, force: true });
     throw err;
   }
+}
+
+/** Puts a (new) seal into a stored generation: temp file, fsync, rename over the old one. */
+export function replaceSeal(stateDir: string, n: number, seal: Uint8Array): void {
+  const dir = generationDir(stateDir, n);
+  // beside the generations, not in one: pruneGenerations removes what a crash leaves
+  const tmp = join(stateDir, GENERATIONS, `.tmp-seal-${randomBytes(6).toString("hex")}`);
+  try {
+    writeNew(tmp, seal);
+    renameSync(tmp, join(dir, GENERATION_SEAL));
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  fsyncPath(dir);
 }
 
 /** Records `current` (and `previous` when given) atomically, then syncs the directory. */

@@ -133,6 +133,8 @@ export interface MaterializeOptions {
   templates?: readonly TemplateEntry[];
   /** The files of the generation being replaced, by name (to tell "changed" without reading them). */
   previous?: ReadonlyMap<string, PreviousFile>;
+  /** Plaintexts already decrypted (an opened seal), by entry index: nothing is decrypted then. */
+  plaintexts?: readonly Uint8Array[];
 }
 
 /** A secret that will be decrypted and written: where it is in the manifest, its owner and mode. */
@@ -184,11 +186,13 @@ export async function materialize(opts: MaterializeOptions): Promise<{ name: str
     // the boot restore keeps going: one secret's failure of any kind is that secret's
     results[i] = failure(name, err instanceof NixsealError ? err : errors.writeFailed([name, file, code ?? "unexpected error"], { cause: err }));
   };
-  // Written only once whole and authenticated; zeroed here whatever happens. A file
-  // that could not be finished is removed, so a secret is there whole or not at all.
-  const write = (job: Job, plaintext: Uint8Array): void => {
+  // Written only once whole and authenticated; zeroed here whatever happens, unless the
+  // caller owns it (a seal's plaintexts: zeroed by the restore, which may write them
+  // again after a fallback). A file that could not be finished is removed, so a secret
+  // is there whole or not at all.
+  const write = (job: Job, plaintext: Uint8Array, owned = true): void => {
     const s = { name: nameOf(job.i) };
-    const file = join(dir, s.name);
+    const file = `${dir}/${s.name}`; // no join per file: names are plain file names
     let created = false;
     try {
       const fd = openSync(file, CREATE_FLAGS, 0o600);
@@ -205,7 +209,7 @@ export async function materialize(opts: MaterializeOptions): Promise<{ name: str
       if (created) rmSync(file, { force: true });
       fail(job.i, err);
     } finally {
-      plaintext.fill(0);
+      if (owned) plaintext.fill(0);
     }
   };
   const take = (job: Job, r: DecryptResult): void => {
@@ -227,7 +231,9 @@ export async function materialize(opts: MaterializeOptions): Promise<{ name: str
       }
     });
     const decryptHere = (blob: Uint8Array): Uint8Array => decrypt(blob, opts.identities);
-    if (opts.helper && jobs.length >= MIN_PARALLEL) {
+    if (opts.plaintexts) {
+      for (const job of jobs) write(job, opts.plaintexts[job.i]!, false);
+    } else if (opts.helper && jobs.length >= MIN_PARALLEL) {
       await opts.helper.run(blobs, decryptHere, (k, r) => take(jobs[k]!, r));
     } else {
       for (let k = 0; k < jobs.length; k++) {

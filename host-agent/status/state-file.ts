@@ -56,7 +56,9 @@ export function monotonicUs(): number {
 
 /**
  * Records one run: replaces the per-secret results with this run's when it ran any;
- * a boot restore also replaces the boot record.
+ * a boot restore also replaces the boot record. A boot restore's record is not
+ * fsynced: the services wait for the restore to end, and a record lost to a power cut
+ * is rewritten by the next boot.
  */
 export async function recordRun(stateDir: string, run: LastRun, results: SecretResult[] | undefined, boot?: BootRecord): Promise<void> {
   const s = readStateFile(stateDir);
@@ -69,17 +71,17 @@ export async function recordRun(stateDir: string, run: LastRun, results: SecretR
     for (const r of results) s.results[r.name] = { ...r, generation: run.generation ?? 0, at: run.at };
   }
   // compact: with a thousand secrets, indentation doubles the bytes written at each boot
-  writeSyncAtomic(join(stateDir, FILE), JSON.stringify(s) + "\n");
+  writeSyncAtomic(join(stateDir, FILE), JSON.stringify(s) + "\n", boot === undefined);
 }
 
 // core's writeFileAtomic, done with sync calls: core/fs.js loads node:fs/promises and
 // node:os, which the boot restore otherwise never needs.
-function writeSyncAtomic(file: string, text: string): void {
+function writeSyncAtomic(file: string, text: string, durable: boolean): void {
   const tmp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
   const fd = openSync(tmp, "wx", 0o600);
   try {
     writeSync(fd, text);
-    fsyncSync(fd);
+    if (durable) fsyncSync(fd);
   } catch (err) {
     closeSync(fd);
     unlinkSync(tmp);

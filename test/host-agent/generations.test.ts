@@ -101,7 +101,7 @@ describe("generations", () => {
     env = makeEnv();
     await importBundle(env.config, await writeBundle(join(env.root, "b1"), env.hostPub, [{ name: "a", value: "sealed-value" }]));
     const dir = generationDir(env.config.stateDir, 1);
-    expect(readdirSync(dir).sort()).toEqual([".manifest.sha256", "a.age", "manifest.json"]);
+    expect(readdirSync(dir).sort()).toEqual([".manifest.sha256", ".sealed.age", "a.age", "manifest.json"]);
     expect(grepTree(env.config.stateDir, "sealed-value")).toEqual([]);
     expect(lstatSync(dir).mode & 0o777).toBe(0o700);
     const m = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
