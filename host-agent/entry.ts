@@ -1,5 +1,5 @@
-// The agent process: stdout and stderr around main(). bin.ts loads this module, or its
-// build-time bundle (agent.bundle.js) when the build made one. No top-level await here:
+// The agent process: stdout and stderr around main(). bin.cts loads this module, or its
+// build-time bundle (agent.bundle.cjs) when the build made one. No top-level await here:
 // the bundle's command chunks import from the boot chunk this module ends up in.
 import { writeSync } from "node:fs";
 import { keepMemoryOutOfCoreDumps } from "../core/process.js";

@@ -7,7 +7,7 @@
 import { existsSync } from "node:fs";
 import type { MessagePort, Worker } from "node:worker_threads";
 import { NixsealError } from "../../core/errors.js";
-import { DECRYPT_WORKER_FILE } from "../own-files.js";
+import { decryptWorkerFile } from "../own-files.js";
 
 // Loaded on use: a restore of a few secrets never starts a worker and skips their ~3 ms.
 const threads = (): typeof import("node:worker_threads") => process.getBuiltinModule("node:worker_threads");
@@ -82,7 +82,7 @@ export interface DecryptHelper {
  * @param identityPaths - the host keys; the worker reads them itself
  * @param workerFile - the worker module (default: host-agent/decrypt-worker.js)
  */
-export function startDecryptHelper(identityPaths: readonly string[], workerFile: URL | string = DECRYPT_WORKER_FILE): DecryptHelper | undefined {
+export function startDecryptHelper(identityPaths: readonly string[], workerFile: URL | string = decryptWorkerFile()): DecryptHelper | undefined {
   if (process.getBuiltinModule("node:os").availableParallelism() < 2 || !existsSync(workerFile)) return undefined;
   let worker: Worker;
   try {

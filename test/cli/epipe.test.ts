@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 
-const BINS = { nixseal: resolve("dist/cli/bin.js"), "nixseal-agent": resolve("dist/host-agent/bin.js") };
+const BINS = { nixseal: resolve("dist/cli/bin.js"), "nixseal-agent": resolve("dist/host-agent/bin.cjs") };
 
 describe.skipIf(!existsSync(BINS.nixseal))("stdout closed by the reader", () => {
   it.each(Object.entries(BINS))("%s --help into a closed pipe exits 0 with nothing on stderr", async (_name, bin) => {

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { restore } from "../../host-agent/boot/restore.js";
 import { grepTree, makeEnv, makeHostKey, writeBundle, type AgentEnv } from "./support.js";
 
-const AGENT = join(import.meta.dirname, "..", "..", "dist", "host-agent", "bin.js");
+const AGENT = join(import.meta.dirname, "..", "..", "dist", "host-agent", "bin.cjs");
 let env: AgentEnv;
 afterEach(() => env?.cleanup());
 

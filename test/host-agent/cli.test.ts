@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { errors } from "../../host-agent/errors.js";
 import { ensureUser, makeEnv, writeBundle, type AgentEnv } from "./support.js";
 
-const AGENT = join(import.meta.dirname, "..", "..", "dist", "host-agent", "bin.js");
+const AGENT = join(import.meta.dirname, "..", "..", "dist", "host-agent", "bin.cjs");
 let env: AgentEnv;
 afterEach(() => env?.cleanup());
 

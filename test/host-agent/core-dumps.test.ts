@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { StopWaiting, waitFor } from "../hosts/harness/wait.js";
 import { makeEnv, writeBundle, type AgentEnv } from "./support.js";
 
-const AGENT = join(import.meta.dirname, "..", "..", "dist", "host-agent", "bin.js");
+const AGENT = join(import.meta.dirname, "..", "..", "dist", "host-agent", "bin.cjs");
 const pattern = readFileSync("/proc/sys/kernel/core_pattern", "utf8").trim();
 /** A plain file name in the crashing process's working directory (not a pipe to a collector). */
 const dumpsToCwd = !pattern.startsWith("|") && !pattern.includes("/");

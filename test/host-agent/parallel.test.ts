@@ -15,7 +15,7 @@ import { MIN_PARALLEL, startDecryptHelper, type DecryptResult } from "../../host
 import { ensureUser, makeEnv, makeHostKey, rewriteManifest, writeBundle, type AgentEnv } from "./support.js";
 
 const DIST = join(import.meta.dirname, "..", "..", "dist", "host-agent");
-const AGENT = join(DIST, "bin.js");
+const AGENT = join(DIST, "bin.cjs");
 const WORKER = join(DIST, "decrypt-worker.js");
 
 let dir: string;

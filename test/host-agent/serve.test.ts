@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { waitFor } from "../hosts/harness/wait.js";
 import { makeEnv, type AgentEnv } from "./support.js";
 
-const AGENT = join(import.meta.dirname, "..", "..", "dist", "host-agent", "bin.js");
+const AGENT = join(import.meta.dirname, "..", "..", "dist", "host-agent", "bin.cjs");
 const IDLE_SECONDS = 1;
 let env: AgentEnv | undefined;
 let child: ChildProcess | undefined;

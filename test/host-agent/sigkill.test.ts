@@ -1,6 +1,6 @@
 // SIGKILL of the agent at random points during activation: /run/keys must show a
 // whole generation, old or new, after every kill. The agent runs as a real child
-// process (the built dist/host-agent/bin.js) and is killed at a random delay.
+// process (the built dist/host-agent/bin.cjs) and is killed at a random delay.
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { importBundle, stage } from "../../host-agent/generations/operations.js";
 import { makeEnv, writeBundle, type AgentEnv } from "./support.js";
 
-const AGENT = join(import.meta.dirname, "..", "..", "dist", "host-agent", "bin.js");
+const AGENT = join(import.meta.dirname, "..", "..", "dist", "host-agent", "bin.cjs");
 const N = 40;
 const TRIALS = 60;
 

@@ -53,7 +53,7 @@ describe("socket-activated agent on a real systemd host", () => {
   /** The agent's pid, or 0 when it is not running (systemd's view and the process table agree). */
   const agentPid = async (): Promise<number> => {
     const main = Number((await h.exec("systemctl show -P MainPID nixseal-agent.service")).stdout.trim());
-    const procs = (await h.exec("pgrep -f '[h]ost-agent/bin.js serve' || true")).stdout.split("\n").filter(Boolean).map(Number);
+    const procs = (await h.exec("pgrep -f '[h]ost-agent/bin.cjs serve' || true")).stdout.split("\n").filter(Boolean).map(Number);
     return main || procs[0] || 0;
   };
   /** How many times the agent started in this boot (its first log line). */

@@ -126,7 +126,7 @@ describe("two hosts: own ssh keys, clean reboot, power cut", () => {
     const write = await a.exec("touch /opt/nixseal/should-not-exist", { check: false });
     expect(write.code).not.toBe(0);
     expect(existsSync(join(projectRoot(), "should-not-exist"))).toBe(false);
-    expect((await a.exec("cat /usr/local/bin/nixseal-agent")).stdout).toContain("/opt/nixseal/dist/host-agent/bin.js");
+    expect((await a.exec("cat /usr/local/bin/nixseal-agent")).stdout).toContain("/opt/nixseal/dist/host-agent/bin.cjs");
     expect((await a.exec("cat /usr/local/bin/nixseal")).stdout).toContain("/opt/nixseal/dist/cli/bin.js");
     expect((await a.exec("age --version")).stdout).toMatch(/^v?1\./);
     // A hung stop fails a clean reboot in 15 s, well inside the harness's reboot timeout.

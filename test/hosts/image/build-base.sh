@@ -128,10 +128,10 @@ EOF
 mkdir -p "$tmp/opt/nixseal" "$tmp/usr/local/bin"
 : >"$tmp/usr/local/bin/node"
 chmod 0755 "$tmp/usr/local/bin/node"
-for pair in "nixseal-agent:host-agent" "nixseal:cli"; do
+for pair in "nixseal-agent:host-agent/bin.cjs" "nixseal:cli/bin.js"; do
   cat >"$tmp/usr/local/bin/${pair%%:*}" <<EOF
 #!/bin/sh
-exec /usr/local/bin/node /opt/nixseal/dist/${pair#*:}/bin.js "\$@"
+exec /usr/local/bin/node /opt/nixseal/dist/${pair#*:} "\$@"
 EOF
   chmod 0755 "$tmp/usr/local/bin/${pair%%:*}"
 done
