@@ -70,7 +70,7 @@ function listen(server: Server, where: { fd: number } | { path: string }): Promi
 export async function serve(config: AgentConfig, log: (line: string) => void): Promise<void> {
   const inherited = inheritedSocket();
   const { buildAgent } = await import("./app.js");
-  const app = await buildAgent({ config, logger: { level: "info" } });
+  const app = await buildAgent({ config, log });
   await app.ready();
   if (inherited) {
     await listen(app.server, inherited);

@@ -2,7 +2,7 @@
 // costs ~50 ms of CPU at start, and the boot restore on a host without the file
 // (the common case) does not pay it.
 import { z } from "zod";
-import { absolutePath } from "../../core/index.js";
+import { absolutePath } from "../../core/schema/names.js";
 import { CONFIG_DEFAULTS } from "./defaults.js";
 
 export const agentConfigSchema = z.strictObject({

@@ -53,7 +53,7 @@ describe("identity files among several", () => {
     const garbage = join(env.root, "garbage-key");
     writeFileSync(garbage, "-----BEGIN OPENSSH PRIVATE KEY-----\nnot base64 at all\n-----END OPENSSH PRIVATE KEY-----\n");
     const lines: string[] = [];
-    const app = await buildAgent({ config: { ...env.config, identityPaths: [env.hostKey, garbage] }, logger: { level: "info", stream: { write: (l: string) => lines.push(l) } } as never });
+    const app = await buildAgent({ config: { ...env.config, identityPaths: [env.hostKey, garbage] }, log: (l) => lines.push(l) });
     try {
       const dir = await writeBundle(join(env.root, "b"), env.hostPub, [{ name: "a", value: "id-value" }]);
       const r = await app.inject({ method: "POST", url: "/stage", payload: { dir } });

@@ -1,6 +1,7 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
 import { AGENT_ROUTES, type ActivateRequest, type ActivationReply, type CheckReply, type CheckRequest, type StageReply, type StageRequest } from "../../../core/agent-api.js";
 import type { InstallOutcome } from "../../generations/install-generation.js";
+import { activateBody, checkBody, stageBody } from "./bodies.js";
 
 /** The reply to activate and rollback: results per secret (names and error codes only). */
 function activationReply(out: InstallOutcome): ActivationReply {
@@ -16,63 +17,27 @@ function activationReply(out: InstallOutcome): ActivationReply {
   };
 }
 
-/** Warnings reach the journal as well as the reply (deploy shows the reply). */
-function logged<T extends { warnings: string[] }>(req: FastifyRequest, out: T): T {
-  for (const w of out.warnings) req.log.warn(w);
-  return out;
-}
-
-/** POST /stage, /check, /activate, /rollback. */
-export async function generationRoutes(app: FastifyInstance): Promise<void> {
-  app.post<{ Body: StageRequest; Reply: StageReply }>(
-    AGENT_ROUTES.stage,
-    {
-      schema: {
-        body: {
-          type: "object",
-          additionalProperties: false,
-          required: ["dir"],
-          properties: { dir: { type: "string", pattern: "^/[^\\u0000]*$", maxLength: 4096 }, requireUnits: { type: "boolean" } },
-        },
-      },
-    },
-    async (req) => logged(req, await app.agent.stage(req.body.dir, req.body.requireUnits)),
-  );
-  app.post<{ Body: CheckRequest; Reply: CheckReply }>(
-    AGENT_ROUTES.check,
-    {
-      schema: {
-        body: {
-          type: "object",
-          additionalProperties: false,
-          required: ["dir"],
-          properties: {
-            dir: { type: "string", pattern: "^/[^\\u0000]*$", maxLength: 4096 },
-            nextSystem: { type: "string", pattern: "^sha256:[0-9a-f]{64}$" },
-            requireUnits: { type: "boolean" },
-          },
-        },
-      },
-    },
-    async (req) => app.agent.check(req.body.dir, { nextSystem: req.body.nextSystem, requireUnits: req.body.requireUnits }),
-  );
-  app.post<{ Body: ActivateRequest; Reply: ActivationReply }>(
-    AGENT_ROUTES.activate,
-    {
-      schema: {
-        body: {
-          type: "object",
-          additionalProperties: false,
-          required: ["generation"],
-          properties: {
-            generation: { type: "integer", minimum: 1, maximum: 999999999 },
-            // deploy with a config: the digest of the generated file it installed, which the rebuild that follows is built from
-            nextSystem: { type: "string", pattern: "^sha256:[0-9a-f]{64}$" },
-          },
-        },
-      },
-    },
-    async (req) => activationReply(logged(req, await app.agent.activate(req.body.generation, req.body.nextSystem))),
-  );
-  app.post<{ Reply: ActivationReply }>(AGENT_ROUTES.rollback, async (req) => activationReply(logged(req, await app.agent.rollback())));
+/**
+ * POST /stage, /check, /activate, /rollback.
+ *
+ * @param log - the service log: warnings reach the journal as well as the reply (deploy shows the reply)
+ */
+export async function generationRoutes(app: FastifyInstance, { log }: { log: (line: string) => void }): Promise<void> {
+  const logged = <T extends { warnings: string[] }>(out: T): T => {
+    for (const w of out.warnings) log(`warning: ${w}`);
+    return out;
+  };
+  app.post<{ Body: StageRequest; Reply: StageReply }>(AGENT_ROUTES.stage, async (req) => {
+    const body = stageBody(req.body);
+    return logged(await app.agent.stage(body.dir, body.requireUnits));
+  });
+  app.post<{ Body: CheckRequest; Reply: CheckReply }>(AGENT_ROUTES.check, async (req) => {
+    const body = checkBody(req.body);
+    return app.agent.check(body.dir, { nextSystem: body.nextSystem, requireUnits: body.requireUnits });
+  });
+  app.post<{ Body: ActivateRequest; Reply: ActivationReply }>(AGENT_ROUTES.activate, async (req) => {
+    const body = activateBody(req.body);
+    return activationReply(logged(await app.agent.activate(body.generation, body.nextSystem)));
+  });
+  app.post<{ Reply: ActivationReply }>(AGENT_ROUTES.rollback, async () => activationReply(logged(await app.agent.rollback())));
 }
