@@ -1,19 +1,25 @@
 // Boot-time restore: `nixseal-agent restore` as a fresh process (process start to all
-// files in place, on a real tmpfs) against the agenix-style activation loop, for each
-// secret: age -d -i host_key -o tmp, chmod, mv, chown. Same host key (ssh-keygen
-// ed25519), same ciphertexts, same tmpfs, same run.
+// files in place, on a real tmpfs), in the same run and on the same ciphertexts (the
+// generation the agent stored), against its two baselines:
+// - the agenix-style activation loop, for each secret: age -d -i host_key -o tmp, chmod,
+//   mv, chown (one process per step);
+// - the compiled peer (bench/restore-peer/main.go, built from Debian's Go and
+//   filippo.io/age packages): one static Go process that reads the manifest, and for each
+//   secret reads it, checks its sha256, decrypts it with the host key, writes it
+//   O_EXCL|O_NOFOLLOW, fchmod, fchown; then swaps a symlink, as sops-nix's installer does.
+// `node -e 0` is timed alongside: Node's own start, the floor of any Node restore.
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeManifest } from "../cli/bundle/manifest.js";
 import { BUNDLE_MANIFEST, encrypt, parseRecipient, type BundleSecret, type BundleTemplate } from "../core/index.js";
 import { sha256Hex } from "../host-agent/generations/bundle-dir.js";
-import { median, type BenchResult } from "./report.js";
+import { median, range, type BenchResult } from "./report.js";
 
-const AGENT = join(dirname(fileURLToPath(import.meta.url)), "..", "host-agent", "bin.js");
+const AGENT = join(dirname(fileURLToPath(import.meta.url)), "..", "host-agent", "bin.cjs");
 // Child processes are timed as they start at boot: without the sandbox's extra CA bundle.
 const childEnv = { ...process.env };
 delete childEnv.NODE_EXTRA_CA_CERTS;
@@ -28,13 +34,25 @@ function clearDir(dir: string): void {
   for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true });
 }
 
-async function prepare(root: string, n: number, templates = 0): Promise<{ flags: string[]; bundle: string; key: string; runDir: string; baselineDir: string }> {
+interface Prepared {
+  flags: string[];
+  bundle: string;
+  key: string;
+  runDir: string;
+  baselineDir: string;
+  peerDir: string;
+  /** The stored generation the agent restores (manifest.json, .age files, its seal). */
+  generation: string;
+}
+
+async function prepare(root: string, n: number, templates = 0): Promise<Prepared> {
   const key = join(root, "ssh_host_ed25519_key");
   execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]);
   const recipient = await parseRecipient(readFileSync(`${key}.pub`, "utf8"));
   const runDir = join(root, "run");
   const baselineDir = join(root, "agenix");
-  for (const d of [runDir, baselineDir]) {
+  const peerDir = join(root, "peer");
+  for (const d of [runDir, baselineDir, peerDir]) {
     mkdirSync(d);
     execFileSync("mount", ["-t", "tmpfs", "-o", "size=64m,mode=0751,noswap", "bench", d]);
   }
@@ -61,7 +79,7 @@ async function prepare(root: string, n: number, templates = 0): Promise<{ flags:
   const flags = ["--identity", key, "--state-dir", join(root, "state"), "--run-dir", runDir, "--keys-dir", join(root, "keys")];
   const r = spawnSync(process.execPath, [AGENT, "import", bundle, ...flags], { env: childEnv, encoding: "utf8" });
   if (r.status !== 0) throw new Error(`bench setup: nixseal-agent import failed: ${r.stderr}`);
-  return { flags, bundle, key, runDir, baselineDir };
+  return { flags, bundle, key, runDir, baselineDir, peerDir, generation: join(root, "state", "current") };
 }
 
 /** The loop agenix's activation script runs, one process per step per secret. */
@@ -76,56 +94,84 @@ for f in "$src"/*.age; do
   chown nobody:nogroup "$out/$name"
 done`;
 
-function restoreOnce(p: { flags: string[]; runDir: string }, n: number): number {
-  clearDir(p.runDir); // a boot: the tmpfs starts empty
+function timedRun(what: string, dir: string, expect: number, argv: string[]): number {
+  clearDir(dir); // a boot: the tmpfs starts empty
   const ms = time(() => {
-    const r = spawnSync(process.execPath, [AGENT, "restore", ...p.flags], { env: childEnv, encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`nixseal-agent restore failed: ${r.stderr}`);
+    const r = spawnSync(argv[0]!, argv.slice(1), { env: childEnv, encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`${what} failed: ${r.stderr}`);
   });
-  const restored = readdirSync(join(p.runDir, "current")).length;
-  if (restored !== n) throw new Error(`restore put ${restored} of ${n} files in place`);
+  const live = existsSync(join(dir, "current")) ? join(dir, "current") : dir;
+  const done = readdirSync(live).length;
+  if (done !== expect) throw new Error(`${what} put ${done} of ${expect} files in place`);
   return ms;
 }
 
-function agenixOnce(p: { key: string; bundle: string; baselineDir: string }, n: number): number {
-  clearDir(p.baselineDir);
-  const ms = time(() => {
-    const r = spawnSync("bash", ["-c", AGENIX_LOOP, "agenix", p.key, p.bundle, p.baselineDir], { env: childEnv, encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`agenix-style loop failed: ${r.stderr}`);
-  });
-  const done = readdirSync(p.baselineDir).length;
-  if (done !== n) throw new Error(`agenix-style loop put ${done} of ${n} files in place`);
-  return ms;
+const restoreOnce = (p: Prepared, n: number) => timedRun("nixseal-agent restore", p.runDir, n, [process.execPath, AGENT, "restore", ...p.flags]);
+const peerOnce = (p: Prepared, peer: string, n: number) => timedRun("the compiled peer", p.peerDir, n, [peer, p.key, p.generation, p.peerDir]);
+const agenixOnce = (p: Prepared, n: number) => timedRun("agenix-style loop", p.baselineDir, n, ["bash", "-c", AGENIX_LOOP, "agenix", p.key, p.bundle, p.baselineDir]);
+const nodeStart = () => time(() => spawnSync(process.execPath, ["-e", "0"], { env: childEnv }));
+
+/** Builds the compiled peer into dir (Debian packages installed when missing). */
+function buildPeer(dir: string): string {
+  const out = join(dir, "restore-peer");
+  const script = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "bench", "restore-peer", "build.sh");
+  const r = spawnSync("bash", [script, out], { encoding: "utf8", stdio: ["ignore", "inherit", "pipe"] });
+  if (r.status !== 0) throw new Error(`bench: building the compiled peer failed: ${r.stderr}`);
+  return out;
 }
 
-async function one(n: number, runs: number, baselineRuns: number, target: number): Promise<BenchResult> {
+async function one(n: number, peer: string, runs: number, baselineRuns: number, targets: { agenix: number }): Promise<BenchResult[]> {
   const root = mkdtempSync(join(tmpdir(), "nixseal-bench-restore-"));
   try {
     const p = await prepare(root, n);
-    // Subject and baseline runs alternate, so a busy machine weighs on both alike.
+    // All sides alternate, so a busy machine weighs on each alike.
     const subject: number[] = [];
-    const baseline: number[] = [];
+    const compiled: number[] = [];
+    const agenix: number[] = [];
+    const node: number[] = [];
     const load: number[] = [];
     for (let i = 0; i < Math.max(runs, baselineRuns); i++) {
       if (i < runs) {
         load.push(loadavg()[0]!);
         subject.push(restoreOnce(p, n));
+        compiled.push(peerOnce(p, peer, n));
+        node.push(nodeStart());
       }
-      if (i < baselineRuns) baseline.push(agenixOnce(p, n));
+      if (i < baselineRuns) agenix.push(agenixOnce(p, n));
     }
-    // The machine's load decides the spread of both sides (and whether the agent finds a
-    // core for its decrypt worker): print it with the result.
+    // The machine's load decides the spread of every side: print it with the result.
     const busy = `load average ${Math.min(...load).toFixed(1)}-${Math.max(...load).toFixed(1)} on ${availableParallelism()} cores`;
-    return {
-      name: `restore ${n} secrets at boot`,
-      subject: `nixseal-agent restore, fresh process, ${n} x ssh-ed25519, chown+chmod, real tmpfs, median of ${runs}; ${busy}`,
-      baseline: `agenix-style loop (age -d, chmod, mv, chown per secret), median of ${baselineRuns}`,
-      subjectMs: median(subject),
-      baselineMs: median(baseline),
-      target,
-    };
+    const agent = `nixseal-agent restore, fresh process, ${n} x ssh-ed25519, chown+chmod, real tmpfs, ${runs} runs; ${busy}`;
+    return [
+      {
+        name: `restore ${n} secrets at boot vs the agenix loop`,
+        subject: agent,
+        baseline: `agenix-style loop (age -d, chmod, mv, chown per secret), ${baselineRuns} runs`,
+        subjectMs: median(subject),
+        baselineMs: median(agenix),
+        ranges: { subject: range(subject), baseline: range(agenix) },
+        target: targets.agenix,
+      },
+      {
+        name: `restore ${n} secrets at boot vs the compiled peer`,
+        subject: agent,
+        baseline: `one Go process with filippo.io/age (read, sha256, decrypt, write, fchmod, fchown per secret, symlink swap), ${runs} runs`,
+        subjectMs: median(subject),
+        baselineMs: median(compiled),
+        ranges: { subject: range(subject), baseline: range(compiled) },
+        target: 1,
+      },
+      {
+        name: `Node's own start (node -e 0) vs the compiled peer restoring ${n}`,
+        subject: `node -e 0, ${runs} runs: the floor of any restore in Node`,
+        baseline: "the compiled peer, same runs",
+        subjectMs: median(node),
+        baselineMs: median(compiled),
+        ranges: { subject: range(node), baseline: range(compiled) },
+      },
+    ];
   } finally {
-    for (const d of ["run", "agenix"]) spawnSync("umount", ["-l", join(root, d)]);
+    for (const d of ["run", "agenix", "peer"]) spawnSync("umount", ["-l", join(root, d)]);
     rmSync(root, { recursive: true, force: true });
   }
 }
@@ -149,18 +195,25 @@ async function withTemplates(n: number, templates: number, runs: number): Promis
     }
     return {
       name: `restore ${n} secrets + ${templates} templates at boot`,
-      subject: `nixseal-agent restore with ${templates} templates of 2 placeholders each, median of ${runs}`,
-      baseline: `the same restore without the templates, median of ${runs}`,
+      subject: `nixseal-agent restore with ${templates} templates of 2 placeholders each, ${runs} runs`,
+      baseline: `the same restore without the templates, ${runs} runs`,
       subjectMs: median(subject),
       baselineMs: median(baseline),
+      ranges: { subject: range(subject), baseline: range(baseline) },
     };
   } finally {
-    for (const side of ["with", "without"]) for (const d of ["run", "agenix"]) spawnSync("umount", ["-l", join(root, side, d)]);
+    for (const side of ["with", "without"]) for (const d of ["run", "agenix", "peer"]) spawnSync("umount", ["-l", join(root, side, d)]);
     rmSync(root, { recursive: true, force: true });
   }
 }
 
 /** Restore 100 and 1000 secrets; and the cost of templates. */
 export async function run(): Promise<BenchResult[]> {
-  return [await one(100, 9, 5, 10), await one(1000, 5, 2, 30), await withTemplates(100, 10, 9)];
+  const tools = mkdtempSync(join(tmpdir(), "nixseal-bench-peer-"));
+  try {
+    const peer = buildPeer(tools);
+    return [...(await one(100, peer, 15, 5, { agenix: 15 })), ...(await one(1000, peer, 7, 2, { agenix: 40 })), await withTemplates(100, 10, 9)];
+  } finally {
+    rmSync(tools, { recursive: true, force: true });
+  }
 }
