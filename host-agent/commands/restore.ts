@@ -19,7 +19,7 @@ export async function restore(inv: Invocation, io: AgentIo): Promise<number> {
     say(io, `no generation installed in ${config.stateDir}: nothing to restore`);
     return 0;
   }
-  if (r.sealProblem) say(io, `warning: generation ${r.generation}: ${r.sealProblem}; each secret was decrypted on its own (the next deploy seals it again)`);
+  if (r.sealProblem) say(io, `warning: generation ${r.generation}: ${r.sealProblem}; each secret was decrypted on its own (staging the same bundle again writes a new seal)`);
   if (r.fellBackFrom) say(io, `error: current generation ${r.fellBackFrom.generation} is unusable (${r.fellBackFrom.reason}); restored previous generation ${r.generation}`);
   return summarize(io, "restored", r.outcome, config) || (r.fellBackFrom ? 1 : 0);
 }
