@@ -7,6 +7,8 @@
 // - the first reply through the socket with no agent running (systemd starts it: Node,
 //   Fastify, the app) against a reply from the running agent, GET /health from the box.
 import { request } from "node:http";
+import { AGENT_ROUTES } from "../core/agent-api.js";
+import { HOST_PATHS } from "../core/on-host.js";
 import { bootHost, type TestHost } from "../test/hosts/harness/index.js";
 import { addHost, addSecret, newRepo, nixsealOk, prepareHost, writeConfig, type TestRepo } from "../test/hosts/fixtures/deploy-env.js";
 import { median, range, type BenchResult } from "./report.js";
@@ -20,9 +22,9 @@ const IDLE_SECONDS = 2;
 function health(h: TestHost): Promise<number> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: `/proc/${h.pid1}/root/run/nixseal-agent/agent.sock`, path: "/health", agent: false }, (res) => {
+    const req = request({ socketPath: `/proc/${h.pid1}/root${HOST_PATHS.socket}`, path: AGENT_ROUTES.health, agent: false }, (res) => {
       res.resume();
-      res.on("end", () => (res.statusCode === 200 ? resolve(performance.now() - t0) : reject(new Error(`GET /health: ${res.statusCode}`))));
+      res.on("end", () => (res.statusCode === 200 ? resolve(performance.now() - t0) : reject(new Error(`GET ${AGENT_ROUTES.health}: ${res.statusCode}`))));
     });
     req.on("error", reject);
     req.end();
@@ -52,7 +54,7 @@ export async function run(): Promise<BenchResult[]> {
     const residentMb = async () => Number((await host.exec("ps -C node -o rss=,args= | awk '/host-agent\\/bin.cjs serve/ { s += $1 } END { print s / 1024 }'")).stdout.trim());
     const waitIdle = () => host.waitFor(async () => (await agentPid()) === 0 && (await residentMb()) === 0, 30_000, "the agent to exit idle");
     const setIdle = async (seconds: number) => {
-      await host.writeFile("/etc/nixseal/agent.json", JSON.stringify({ idleExitSeconds: seconds }) + "\n");
+      await host.writeFile(HOST_PATHS.config, JSON.stringify({ idleExitSeconds: seconds }) + "\n");
       await host.exec("systemctl stop nixseal-agent.service 2>/dev/null || true"); // the next connection reads the new setting
     };
 
@@ -92,9 +94,12 @@ export async function run(): Promise<BenchResult[]> {
 
     const cold: number[] = [];
     const warm: number[] = [];
+    const coldCpu: number[] = [];
     for (let i = 0; i < COLD; i++) {
       await waitIdle();
       cold.push(await health(host));
+      // the CPU the start and the first reply took (systemd's accounting of this invocation): what a quiet host waits for
+      coldCpu.push(Number((await host.exec("systemctl show -P CPUUsageNSec nixseal-agent.service")).stdout.trim()) / 1e6);
       warm.push(await health(host));
     }
     const where = `test host (real systemd), ${SECRETS} secrets, a deploy = stage + activate + rebuild stand-in, ${ROUNDS} rounds`;
@@ -119,7 +124,7 @@ export async function run(): Promise<BenchResult[]> {
       },
       {
         name: "first reply through the socket, agent not running",
-        subject: `GET /health from the box, systemd starts the agent (cold), ${COLD} runs`,
+        subject: `GET /health from the box, systemd starts the agent (cold), ${COLD} runs; CPU of the start and reply ${median(coldCpu).toFixed(0)} ms (${range(coldCpu).map((x) => x.toFixed(0)).join("-")})`,
         baseline: "the same request to the running agent (warm)",
         subjectMs: median(cold),
         baselineMs: median(warm),
