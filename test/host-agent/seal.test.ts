@@ -13,6 +13,7 @@ import { importBundle, stage } from "../../host-agent/generations/operations.js"
 import { packSeal, unpackSeal } from "../../host-agent/generations/seal.js";
 import { GENERATION_SEAL } from "../../host-agent/generations/bundle-dir.js";
 import { generationDir } from "../../host-agent/generations/store.js";
+import { encrypt, parseRecipient } from "../../core/index.js";
 import { grepTree, makeEnv, writeBundle, type AgentEnv } from "./support.js";
 
 const AGENT = join(import.meta.dirname, "..", "..", "dist", "host-agent", "bin.cjs");
@@ -35,6 +36,21 @@ function live(): Record<string, string> {
 }
 const all = () => Object.fromEntries(secrets.map((s) => [s.name, s.value]));
 const bootClean = () => rmSync(join(env.config.runDir, "current"), { force: true });
+
+/** Bundles encrypted to the host's RSA key only: its seal (to the first key, ed25519) is then the only way ed25519 alone restores them. */
+function rsaOnly(): string {
+  const rsa = join(env.root, "ssh_host_rsa_key");
+  execFileSync("ssh-keygen", ["-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", rsa]);
+  return readFileSync(`${rsa}.pub`, "utf8");
+}
+
+/** A reboot with a smaller memory filesystem: it comes back empty, the disk stays. */
+function rebootWithTmpfs(size: string): void {
+  execFileSync("umount", [env.config.runDir]);
+  execFileSync("mount", ["-t", "tmpfs", "-o", `size=${size},mode=0751,noswap,nodev,nosuid,noexec`, "nixseal-test", env.config.runDir]);
+  rmSync(env.config.keysDir, { force: true });
+}
+const keyOf = (name: string) => readFileSync(join(env.config.keysDir, name), "utf8");
 
 describe("the sealed generation", () => {
   it("is stored with the generation, 0600, an age file to the host's key that age opens; no value on disk", async () => {
@@ -110,6 +126,59 @@ describe("the sealed generation", () => {
     expect(statSync(file).mode & 0o777).toBe(0o600);
     bootClean();
     const r = await restore({ ...env.config });
+    expect(r.sealProblem).toBeUndefined();
+    expect(live()).toEqual(all());
+  });
+
+  it("partial restore and fallback run on the seals: previous from its own seal; when neither fits, what fits of current, values intact", async () => {
+    env = makeEnv({ tmpfsSize: "2m" });
+    const pub = rsaOnly();
+    const ed25519Only = { ...env.config, identityPaths: [env.hostKey] };
+    await importBundle(env.config, await writeBundle(join(env.root, "b1"), pub, [{ name: "small", value: "fits-old" }]));
+    await importBundle(env.config, await writeBundle(join(env.root, "b2"), pub, [{ name: "small", value: "fits-new" }, { name: "big", value: "B".repeat(300_000) }]));
+    rebootWithTmpfs("200k"); // generation 2 no longer fits whole, generation 1 does
+    const back = await restore(ed25519Only);
+    expect(back.fellBackFrom?.generation).toBe(2);
+    expect(back.generation).toBe(1);
+    expect(back.sealProblem).toBeUndefined();
+    expect(keyOf("small")).toBe("fits-old");
+
+    rebootWithTmpfs("2m");
+    await importBundle(env.config, await writeBundle(join(env.root, "b3"), pub, [{ name: "old-big", value: "O".repeat(300_000) }]));
+    await importBundle(env.config, await writeBundle(join(env.root, "b4"), pub, [
+      { name: "a-small", value: "part-a" },
+      { name: "b-big", value: "B".repeat(300_000) },
+      { name: "c-small", value: "part-c" },
+    ]));
+    rebootWithTmpfs("200k");
+    // current was tried whole first (a-small written, then b-big did not fit): the values
+    // it writes again from the same opened seal are still the values
+    const part = await restore(ed25519Only);
+    expect(part.generation).toBe(4);
+    expect(part.sealProblem).toBeUndefined();
+    expect(part.outcome!.results.map((r) => [r.name, r.ok, r.code])).toEqual([
+      ["a-small", true, undefined],
+      ["b-big", false, "NIXSEAL_ERR_AGENT_SECRET_NO_SPACE"],
+      ["c-small", true, undefined],
+    ]);
+    expect(keyOf("a-small")).toBe("part-a");
+    expect(keyOf("c-small")).toBe("part-c");
+    expect(grepTree(env.config.runDir, "BBBB")).toEqual([]);
+  });
+
+  it("is trusted only as the agent stored it: a seal shipped inside an upload is never read nor kept", async () => {
+    env = makeEnv();
+    const dir = await writeBundle(join(env.root, "b"), env.hostPub, secrets);
+    // a forged seal that fits the manifest exactly, encrypted to the host's own key
+    const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
+    const forged = encrypt(packSeal(manifest.id, manifest.secrets, secrets.map((s) => Buffer.from(`forged-${s.name}`))), [await parseRecipient(env.hostPub)]);
+    writeFileSync(join(dir, GENERATION_SEAL), forged);
+    await importBundle(env.config, dir);
+    const stored = readFileSync(join(generationDir(env.config.stateDir, 1), GENERATION_SEAL));
+    expect(stored.equals(Buffer.from(forged))).toBe(false);
+    expect(live()).toEqual(all());
+    bootClean();
+    const r = await restore(env.config);
     expect(r.sealProblem).toBeUndefined();
     expect(live()).toEqual(all());
   });
