@@ -17,7 +17,7 @@ import { installGeneration, type InstallOutcome } from "./install-generation.js"
 import { acquireLock } from "./lock.js";
 import { decryptSecret, resolveOwner } from "../plaintext/materialize.js";
 import { checkRunDir } from "../plaintext/memory-fs.js";
-import { checkKeysDir } from "../plaintext/links.js";
+import { checkKeysDir, pathWalkProblem } from "../plaintext/links.js";
 import { checkTemplate } from "../plaintext/templates.js";
 import { NixsealError } from "../../core/errors.js";
 import { recordRun } from "../status/state-file.js";
@@ -88,9 +88,9 @@ function throwProblems(problems: Found[]): void {
 
 /**
  * A bundle read whole (a structural problem throws: nothing else can be checked), then
- * each secret's owner, group and decryption and each template, collecting every
- * problem instead of stopping at the first; with requireUnits, each unit they restart or
- * reload must exist on this host (a deploy without a config: nothing would add it).
+ * each secret's owner, group and decryption, each template, and the directories on the
+ * way to each path (safe-path.ts), collecting every problem instead of stopping at the
+ * first; with requireUnits, each unit they restart or reload must exist on this host (a deploy without a config: nothing would add it).
  * With `seal` (a bundle about to be stored) and no problem, the plaintexts go straight
  * into the generation's seal, encrypted to the host's first key; they are zeroed either way.
  */
@@ -130,6 +130,13 @@ async function inspectBundle(config: AgentConfig, dir: string, root: string, req
     for (const t of bundle.templates) {
       owners(t.template);
       attempt(t.template.name, () => checkTemplate(t));
+    }
+    // this host's directories on the way to each path (an image's are not this host's)
+    if (root === "") {
+      for (const s of [...bundle.manifest.secrets, ...bundle.templates.map((t) => t.template)]) {
+        const problem = s.path === undefined ? undefined : pathWalkProblem(s.name, s.path);
+        if (problem) problems.push({ error: problem, secret: s.name });
+      }
     }
     const named = unitsOf([...bundle.manifest.secrets, ...bundle.templates.map((t) => t.template)]);
     const units = root === "" ? await unitStates([...named.keys()]) : [];

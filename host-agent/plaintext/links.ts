@@ -8,6 +8,7 @@ import { lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, symlinkSyn
 import { basename, dirname, join } from "node:path";
 import type { BundleSecret } from "../../core/schema/bundle.js";
 import { secretPathProblem } from "../../core/schema/secret-path.js";
+import type { NixsealError } from "../../core/errors.js";
 import { errors } from "../errors.js";
 import { CURRENT, type SecretResult } from "./materialize.js";
 import { openParent, UnsafePathError } from "./safe-path.js";
@@ -185,6 +186,27 @@ function removeOurLink(path: string, target: string): void {
   }
 }
 
+/** What to do about a directory on the way that is not safe to walk. */
+const UNSAFE_DIR_HINTS = [
+  "give that directory to root without group or other write (chown root DIR; chmod go-w DIR), or choose a path under root's directories: nixseal secrets set NAME --path P (a template: nixseal template set NAME --path P)",
+];
+
+/**
+ * Before anything changes (stage, import, check): the directories that already exist on
+ * the way to `path` can be walked safely; linkPaths walks them again when it makes the
+ * link, creating what is missing.
+ *
+ * @returns the link error naming the directory, or undefined (an OS error is left to linkPaths)
+ */
+export function pathWalkProblem(name: string, path: string): NixsealError | undefined {
+  try {
+    openParent(path, false)?.dir.close();
+    return undefined;
+  } catch (err) {
+    return err instanceof UnsafePathError ? errors.link([name, path, err.message], { cause: err, hints: UNSAFE_DIR_HINTS }) : undefined;
+  }
+}
+
 function markLinkFailure(results: Map<string, SecretResult>, name: string, link: string, err: unknown): void {
   const why =
     err instanceof UnsafePathError
@@ -192,7 +214,7 @@ function markLinkFailure(results: Map<string, SecretResult>, name: string, link:
       : (err as { code?: string }).code === "NIXSEAL_ERR_AGENT_PLANTED_SYMLINK"
         ? "something that is not a symlink is in the way"
         : ((err as NodeJS.ErrnoException).code ?? "failed");
-  const e = errors.link([name, link, why], { cause: err });
+  const e = errors.link([name, link, why], { cause: err, ...(err instanceof UnsafePathError ? { hints: UNSAFE_DIR_HINTS } : {}) });
   const r = results.get(name);
   if (r) Object.assign(r, { ok: false, code: e.code, error: e.message, hints: e.hints });
 }

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { serve } from "../../host-agent/api/serve.js";
 import { restore } from "../../host-agent/boot/restore.js";
-import { importBundle, stage } from "../../host-agent/generations/operations.js";
+import { activate, check, importBundle, stage } from "../../host-agent/generations/operations.js";
 import { listGenerations } from "../../host-agent/generations/store.js";
 import { collectStatus, formatStatus } from "../../host-agent/status/host-status.js";
 import { ensureUser, grepTree, makeEnv, mountTmpfs, umount, writeBundle, type AgentEnv } from "./support.js";
@@ -135,19 +135,27 @@ describe("the keys dir", () => {
   });
 });
 
+/** Stage and import refuse the bundle before anything is stored or changed; /check lists why. */
+async function refusedBeforeAnyChange(path: string, expected: string): Promise<void> {
+  const bundle = await next({ path });
+  for (const run of [() => stage(env.config, bundle), () => importBundle(env.config, bundle)]) {
+    const err = await run().catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "NIXSEAL_ERR_AGENT_LINK", message: expect.stringContaining(expected) });
+    expect((err as { hints: string[] }).hints.join(" ")).toContain("chown root DIR; chmod go-w DIR");
+  }
+  const checked = await check(env.config, bundle);
+  expect(checked).toMatchObject({ ok: false, problems: [{ code: "NIXSEAL_ERR_AGENT_LINK", secret: "live", message: expect.stringContaining(expected) }] });
+  expectPreviousServed();
+}
+
 describe("a secret's path is reached only through root's directories", () => {
-  it("a directory on the way that another user owns: the link is refused, nothing is made in it", async () => {
+  it("a directory on the way that another user owns: the bundle is refused before anything changes, nothing is made in it", async () => {
     await withPrevious();
     const home = join(env.root, "home-mallory");
     mkdirSync(home);
     chownSync(home, uid, 0);
-    const target = join(home, "app", "secret");
-    const out = await importBundle(env.config, await next({ path: target }));
-    const r = out.activation.results[0]!;
-    expect(r).toMatchObject({ ok: false, code: "NIXSEAL_ERR_AGENT_LINK" });
-    expect(r.error).toContain(`${home} belongs to uid ${uid}, not root: its owner could redirect the link`);
+    await refusedBeforeAnyChange(join(home, "app", "secret"), `${home} belongs to uid ${uid}, not root: its owner could redirect the link`);
     expect(readdirSync(home)).toEqual([]);
-    expect(key("live")).toBe("dirs-next"); // the secret itself is live
   });
 
   it("the link's own directory may be a service's (as /var/lib/caddy): its parents are root's, so it cannot be swapped", async () => {
@@ -160,22 +168,36 @@ describe("a secret's path is reached only through root's directories", () => {
     expect(out.activation.results[0]).toMatchObject({ ok: true });
     expect(readlinkSync(target)).toBe(join(env.config.runDir, "current", "live"));
     expect(statSync(service).uid).toBe(uid); // left as the service has it
-    // open to its group: refused, as anyone in it could replace the link
-    execFileSync("chmod", ["0770", service]);
-    const open = await importBundle(env.config, await next({ path: join(service, "other.key") }));
-    expect(open.activation.results[0]!.error).toContain(`${service} is writable by its group or others`);
-    expect(existsSync(join(service, "other.key"))).toBe(false);
   });
 
-  it("a symlink on the way is not followed (a user who could swap a directory for one gains nothing)", async () => {
+  it("the link's own directory open to its group is refused (anyone in it could replace the link)", async () => {
+    await withPrevious();
+    const service = join(env.root, "var-lib-app");
+    mkdirSync(service);
+    chownSync(service, uid, uid);
+    execFileSync("chmod", ["0770", service]);
+    await refusedBeforeAnyChange(join(service, "tls.key"), `${service} is writable by its group or others`);
+    expect(readdirSync(service)).toEqual([]);
+  });
+
+  it("a symlink on the way is refused at stage, and not followed when it appears after the stage", async () => {
     await withPrevious();
     const victim = join(env.root, "root-only");
     mkdirSync(victim, { mode: 0o700 });
     const via = join(env.root, "via");
     symlinkSync(victim, via);
-    const out = await importBundle(env.config, await next({ path: join(via, "secret") }));
-    expect(out.activation.results[0]).toMatchObject({ ok: false, code: "NIXSEAL_ERR_AGENT_LINK", error: expect.stringContaining(`${via} is a symlink: links are made only through real directories`) });
+    await refusedBeforeAnyChange(join(via, "secret"), `${via} is a symlink: links are made only through real directories`);
     expect(readdirSync(victim)).toEqual([]);
+    // staged while the directory was real; swapped for the symlink before the activation
+    rmSync(via);
+    mkdirSync(via);
+    const staged = await stage(env.config, await next({ path: join(via, "secret") }));
+    rmSync(via, { recursive: true });
+    symlinkSync(victim, via);
+    const out = await activate(env.config, staged.generation);
+    expect(out.results[0]).toMatchObject({ ok: false, code: "NIXSEAL_ERR_AGENT_LINK", error: expect.stringContaining(`${via} is a symlink`) });
+    expect(readdirSync(victim)).toEqual([]);
+    expect(key("live")).toBe("dirs-next"); // the secret itself is live; only its link is refused
   });
 
   it("a group- or world-writable directory without the sticky bit is refused; /tmp-style sticky ones are walked", async () => {
@@ -183,8 +205,7 @@ describe("a secret's path is reached only through root's directories", () => {
     const open = join(env.root, "open");
     mkdirSync(open);
     execFileSync("chmod", ["0777", open]);
-    const bad = await importBundle(env.config, await next({ path: join(open, "secret") }));
-    expect(bad.activation.results[0]!.error).toContain(`${open} is writable by its group or others`);
+    await refusedBeforeAnyChange(join(open, "sub", "secret"), `${open} is writable by its group or others`);
     expect(readdirSync(open)).toEqual([]);
     execFileSync("chmod", ["1777", open]);
     const good = await importBundle(env.config, await next({ path: join(open, "secret") }));
