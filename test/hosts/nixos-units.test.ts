@@ -158,8 +158,10 @@ describe("the NixOS module's units on a real systemd host", () => {
     await h.waitFor(async () => ["failed"].includes((await show("missing.conf-key.service", ["ActiveState"])).ActiveState), 30_000, "the missing template's unit to fail");
 
     // The restore, as real systemd sees it: before sysinit.target, not after local-fs.target.
-    const restore = await show("nixseal-restore.service", ["ActiveState", "After", "Before"]);
-    expect(restore.ActiveState, label).toBe("active");
+    const restore = await show("nixseal-restore.service", ["ActiveState", "Result", "After", "Before"]);
+    // On a failure, say why: the restore's own journal of this boot.
+    const why = restore.ActiveState === "active" ? "" : `${restore.Result}\n${(await h.exec("journalctl -b -u nixseal-restore.service --no-pager -o cat", { check: false })).stdout}`;
+    expect(restore.ActiveState, `${label}: ${why}`).toBe("active");
     expect(restore.Before!.split(" "), label).toContain("sysinit.target");
     expect(restore.After!.split(" "), label).not.toContain("local-fs.target");
     expect(restore.After!.split(" "), label).not.toContain("systemd-tmpfiles-setup.service");
