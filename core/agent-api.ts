@@ -43,7 +43,8 @@ export interface SecretStatus {
   version: number;
   sha256: string;
   owner: string;
-  group: string;
+  /** Absent: the owner's primary group. */
+  group?: string;
   mode: string;
   /** The live file (through runDir/current). */
   file: string;
@@ -126,7 +127,7 @@ export interface StageReply {
   id: string;
   /** True when an identical bundle was already stored as `generation`. */
   existing: boolean;
-  secrets: Array<{ name: string; version: number; sha256: string; owner: string; group: string; mode: string }>;
+  secrets: Array<{ name: string; version: number; sha256: string; owner: string; group?: string; mode: string }>;
   /** Problems that did not stop it (an identity file that was skipped). */
   warnings: string[];
   /** Every unit the bundle's secrets restart or reload, as systemd knows it now; absent from older agents. */

@@ -4,6 +4,7 @@
 export * from "./errors.js";
 export * from "./fs.js";
 export * from "./schema/names.js";
+export { ownerAndGroup } from "./owner-group.js";
 export * from "./schema/parse.js";
 export * from "./schema/repo.js";
 export * from "./schema/bundle.js";

@@ -343,7 +343,7 @@ in
           message = "services.nixseal.identityPaths is empty (services.openssh is ${if config.services.openssh.enable then "enabled with no ed25519 or rsa host key" else "disabled"}): set it to the SSH private keys the host's secrets are encrypted to, or enable services.openssh with an ed25519 or rsa host key";
         }
       ] ++ map (n: {
-        assertion = builtins.elem forUsers.${n}.owner [ "root" "0" ] && builtins.elem forUsers.${n}.group [ "root" "0" ];
+        assertion = builtins.elem forUsers.${n}.owner [ "root" "0" ] && builtins.elem forUsers.${n}.group [ "root" "0" null ];
         message = "services.nixseal.secretsFile: secret ${n} is neededForUsers, so it must be owned by root:root (it is restored before any other user exists)";
       }) (attrNames forUsers)
       ++ map (n: {
@@ -356,7 +356,7 @@ in
           let s = secrets.${n}; in
           optional (!declaredUser s.owner)
             "services.nixseal: ${kind n} ${n} is owned by user ${s.owner}, which users.users does not declare; the agent skips this ${kind n} at boot unless the user exists"
-          ++ optional (!declaredGroup s.group)
+          ++ optional (s.group != null && !declaredGroup s.group)
             "services.nixseal: ${kind n} ${n} has group ${s.group}, which users.groups does not declare; the agent skips this ${kind n} at boot unless the group exists")
           (attrNames secrets)
         ++ optional (volatile cfg.stateDir) (volatileWarning "the state dir" cfg.stateDir)

@@ -52,7 +52,7 @@ export function registerSecrets(program: Command, ctx: CommandContext): void {
     .argument("<name>", "secret name (file name on the host: letters, digits, . _ @ + -)")
     .option("--host <a,b>", "hosts that receive it: names or @tags (repeatable, comma-separated; required)", collect)
     .option("--owner <user>", "owner of the file on the host", "root")
-    .option("--group <group>", "group of the file on the host", "root")
+    .option("--group <group>", "group of the file on the host (default: the owner's primary group there)")
     .option("--mode <mode>", "octal file mode on the host", "0400")
     .option("--path <path>", "extra absolute path where the secret appears (a symlink)")
     .option("--restart-unit <unit>", "systemd unit to restart when the value changes (repeatable)", collect)

@@ -27,7 +27,7 @@ export function registerTemplate(program: Command, ctx: CommandContext): void {
     .requiredOption("--host <a,b>", "hosts that render it (repeatable, comma-separated)", collect)
     .requiredOption("--from-file <file>", "the template text")
     .option("--owner <user>", "owner of the rendered file", "root")
-    .option("--group <group>", "group of the rendered file", "root")
+    .option("--group <group>", "group of the rendered file (default: the owner's primary group on the host)")
     .option("--mode <mode>", "octal mode of the rendered file", "0400")
     .option("--path <path>", "extra absolute path where it appears (a symlink), e.g. for an EnvironmentFile=")
     .option("--restart-unit <unit>", "unit to restart when it changes (repeatable)", collect)

@@ -15,7 +15,8 @@ export interface WantedSecret {
   version: number;
   sha256?: string;
   owner: string;
-  group: string;
+  /** Absent: the owner's primary group. */
+  group?: string;
   mode: string;
 }
 
@@ -63,7 +64,7 @@ export function diffSecrets(wanted: WantedSecret[], status: { secrets: readonly 
     if (h.version !== undefined && h.version !== w.version) why.push(`version ${h.version} -> ${w.version}`);
     if (w.sha256 && h.sha256 && h.sha256 !== w.sha256 && why.length === 0) why.push("ciphertext differs");
     if (h.owner !== undefined && h.owner !== w.owner) why.push(`owner ${h.owner} -> ${w.owner}`);
-    if (h.group !== undefined && h.group !== w.group) why.push(`group ${h.group} -> ${w.group}`);
+    if ((h.group ?? null) !== (w.group ?? null)) why.push(`group ${h.group ?? "(the owner's)"} -> ${w.group ?? "(the owner's)"}`);
     if (h.mode !== undefined && normMode(h.mode) !== normMode(w.mode)) why.push(`mode ${h.mode} -> ${w.mode}`);
     if (why.length) d.changed.push({ name: w.name, from: h.version, to: w.version, why: why.join(", ") });
     else d.unchanged.push(w.name);

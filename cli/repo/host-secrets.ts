@@ -10,7 +10,7 @@ import { secretsForHost, templatesForHost } from "./recipients.js";
 
 /** An entry of the generated file: what the host applies for a secret or a rendered template. */
 function entryOf(s: RepoSecret | RepoTemplate): HostTemplate {
-  return { owner: s.owner, group: s.group, mode: s.mode, path: s.path ?? null, restartUnits: s.restartUnits, reloadUnits: s.reloadUnits, neededBy: s.neededBy ?? [], neededForUsers: false };
+  return { owner: s.owner, group: s.group ?? null, mode: s.mode, path: s.path ?? null, restartUnits: s.restartUnits, reloadUnits: s.reloadUnits, neededBy: s.neededBy ?? [], neededForUsers: false };
 }
 
 /** The generated file's content for one host, from the repo: its secrets and the templates it renders. */

@@ -8,7 +8,7 @@ import { openRepo, saveRepo, withLockedRepo } from "../repo/index.js";
 import { checkRepoPaths, checkSecretName } from "../repo/validate.js";
 import { readValue, type ValueOptions } from "../values.js";
 import { passwordSecretFor, storeValue, wipe } from "./generated.js";
-import { checkForUsers, checkHosts, checkMeta, expandHosts, type Meta, type MetaOpts } from "./meta.js";
+import { checkForUsers, checkHosts, checkMeta, defaultGroup, expandHosts, type Meta, type MetaOpts } from "./meta.js";
 import { now } from "./write.js";
 
 export type AddOptions = MetaOpts & ValueOptions & { host?: string[] };
@@ -18,7 +18,7 @@ export function newSecret(hosts: string[], meta: Meta): RepoSecret {
   const secret: RepoSecret = {
     hosts,
     owner: meta.owner ?? "root",
-    group: meta.group ?? "root",
+    ...defaultGroup(meta),
     mode: meta.mode ?? "0400",
     restartUnits: meta.restartUnits ?? [],
     reloadUnits: meta.reloadUnits ?? [],

@@ -44,7 +44,7 @@ export function checkMeta(io: CliIo, opts: MetaOpts): Meta {
 
 /** A secret restored before users exist can only belong to root. */
 export function checkForUsers(name: string, s: RepoSecret): void {
-  if (s.neededForUsers && !(["root", "0"].includes(s.owner) && ["root", "0"].includes(s.group))) {
+  if (s.neededForUsers && !(["root", "0"].includes(s.owner) && ["root", "0"].includes(s.group ?? "root"))) {
     throw usageError(`secret "${name}" is needed for users, so it must be owned by root:root (it is restored before any other user exists)`, [
       "use --owner root --group root, or leave out --needed-for-users",
     ]);
@@ -68,4 +68,13 @@ export function checkHosts(list: string[], allowEmpty = false): string[] {
 /** The hosts a checked list names: @tags and globs expanded (cli/repo/select.ts), names kept as given. */
 export function expandHosts(repo: Repo, hosts: string[]): string[] {
   return [...new Set(hosts.flatMap((h) => (isSelector(h) ? selectHostNames(repo, [h]) : [h])))];
+}
+
+/**
+ * The group of a new secret or template: --group, else the owner's primary group on the
+ * host, which nixseal.json says by leaving group out (for root that is root, written).
+ */
+export function defaultGroup(meta: Pick<Meta, "owner" | "group">): { group?: string } {
+  if (meta.group !== undefined) return { group: meta.group };
+  return ["root", "0"].includes(meta.owner ?? "root") ? { group: "root" } : {};
 }

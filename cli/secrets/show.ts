@@ -1,6 +1,6 @@
 // `nixseal secrets show NAME [--public] [--json]`: one secret's metadata and, for a
 // generated key pair, its public half (never a value).
-import { NixsealError, passwordSecretOf } from "../../core/index.js";
+import { NixsealError, ownerAndGroup, passwordSecretOf } from "../../core/index.js";
 import { unknownSecret } from "../errors.js";
 import type { CliIo } from "../io.js";
 import { printInfo, printJson } from "../output.js";
@@ -35,7 +35,7 @@ export async function showSecret(io: CliIo, name: string, opts: { public?: boole
     name,
     hosts: s.hosts,
     owner: s.owner,
-    group: s.group,
+    group: s.group ?? null,
     mode: s.mode,
     path: s.path ?? null,
     restartUnits: s.restartUnits,
@@ -52,7 +52,7 @@ export async function showSecret(io: CliIo, name: string, opts: { public?: boole
   const lines = [
     `name: ${name}`,
     `hosts: ${s.hosts.join(", ") || "- (admins only)"}`,
-    `file: ${s.mode} ${s.owner}:${s.group}${s.path ? `, also at ${s.path}` : ""}`,
+    `file: ${s.mode} ${ownerAndGroup(s.owner, s.group)}${s.group === undefined ? " (the owner's primary group)" : ""}${s.path ? `, also at ${s.path}` : ""}`,
     `version: ${s.version} (${s.updatedAt})`,
     ...(s.restartUnits.length ? [`restarts: ${s.restartUnits.join(", ")}`] : []),
     ...(s.reloadUnits.length ? [`reloads: ${s.reloadUnits.join(", ")}`] : []),

@@ -3,13 +3,13 @@
 // placeholders, and the host renders it.
 import { mkdir, readFile, unlink } from "node:fs/promises";
 import { resolve } from "node:path";
-import { NixsealError, writeFileAtomic, type RepoTemplate } from "../../core/index.js";
+import { NixsealError, ownerAndGroup, writeFileAtomic, type RepoTemplate } from "../../core/index.js";
 import { unknownHost, usageError } from "../errors.js";
 import type { CliIo } from "../io.js";
 import { printInfo, printJson } from "../output.js";
 import { openRepo, saveRepo, templateFile, templatesDir, withLockedRepo } from "../repo/index.js";
 import { checkSecretName } from "../repo/validate.js";
-import { checkHosts, checkMeta, expandHosts, type MetaOpts } from "../secrets/meta.js";
+import { checkHosts, checkMeta, defaultGroup, expandHosts, type MetaOpts } from "../secrets/meta.js";
 import { now } from "../secrets/write.js";
 import { checkTemplateText } from "./check.js";
 
@@ -44,7 +44,7 @@ export async function addTemplate(io: CliIo, name: string, opts: TemplateAddOpti
     const t: RepoTemplate = {
       hosts,
       owner: meta.owner ?? "root",
-      group: meta.group ?? "root",
+      ...defaultGroup(meta),
       mode: meta.mode ?? "0400",
       ...(meta.path ? { path: meta.path } : {}),
       restartUnits: meta.restartUnits ?? [],
@@ -124,5 +124,5 @@ export async function listTemplates(io: CliIo, opts: { json?: boolean }): Promis
       }),
   );
   if (opts.json) return printJson(io, rows);
-  for (const r of rows) io.stdout.write(`${r.name}\tv${r.version}\t${r.mode} ${r.owner}:${r.group}\t${r.hosts.join(",") || "-"}\tuses ${r.uses.join(",") || "-"}\n`);
+  for (const r of rows) io.stdout.write(`${r.name}\tv${r.version}\t${r.mode} ${ownerAndGroup(r.owner, r.group)}\t${r.hosts.join(",") || "-"}\tuses ${r.uses.join(",") || "-"}\n`);
 }

@@ -3,7 +3,7 @@
 // came back with its owner, group, mode and content before the units that use it
 // started, without any deploy. --no-reboot checks the running host.
 import type { NodeSSH } from "node-ssh";
-import { NixsealError, verifyReportSchema, type VerifyReport } from "../../core/index.js";
+import { NixsealError, ownerAndGroup, verifyReportSchema, type VerifyReport } from "../../core/index.js";
 import { connectJob } from "../deploy/host-deploy.js";
 import { hostEntry, resolveKeyPath, wantedSecrets } from "../deploy/hosts.js";
 import { runRemote } from "../deploy/remote.js";
@@ -153,7 +153,7 @@ export async function runVerify(io: CliIo, name: string, opts: VerifyOptions): P
     if (back !== undefined) printInfo(io, `${name} is back after ${back.toFixed(1)} s (boot ${report.bootId ?? "?"})`);
     const lines: string[] = [];
     for (const p of report.problems) lines.push(`FAIL ${p}`);
-    for (const s of report.secrets) lines.push(s.ok ? `ok    ${s.name}  ${s.owner}:${s.group} ${s.mode}  content matches generation ${report.generation}` : `FAIL  ${s.name}: ${s.problems.join("; ")}`);
+    for (const s of report.secrets) lines.push(s.ok ? `ok    ${s.name}  ${ownerAndGroup(s.owner, s.group)} ${s.mode}  content matches generation ${report.generation}` : `FAIL  ${s.name}: ${s.problems.join("; ")}`);
     for (const c of report.consumers) lines.push(c.ok ? `ok    ${c.unit}  ${c.startedMonotonicUs ? "started after its keys" : `not started (${c.activeState})`}` : `FAIL  ${c.unit}: ${c.problem}`);
     io.stdout.write(lines.join("\n") + (lines.length ? "\n" : ""));
     if (report.restore) printInfo(io, `the boot restore${report.restore.sameBoot ? "" : " (of an earlier boot)"} took ${report.restore.durationMs} ms for ${report.secrets.length} secret${report.secrets.length === 1 ? "" : "s"}`);

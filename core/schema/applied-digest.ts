@@ -10,7 +10,8 @@ export const HOST_SECRETS_FORMAT = "nixseal-host-secrets/v1";
 export interface AppliedSecret {
   name: string;
   owner: string;
-  group: string;
+  /** Absent or null: the owner's primary group. */
+  group?: string | null;
   mode: string;
   path?: string | null;
   restartUnits: readonly string[];
@@ -65,7 +66,7 @@ function nixJson(v: unknown): string {
  */
 export function appliedDigest(secrets: readonly AppliedSecret[]): string {
   const sorted = [...secrets].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const canonical = sorted.map((s) => [s.name, s.owner, s.group, s.mode, s.path ?? null, [...s.restartUnits], [...s.reloadUnits], s.neededForUsers === true]);
+  const canonical = sorted.map((s) => [s.name, s.owner, s.group ?? null, s.mode, s.path ?? null, [...s.restartUnits], [...s.reloadUnits], s.neededForUsers === true]);
   return "sha256:" + createHash("sha256").update(nixJson([HOST_SECRETS_FORMAT, canonical])).digest("hex");
 }
 
@@ -86,7 +87,7 @@ export function appliedDifferences(expected: readonly AppliedSecret[], actual: r
     const a = act.get(name);
     if (!a) continue;
     const fields: string[] = [];
-    for (const k of ["owner", "group", "mode"] as const) if (e[k] !== a[k]) fields.push(k);
+    for (const k of ["owner", "group", "mode"] as const) if ((e[k] ?? null) !== (a[k] ?? null)) fields.push(k);
     if ((e.path ?? null) !== (a.path ?? null)) fields.push("path");
     if (e.restartUnits.join(" ") !== a.restartUnits.join(" ")) fields.push("restartUnits");
     if (e.reloadUnits.join(" ") !== a.reloadUnits.join(" ")) fields.push("reloadUnits");

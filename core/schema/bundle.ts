@@ -22,7 +22,8 @@ export const bundleSecretSchema = z.strictObject({
   /** Hex SHA-256 of the ciphertext file. */
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   owner: principal,
-  group: principal,
+  /** Absent: the owner's primary group, looked up on the host. */
+  group: principal.optional(),
   mode: fileMode,
   path: secretPath.optional(),
   restartUnits: z.array(unitName),

@@ -15,7 +15,7 @@ export { appliedDifferences, appliedDigest, appliedOfBundle, HOST_SECRETS_FORMAT
  * Versioned: a reader refuses a `format` it does not know. v1 keys:
  * - `format`, `host`, `comment` (free text, not read);
  * - `digest`: {@link appliedDigest} of `secrets` and `templates`, so a hand edit is caught;
- * - `secrets.<name>`: `owner`, `group`, `mode`, `path` (null when none),
+ * - `secrets.<name>`: `owner`, `group` (null: the owner's primary group), `mode`, `path` (null when none),
  *   `restartUnits`, `reloadUnits`, `neededBy` (units that may not start before
  *   the secret is in place), `neededForUsers` (restored before users are created,
  *   root-owned, for `users.users.<n>.hashedPasswordFile`);
@@ -29,7 +29,7 @@ export const HOST_SECRETS_FILE = "nixseal-secrets.json";
 
 export const hostSecretSchema = z.strictObject({
   owner: principal,
-  group: principal,
+  group: principal.nullable(),
   mode: fileMode,
   path: secretPath.nullable(),
   restartUnits: z.array(unitName),

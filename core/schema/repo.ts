@@ -59,7 +59,8 @@ export function passwordSecretOf(name: string): string {
 export const secretSchema = z.strictObject({
   hosts: z.array(hostName),
   owner: principal.default("root"),
-  group: principal.default("root"),
+  /** Absent: the owner's primary group on the host (as agenix and sops-nix default it). */
+  group: principal.optional(),
   mode: fileMode.default("0400"),
   /** Extra absolute path where the secret should appear (a symlink to the live file). */
   path: secretPath.optional(),

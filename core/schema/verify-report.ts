@@ -16,7 +16,7 @@ export const verifiedSecretSchema = z.strictObject({
   /** What is wrong, one sentence each; empty when ok. */
   problems: z.array(z.string()),
   owner: principal,
-  group: principal,
+  group: principal.optional(),
   mode: fileMode,
   /** Hex SHA-256 of the ciphertext the live file was checked against. */
   sha256: z.string().regex(/^[0-9a-f]{64}$/),

@@ -113,9 +113,10 @@ async function inspectBundle(config: AgentConfig, dir: string, root: string, req
     }
   };
   // owner and group each on its own, so a secret with both missing reports both
-  const owners = (s: { name: string; owner: string; group: string }) => {
+  // (no group: the owner's primary group, there whenever the owner is)
+  const owners = (s: { name: string; owner: string; group?: string }) => {
     attempt(s.name, () => resolveOwner({ name: s.name, owner: s.owner, group: "0" }, accounts));
-    attempt(s.name, () => resolveOwner({ name: s.name, owner: "0", group: s.group }, accounts));
+    if (s.group !== undefined) attempt(s.name, () => resolveOwner({ name: s.name, owner: "0", group: s.group }, accounts));
   };
   const plaintexts: Uint8Array[] = [];
   try {

@@ -9,9 +9,12 @@ export interface Accounts {
   uid(user: string): number | undefined;
   /** gid for a group name or numeric id; undefined when the group does not exist. */
   gid(group: string): number | undefined;
+  /** The primary gid of a user (name or numeric id); undefined when the user does not exist. */
+  primaryGid(user: string): number | undefined;
 }
 
-function readDb(file: string): Map<string, number> {
+/** name -> the id in field 3 (or, with field 4, the passwd entry's primary gid). */
+function readDb(file: string, field = 2): Map<string, number> {
   const ids = new Map<string, number>();
   let text = "";
   try {
@@ -21,17 +24,17 @@ function readDb(file: string): Map<string, number> {
   }
   for (const line of text.split("\n")) {
     const f = line.split(":");
-    if (f.length >= 3 && f[0] && isPosixId(f[2]!)) ids.set(f[0], Number(f[2]));
+    if (f.length > field && f[0] && isPosixId(f[field]!)) ids.set(f[0], Number(f[field]));
   }
   return ids;
 }
 
-function getent(db: "passwd" | "group", name: string): number | undefined {
+function getent(db: "passwd" | "group", name: string, field = 2): number | undefined {
   // loaded here, not at the top: child_process costs the boot path a few ms
   const { spawnSync } = process.getBuiltinModule("node:child_process");
   const r = spawnSync("getent", [db, name], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
   if (r.status !== 0) return undefined;
-  const id = r.stdout.split(":")[2];
+  const id = r.stdout.split(":")[field];
   return id !== undefined && isPosixId(id) ? Number(id) : undefined;
 }
 
@@ -53,8 +56,16 @@ export function loadAccounts(root = ""): Accounts {
     }
     return id === -1 ? undefined : id;
   };
+  const primaries = readDb(`${root}/etc/passwd`, 3);
+  const primaryGid = (user: string): number | undefined => {
+    // a numeric owner: the passwd entry with that uid
+    const name = /^[0-9]+$/.test(user) ? [...users].find(([, uid]) => uid === Number(user))?.[0] : user;
+    const gid = name === undefined ? undefined : primaries.get(name);
+    return gid ?? (root === "" ? getent("passwd", user, 3) : undefined);
+  };
   return {
     uid: (user) => lookup("passwd", users, user),
     gid: (group) => lookup("group", groups, group),
+    primaryGid,
   };
 }

@@ -272,11 +272,12 @@ export async function materialize(opts: MaterializeOptions): Promise<{ name: str
  */
 export function resolveOwner(s: Pick<BundleSecret, "name" | "owner" | "group">, accounts: Accounts): { uid: number; gid: number } {
   // a stored generation skips the schema at boot: its numeric ids are bounded here too
-  for (const id of [s.owner, s.group]) if (/^[0-9]+$/.test(id) && !isPosixId(id)) throw errors.badId([s.name, id, MAX_POSIX_ID]);
+  for (const id of [s.owner, s.group ?? s.owner]) if (/^[0-9]+$/.test(id) && !isPosixId(id)) throw errors.badId([s.name, id, MAX_POSIX_ID]);
   const uid = accounts.uid(s.owner);
   if (uid === undefined) throw errors.unknownOwner([s.name, s.owner]);
-  const gid = accounts.gid(s.group);
-  if (gid === undefined) throw errors.unknownGroup([s.name, s.group]);
+  // no group: the owner's primary group, as agenix and sops-nix default it
+  const gid = s.group === undefined ? accounts.primaryGid(s.owner) : accounts.gid(s.group);
+  if (gid === undefined) throw s.group === undefined ? errors.unknownOwner([s.name, s.owner]) : errors.unknownGroup([s.name, s.group]);
   return { uid, gid };
 }
 

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import type { GenerationStatus, SecretStatus, StatusReport } from "../../core/agent-api.js";
 import { readStoredManifest } from "../generations/bundle-dir.js";
 import type { BundleSecret } from "../../core/schema/bundle.js";
+import { ownerAndGroup } from "../../core/owner-group.js";
 import type { AgentConfig } from "../config/defaults.js";
 import { generationDir, linkedGeneration, listGenerations } from "../generations/store.js";
 import { CURRENT, currentRunName } from "../plaintext/materialize.js";
@@ -92,7 +93,7 @@ export function formatStatus(s: StatusReport): string {
     if (list.length) out.push(title);
     for (const x of list) {
       const state = x.ok === false ? "FAILED" : x.present ? "ok" : "missing";
-      out.push(`  ${x.name}  v${x.version}  ${x.owner}:${x.group} ${x.mode}  ${state}  ${x.keysPath}${x.path ? ` ${x.path}` : ""}`);
+      out.push(`  ${x.name}  v${x.version}  ${ownerAndGroup(x.owner, x.group)} ${x.mode}  ${state}  ${x.keysPath}${x.path ? ` ${x.path}` : ""}`);
       if (x.ok === false) {
         out.push(`      ${x.error ?? ""}`);
         for (const h of x.hints ?? []) out.push(`      hint: ${h}`);

@@ -23,6 +23,7 @@ import { CURRENT, decryptSecret, resolveOwner } from "../plaintext/materialize.j
 import { checkTemplate } from "../plaintext/templates.js";
 import { renderTemplate } from "../../core/template.js";
 import type { BundleSecret } from "../../core/schema/bundle.js";
+import { ownerAndGroup } from "../../core/owner-group.js";
 import { currentBootId, readStateFile } from "./state-file.js";
 
 interface UnitTimes {
@@ -89,7 +90,7 @@ export async function collectVerify(config: AgentConfig): Promise<VerifyReport> 
       if (!st.isFile()) p.push(`${file} is not a regular file`);
       else {
         if (owner && st.uid !== owner.uid) p.push(`owned by uid ${st.uid}, not ${s.owner} (${owner.uid})`);
-        if (owner && st.gid !== owner.gid) p.push(`group gid ${st.gid}, not ${s.group} (${owner.gid})`);
+        if (owner && st.gid !== owner.gid) p.push(`group gid ${st.gid}, not ${s.group ?? `${s.owner}'s primary group`} (${owner.gid})`);
         const mode = (st.mode & 0o7777).toString(8).padStart(4, "0");
         if (parseInt(mode, 8) !== parseInt(s.mode, 8)) p.push(`mode ${mode}, not ${s.mode}`);
         const want = expected();
@@ -149,7 +150,7 @@ export function formatVerify(r: VerifyReport): string {
   out.push(`host ${r.host ?? "-"}, generation ${r.generation ?? "-"}, boot ${r.bootId ?? "-"}`);
   if (r.restore) out.push(`boot restore: ${r.restore.sameBoot ? "this boot" : "an earlier boot"}, ${r.restore.durationMs} ms, ${r.restore.ok ? "every secret" : `${r.restore.failed} failed`}`);
   for (const p of r.problems) out.push(`FAIL ${p}`);
-  for (const s of r.secrets) out.push(s.ok ? `ok   ${s.name}  ${s.owner}:${s.group} ${s.mode}  content matches` : `FAIL ${s.name}: ${s.problems.join("; ")}`);
+  for (const s of r.secrets) out.push(s.ok ? `ok   ${s.name}  ${ownerAndGroup(s.owner, s.group)} ${s.mode}  content matches` : `FAIL ${s.name}: ${s.problems.join("; ")}`);
   for (const c of r.consumers) out.push(c.ok ? `ok   ${c.unit} ${c.startedMonotonicUs ? "started after its keys" : `not started (${c.activeState})`}` : `FAIL ${c.unit} ${c.problem}`);
   return out.join("\n") + "\n";
 }

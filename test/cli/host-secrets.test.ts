@@ -48,7 +48,7 @@ describe("the generated file", () => {
     await ok(["secrets", "add", "db-password", "--host", "web1,plain1", "--owner", "postgres", "--needed-by", "postgresql.service", "--restart-unit", "postgresql.service"], "pw");
     await ok(["secrets", "add", "root-pw", "--host", "web1", "--needed-for-users"], "$6$x");
     let f = read("web1");
-    expect(f.secrets["db-password"]).toEqual({ owner: "postgres", group: "root", mode: "0400", path: null, restartUnits: ["postgresql.service"], reloadUnits: [], neededBy: ["postgresql.service"], neededForUsers: false });
+    expect(f.secrets["db-password"]).toEqual({ owner: "postgres", group: null, mode: "0400", path: null, restartUnits: ["postgresql.service"], reloadUnits: [], neededBy: ["postgresql.service"], neededForUsers: false });
     expect(f.secrets["root-pw"]!.neededForUsers).toBe(true);
     await ok(["secrets", "set", "db-password", "--needed-by", "postgresql.service,pgbouncer.socket", "--path", "/var/lib/postgresql/pw"]);
     f = read("web1");
@@ -91,7 +91,7 @@ describe("templates in the generated file", () => {
     writeFileSync(join(work, "app.env"), 'DB_PASSWORD={{ secret "db-password" }}\n');
     await ok(["template", "add", "app.env", "--host", "web1,plain1", "--from-file", join(work, "app.env"), "--owner", "postgres", "--path", "/etc/app/env", "--restart-unit", "app.service", "--needed-by", "app.service"]);
     let f = read("web1");
-    expect(f.templates).toEqual({ "app.env": { owner: "postgres", group: "root", mode: "0400", path: "/etc/app/env", restartUnits: ["app.service"], reloadUnits: [], neededBy: ["app.service"], neededForUsers: false } });
+    expect(f.templates).toEqual({ "app.env": { owner: "postgres", group: null, mode: "0400", path: "/etc/app/env", restartUnits: ["app.service"], reloadUnits: [], neededBy: ["app.service"], neededForUsers: false } });
     expect(Object.keys(f.secrets)).not.toContain("app.env");
     expect(f.digest).not.toBe(hostSecretsSchema.parse(JSON.parse(withoutTemplates)).digest);
     expect(existsSync(join(repo, "hosts", "plain1"))).toBe(false);

@@ -53,8 +53,9 @@ describe("nixseal template", () => {
     await ok(["template", "add", "app.env", "--host", "web1", "--from-file", "../app.env", "--owner", "app", "--restart-unit", "app.service"]);
     await ok(["template", "add", "shared.conf", "--host", "web1,web2", "--from-file", "../shared.conf"]);
     expect(readFileSync(join(repo, "templates", "app.env"), "utf8")).toBe(readFileSync(join(work, "app.env"), "utf8"));
-    expect(json().templates["app.env"]).toMatchObject({ hosts: ["web1"], owner: "app", group: "root", mode: "0400", restartUnits: ["app.service"], version: 1 });
-    expect((await ok(["template", "list"])).stdout).toBe("app.env\tv1\t0400 app:root\tweb1\tuses dns-token,db-pass\nshared.conf\tv1\t0400 root:root\tweb1,web2\tuses dns-token\n");
+    expect(json().templates["app.env"]).toMatchObject({ hosts: ["web1"], owner: "app", mode: "0400", restartUnits: ["app.service"], version: 1 });
+    expect(json().templates["app.env"].group).toBeUndefined(); // the owner's primary group on the host
+    expect((await ok(["template", "list"])).stdout).toBe("app.env\tv1\t0400 app:\tweb1\tuses dns-token,db-pass\nshared.conf\tv1\t0400 root:root\tweb1,web2\tuses dns-token\n");
   });
 
   it("refuses any change elsewhere that would break a template", async () => {

@@ -111,7 +111,7 @@ describe("templates on a test host", () => {
     const d = await deploy();
     expect(d.code, d.stdout + d.stderr).toBe(0);
     await h.exec("systemctl start caddy.service app.service");
-    expect((await h.exec("stat -c '%U:%G %a' /run/nixseal/current/Caddyfile /run/nixseal/current/app.env")).stdout.trim().split("\n")).toEqual(["caddy:caddy 440", "app:root 400"]);
+    expect((await h.exec("stat -c '%U:%G %a' /run/nixseal/current/Caddyfile /run/nixseal/current/app.env")).stdout.trim().split("\n")).toEqual(["caddy:caddy 440", "app:app 400"]); // no --group: app's primary group
     expect((await h.exec("cat /run/keys/Caddyfile")).stdout).toBe(render(CADDYFILE, values));
     expect((await h.exec("cat /run/keys/app.env")).stdout).toBe(render(APP_ENV, values));
     await h.waitFor(async () => (await h.exec("test -s /run/caddy/seen && test -s /run/app/seen", { check: false })).code === 0, 10_000, "both services started");
