@@ -76,7 +76,8 @@ describe("nixseal verify HOST", () => {
     const after = (await h.exec("cat /proc/sys/kernel/random/boot_id")).stdout.trim();
     expect(after).not.toBe(before);
     expect(r.stderr).toMatch(new RegExp(`verify1 is back after [0-9.]+ s \\(boot ${after}\\)`));
-    expect(r.stdout).toMatch(/^ok {4}app-token {2}svc-app:root 0400 {2}content matches generation \d+$/m);
+    // no --group: svc-app's primary group, shown as chown writes it
+    expect(r.stdout).toMatch(/^ok {4}app-token {2}svc-app: 0400 {2}content matches generation \d+$/m);
     expect(r.stdout).toMatch(/^ok {4}db-pass {2}svc-db:svc-db 0440 {2}content matches/m);
     expect(r.stdout).toMatch(/^ok {4}app\.service {2}started after its keys$/m);
     expect(r.stderr).toMatch(/the boot restore took \d+ ms for 2 secrets/);
@@ -107,10 +108,11 @@ describe("nixseal verify HOST", () => {
   });
 
   it("fails, naming the unit, when a consumer started before its key", async () => {
-    await nixsealOk(repo, ["secrets", "add", "early-key", "--host", "verify1", "--restart-unit", "early.service"], { stdin: "early-value" });
-    await nixsealOk(repo, ["deploy", "verify1", "--secrets-only", "--ssh-key", h.operatorKeyPath]);
+    // the unit first: a deploy without a config refuses a secret whose unit the host lacks
     await h.writeFile(unit("early.service", EARLY), EARLY);
     await h.exec("systemctl daemon-reload && systemctl enable early.service");
+    await nixsealOk(repo, ["secrets", "add", "early-key", "--host", "verify1", "--restart-unit", "early.service"], { stdin: "early-value" });
+    await nixsealOk(repo, ["deploy", "verify1", "--secrets-only", "--ssh-key", h.operatorKeyPath]);
     const r = await verify(["--yes"]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^FAIL {2}early\.service: started [0-9.]+ ms before the restore of early-key finished$/m);
