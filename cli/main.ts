@@ -4,6 +4,7 @@ import { commands } from "./commands/index.js";
 import type { CliIo } from "./io.js";
 import { printError } from "./output.js";
 import { nixsealVersion } from "../core/version.js";
+import { codeTag } from "../core/print-error.js";
 
 /**
  * The whole command table: every command, argument and option with its help. main()
@@ -18,7 +19,11 @@ export function buildProgram(ctx: CommandContext): Command {
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
-      outputError: (s, write) => write(`nixseal: error: ${s.replace(/^error: /, "")}`),
+      // commander's own usage errors print as ours do: the code ends the first line.
+      outputError: (s, write) => {
+        const [first, ...rest] = s.replace(/^error: /, "").split("\n");
+        write([`nixseal: error: ${first} ${codeTag("NIXSEAL_ERR_USAGE")}`, ...rest].join("\n"));
+      },
     })
     .showHelpAfterError("(run with --help for usage)");
   for (const register of commands) register(program, ctx);

@@ -1,8 +1,9 @@
-import { printError as printErrorFor } from "../core/print-error.js";
+import type { ErrorBody } from "../core/errors.js";
+import { errorLines, printError as printErrorFor, type Paint } from "../core/print-error.js";
 import type { CliIo } from "./io.js";
 
 /** Whether to colour: only on a TTY, never with NO_COLOR set or on a dumb terminal. */
-export function useColour(io: CliIo): boolean {
+function useColour(io: CliIo): boolean {
   return Boolean(io.stderr.isTTY) && io.env.NO_COLOR === undefined && io.env.TERM !== "dumb";
 }
 
@@ -10,9 +11,18 @@ function paint(io: CliIo, code: string, text: string): string {
   return useColour(io) ? `\x1b[${code}m${text}\x1b[0m` : text;
 }
 
-/** "nixseal: error: …" plus one "nixseal: hint: …" line per hint (core/print-error.ts), coloured on a terminal. */
+function errorPaint(io: CliIo): Paint {
+  return (what, text) => paint(io, what === "error" ? "31" : "36", text);
+}
+
+/** "nixseal: error: … [CODE]" plus one "nixseal: hint: …" line per hint (core/print-error.ts), coloured on a terminal. */
 export function printError(io: CliIo, err: unknown): number {
-  return printErrorFor(io.stderr, "nixseal", err, (what, text) => paint(io, what === "error" ? "31" : "36", text));
+  return printErrorFor(io.stderr, "nixseal", err, errorPaint(io));
+}
+
+/** The same lines for an error known by its body (a host's failure in a multi-host run). */
+export function printErrorBody(io: CliIo, body: ErrorBody): void {
+  io.stderr.write(errorLines("nixseal", body, errorPaint(io)));
 }
 
 /** "nixseal: warning: …" */

@@ -1,16 +1,35 @@
 // The one error printer of nixseal, nixseal-agent and nixseal-server: "PROGRAM: error:
-// MESSAGE", then one "PROGRAM: hint: …" line per hint; the exit status is the error's
-// own (1, or 2 for usage), EXIT_INTERNAL for anything unexpected. An unexpected error
-// prints its message only: an object dump could hold key material.
-import { EXIT_INTERNAL, NixsealError } from "./errors.js";
+// MESSAGE [CODE]", then one "PROGRAM: hint: …" line per hint; the exit status is the
+// error's own (1, or 2 for usage), EXIT_INTERNAL for anything unexpected. The code comes
+// last so that the message reads first and a search for it finds docs/errors.md. An
+// unexpected error prints its message only: an object dump could hold key material.
+import { EXIT_INTERNAL, NixsealError, type ErrorBody } from "./errors.js";
 
 /** Where a printer writes (stderr). */
-export interface ErrorOutput {
+interface ErrorOutput {
   write(text: string): unknown;
 }
 
 /** Colours "error" and "hint" (the CLI's, on a terminal); identity elsewhere. */
 export type Paint = (what: "error" | "hint", text: string) => string;
+
+const plain: Paint = (_w, t) => t;
+
+/** The error line's tail: the code, in brackets. */
+export function codeTag(code: string): string {
+  return `[${code}]`;
+}
+
+/**
+ * The lines for one error: "PROGRAM: error: MESSAGE [CODE]" and its hints.
+ *
+ * @param program - the binary's name, the prefix of every line
+ */
+export function errorLines(program: string, err: ErrorBody, paint: Paint = plain): string {
+  let text = `${program}: ${paint("error", "error")}: ${err.message} ${codeTag(err.code)}\n`;
+  for (const hint of err.hints) text += `${program}: ${paint("hint", "hint")}: ${hint}\n`;
+  return text;
+}
 
 /**
  * Prints an error for a person.
@@ -18,13 +37,12 @@ export type Paint = (what: "error" | "hint", text: string) => string;
  * @param program - the binary's name, the prefix of every line
  * @returns the exit status to end with
  */
-export function printError(out: ErrorOutput, program: string, err: unknown, paint: Paint = (_w, t) => t): number {
+export function printError(out: ErrorOutput, program: string, err: unknown, paint: Paint = plain): number {
   if (err instanceof NixsealError) {
-    out.write(`${program}: ${paint("error", "error")}: ${err.message}\n`);
-    for (const hint of err.hints) out.write(`${program}: ${paint("hint", "hint")}: ${hint}\n`);
+    out.write(errorLines(program, err, paint));
     return err.exitCode;
   }
-  out.write(`${program}: ${paint("error", "error")}: internal error: ${err instanceof Error ? err.message : String(err)}\n`);
-  out.write(`${program}: hint: this is a bug in nixseal; please report it with the command you ran\n`);
+  const message = `internal error: ${err instanceof Error ? err.message : String(err)}`;
+  out.write(errorLines(program, { code: "NIXSEAL_ERR_INTERNAL", message, hints: ["this is a bug in nixseal; please report it with the command you ran"] }, paint));
   return EXIT_INTERNAL;
 }

@@ -5,7 +5,7 @@ import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { NixsealError, type Repo, type RepoHost } from "../../core/index.js";
 import type { CliIo } from "../io.js";
-import { printJson } from "../output.js";
+import { printErrorBody, printJson } from "../output.js";
 import { hostsOf, secretsForHost, type LoadedRepo } from "../repo/index.js";
 import { selectHostNames } from "../repo/select.js";
 import type { WantedSecret } from "./compare.js";
@@ -60,10 +60,7 @@ export function finish(io: CliIo, command: string, results: HostResult[], json: 
   if (json) printJson(io, { command, ok: failed.length === 0, hosts: results });
   else {
     io.stderr.write(`nixseal: ${command}: ${results.length - failed.length} of ${results.length} host(s) ok\n`);
-    for (const r of failed) {
-      io.stderr.write(`nixseal: error: ${summaryLine(r)}\n`);
-      for (const h of r.error?.hints ?? []) io.stderr.write(`nixseal: hint: ${h}\n`);
-    }
+    for (const r of failed) printErrorBody(io, { code: r.error?.code ?? "NIXSEAL_ERR_INTERNAL", message: summaryLine(r), hints: r.error?.hints ?? [] });
   }
   return failed.length ? 1 : 0;
 }

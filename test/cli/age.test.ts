@@ -80,7 +80,7 @@ describe("nixseal age encrypt", () => {
     const before = filesIn(d);
     const r = await nixseal(["encrypt", "-R", "empty-recipients.txt", "-o", "never.age", "plain.txt"], d);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^nixseal: error: empty-recipients\.txt: the recipients file names no recipient\nnixseal: hint: /);
+    expect(r.stderr).toMatch(/^nixseal: error: empty-recipients\.txt: the recipients file names no recipient \[NIXSEAL_ERR_AGE_NO_RECIPIENTS\]\nnixseal: hint: /);
     expect(filesIn(d)).toEqual(before);
   });
 
@@ -104,9 +104,9 @@ describe("nixseal age encrypt", () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^nixseal: error: -r #1: /);
     const none = await nixseal(["encrypt", "plain.txt"], d);
-    expect(none.stderr).toMatch(/^nixseal: error: no recipients given\n/);
+    expect(none.stderr).toMatch(/^nixseal: error: no recipients given \[NIXSEAL_ERR_AGE_NO_RECIPIENTS\]\n/);
     const missing = await nixseal(["encrypt", "-r", x.recipient, "nope.txt"], d);
-    expect(missing.stderr).toMatch(/^nixseal: error: input file nope\.txt does not exist\n/);
+    expect(missing.stderr).toMatch(/^nixseal: error: input file nope\.txt does not exist \[NIXSEAL_ERR_\w+\]\n/);
   });
 });
 
@@ -164,7 +164,7 @@ describe("nixseal age decrypt", () => {
   it("no -i, a public key as -i, a wrong passphrase without a terminal", async () => {
     const none = await nixseal(["decrypt", "x.age"], d);
     expect(none.code).toBe(1);
-    expect(none.stderr).toMatch(/^nixseal: error: no identity given\n/);
+    expect(none.stderr).toMatch(/^nixseal: error: no identity given \[NIXSEAL_ERR_AGE_IDENTITY\]\n/);
     const pub = await nixseal(["decrypt", "-i", "ed.pub", "x.age"], d);
     expect(pub.stderr).toMatch(/^nixseal: error: ed\.pub:1: this is a public key/);
     const pw = sshKeygen(d, "pw", "ed25519", { passphrase: "secret words" });
@@ -175,7 +175,7 @@ describe("nixseal age decrypt", () => {
   });
 });
 
-describe("every bad input of issue 2 through the CLI: exit 1, one error line plus hints, nothing written", () => {
+describe("every bad input of age encrypt/decrypt through the CLI: exit 1, one error line plus hints, nothing written", () => {
   const stanzaEdit = (f: Buffer, edit: (h: string) => string): Buffer => {
     const end = f.indexOf("\n---") + 1;
     return Buffer.concat([Buffer.from(edit(f.subarray(0, end).toString("latin1")), "latin1"), f.subarray(end)]);
@@ -231,7 +231,7 @@ describe("passphrase-protected keys through the prompt", () => {
     const bad = await nixseal(["decrypt", "-i", pw.path, "-o", "pw.out", "pw.age"], d, "not the words\n", true);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain("passphrase for ");
-    expect(bad.stderr).toMatch(/nixseal: error: \S+pw-cli: wrong passphrase for the private key\nnixseal: hint: /);
+    expect(bad.stderr).toMatch(/nixseal: error: \S+pw-cli: wrong passphrase for the private key \[NIXSEAL_ERR_KEY_PASSPHRASE\]\nnixseal: hint: /);
     expect(bad.stderr).not.toContain("not the words");
     expect(bad.stderr).not.toMatch(/\n\s+at /);
     expect(filesIn(d)).toEqual(before);

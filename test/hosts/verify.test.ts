@@ -101,7 +101,7 @@ describe("nixseal verify HOST", () => {
       expect(r.code).toBe(1);
       expect(r.stdout).toMatch(/^FAIL {2}db-pass: .*svc-db.*; missing: \/run\/nixseal\/current\/db-pass does not exist/m);
       expect(r.stdout).toMatch(/^ok {4}app-token/m);
-      expect(r.stderr).toMatch(/error: verify1 did not pass: db-pass$/m);
+      expect(r.stderr).toMatch(/error: verify1 did not pass: db-pass \[NIXSEAL_ERR_VERIFY_FAILED\]$/m);
     } finally {
       await h.exec("useradd --system --no-create-home --shell /usr/sbin/nologin svc-db");
     }

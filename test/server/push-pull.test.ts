@@ -136,7 +136,7 @@ describe("nixseal push, nixseal-agent pull", () => {
     writeFileSync(bad, "x".repeat(32), { mode: 0o600 });
     const r = await nixseal(["push", "testhost", "--server", url, "--token-file", bad]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^nixseal: error: http:\/\/127\.0\.0\.1:\d+: the request's signature or token is not accepted$/m);
+    expect(r.stderr).toMatch(/^nixseal: error: http:\/\/127\.0\.0\.1:\d+: the request's signature or token is not accepted \[NIXSEAL_ERR_SERVER_UNAUTHORIZED\]$/m);
     expect(r.stderr).toMatch(/^nixseal: hint: a host signs with its SSH host key/m);
     const stranger = join(work, "stranger_ed25519");
     spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "stranger", "-f", stranger]);

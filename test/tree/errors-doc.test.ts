@@ -45,16 +45,16 @@ describe("exit status policy, all three binaries", () => {
   it("an unexpected error exits EXIT_INTERNAL and says it is a bug", async () => {
     const agentErr = sink();
     expect(await agentMain(["--version"], { stdout: new Broken(), stderr: agentErr.stream })).toBe(EXIT_INTERNAL);
-    expect(agentErr.text()).toMatch(/^nixseal-agent: error: internal error: stdout is gone\nnixseal-agent: hint: this is a bug/);
+    expect(agentErr.text()).toMatch(/^nixseal-agent: error: internal error: stdout is gone \[NIXSEAL_ERR_INTERNAL\]\nnixseal-agent: hint: this is a bug/);
 
     const serverErr = sink();
     expect(await serverMain(["--version"], { stdout: new Broken() as unknown as Writable, stderr: serverErr.stream })).toBe(EXIT_INTERNAL);
-    expect(serverErr.text()).toMatch(/^nixseal-server: error: internal error: stdout is gone\n/);
+    expect(serverErr.text()).toMatch(/^nixseal-server: error: internal error: stdout is gone \[NIXSEAL_ERR_INTERNAL\]\n/);
 
     const cliErr = sink();
     const io = { stdin: Readable.from([]), stdout: new Broken() as unknown as Writable, stderr: cliErr.stream, env: testEnv(ROOT), cwd: ROOT };
     expect(await cliMain(["--version"], io)).toBe(EXIT_INTERNAL);
-    expect(cliErr.text()).toMatch(/^nixseal: error: internal error: stdout is gone\nnixseal: hint: this is a bug/);
+    expect(cliErr.text()).toMatch(/^nixseal: error: internal error: stdout is gone \[NIXSEAL_ERR_INTERNAL\]\nnixseal: hint: this is a bug/);
   });
 
   it("a usage error exits EXIT_USAGE", async () => {
