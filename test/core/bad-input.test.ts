@@ -1,4 +1,4 @@
-// Every bad-input case of issue 2, each a NixsealError with its stable code, a
+// Every bad-input case of the age layer, each a NixsealError with its stable code, a
 // one-line message that holds no key or plaintext bytes, and a hint.
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,4 +1,4 @@
-// Activation faults on a real systemd host (issue 5's acceptance, inside the machine,
+// Activation faults on a real systemd host (inside the machine,
 // with the agent's own units, run-nixseal.mount and /run/keys as the host has them):
 // SIGKILL of `nixseal-agent activate` at random points (50 trials), a tmpfs too small
 // for the next generation, and a symlink planted where the next generation goes.

@@ -1,4 +1,4 @@
-// Issue 5 acceptance on a real systemd host: the agent and a bundle of 3 secrets with
+// On a real systemd host: the agent and a bundle of 3 secrets with
 // different owners/modes (nixseal bundle -> nixseal-agent import), a service that needs
 // its key at start, then 20 reboots (10 clean, 10 power cuts) with no operator action:
 // every time, every secret is back, with its owner/group/mode, before the service

@@ -1,4 +1,4 @@
-// Issue 4 acceptance on a real test host: `nixseal host add --scan` reads the
+// On a real test host: `nixseal host add --scan` reads the
 // key the machine's own sshd offers (real systemd, real sshd on 127.0.1.N),
 // and a secret added for it opens with that machine's host key (age inside the
 // machine when it has it, else the real age binary outside with the key read

@@ -1,4 +1,4 @@
-// Acceptance of issue 3: real systemd machines on one box, with sshd, reboots and power
+// The test hosts themselves: real systemd machines on one box, with sshd, reboots and power
 // cuts, booted in parallel, and nothing left behind, also when a test process dies.
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
