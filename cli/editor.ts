@@ -20,7 +20,7 @@ const RAMFS_MAGIC = 0x858458f6;
 const DIR_PREFIX = "nixseal-edit-";
 
 /** Whether a directory is on a RAM-backed file system (tmpfs or ramfs). */
-export async function isRamBacked(dir: string): Promise<boolean> {
+async function isRamBacked(dir: string): Promise<boolean> {
   try {
     const s = await statfs(dir);
     return s.type === TMPFS_MAGIC || s.type === RAMFS_MAGIC;
@@ -35,7 +35,7 @@ export async function isRamBacked(dir: string): Promise<boolean> {
  *
  * @throws NixsealError NIXSEAL_ERR_NO_TMPFS
  */
-export async function editBaseDir(io: CliIo): Promise<string> {
+async function editBaseDir(io: CliIo): Promise<string> {
   const forced = io.env.NIXSEAL_EDIT_DIR;
   const candidates = forced ? [forced] : [io.env.XDG_RUNTIME_DIR, "/dev/shm"].filter((d): d is string => Boolean(d));
   for (const dir of candidates) if (await isRamBacked(dir)) return dir;
@@ -51,7 +51,7 @@ export async function editBaseDir(io: CliIo): Promise<string> {
  *
  * @throws NixsealError NIXSEAL_ERR_EDIT_DIR
  */
-export async function userEditDir(base: string): Promise<string> {
+async function userEditDir(base: string): Promise<string> {
   const uid = process.getuid?.() ?? 0;
   const dir = join(base, `${DIR_PREFIX}${uid}`);
   try {
@@ -70,7 +70,7 @@ export async function userEditDir(base: string): Promise<string> {
 }
 
 /** Removes this user's edit dirs left by nixseal processes that no longer exist (a SIGKILLed edit). */
-export async function sweepLeftovers(userDir: string): Promise<string[]> {
+async function sweepLeftovers(userDir: string): Promise<string[]> {
   const removed: string[] = [];
   const uid = process.getuid?.() ?? 0;
   for (const entry of await readdir(userDir).catch(() => [] as string[])) {
@@ -85,7 +85,7 @@ export async function sweepLeftovers(userDir: string): Promise<string[]> {
 }
 
 /** The editor command line: $VISUAL, else $EDITOR, else vi (run through sh, as git does). */
-export function editorCommand(io: CliIo): string {
+function editorCommand(io: CliIo): string {
   return io.env.VISUAL || io.env.EDITOR || "vi";
 }
 

@@ -3,7 +3,7 @@
 // typos), or the ones it is a prefix of.
 
 /** Optimal string alignment distance: insertions, deletions, substitutions, adjacent swaps. */
-export function editDistance(a: string, b: string): number {
+function editDistance(a: string, b: string): number {
   const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
   for (let j = 1; j <= b.length; j++) d[0]![j] = j;
   for (let i = 1; i <= a.length; i++) {
@@ -21,7 +21,7 @@ export function editDistance(a: string, b: string): number {
  * The known names a typed one most likely meant: those within a third of its length
  * (at least 1, at most 3 edits), nearest first, else those it is a prefix of.
  */
-export function closest(typed: string, known: Iterable<string>, max = 3): string[] {
+function closest(typed: string, known: Iterable<string>, max = 3): string[] {
   const names = [...new Set(known)];
   const limit = Math.max(1, Math.min(3, Math.floor(typed.length / 3)));
   const near = names

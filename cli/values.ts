@@ -7,8 +7,8 @@ import { passwordHash } from "./generate/password-hashes.js";
 import { readAll, type CliIo } from "./io.js";
 import { canPrompt, promptHidden } from "./prompt.js";
 
-export type Encoding = "base64" | "hex" | "alnum";
-export const ENCODINGS: Encoding[] = ["base64", "hex", "alnum"];
+type Encoding = "base64" | "hex" | "alnum";
+const ENCODINGS: Encoding[] = ["base64", "hex", "alnum"];
 
 /** How a command was told to get a value. Never from argv. */
 export interface ValueOptions {
@@ -35,7 +35,7 @@ export interface Value {
  *
  * @throws NixsealError NIXSEAL_ERR_BAD_VALUE_SOURCE
  */
-export function parseGenerate(opts: ValueOptions): GenerateSpec | undefined {
+function parseGenerate(opts: ValueOptions): GenerateSpec | undefined {
   if (opts.generate === undefined) {
     if (opts.encoding !== undefined || opts.htpasswdUser !== undefined) {
       throw new NixsealError("NIXSEAL_ERR_BAD_VALUE_SOURCE", `${opts.encoding !== undefined ? "--encoding" : "--htpasswd-user"} only goes with --generate`, { hints: ["e.g. --generate 32 --encoding hex, or --generate bcrypt --htpasswd-user alice"] });
@@ -75,7 +75,7 @@ export function parseGenerate(opts: ValueOptions): GenerateSpec | undefined {
  *
  * @param name - the secret's name (an SSH key's comment)
  */
-export function generateValue(spec: GenerateSpec, name: string): Value {
+function generateValue(spec: GenerateSpec, name: string): Value {
   if ("kind" in spec) {
     if (spec.kind === "ssh-ed25519") return { ...sshEd25519KeyPair(name), generated: spec };
     if (spec.kind === "wireguard") return { ...wireguardKeyPair(), generated: spec };

@@ -19,7 +19,7 @@ import { armorSshsig, dearmorSshsig, parseSshsig, signSshsig, verifySshsig } fro
 import type { BundleManifest } from "./schema/bundle.js";
 
 /** The SSHSIG namespace of bundle signatures: no other nixseal signature verifies as one. */
-export const BUNDLE_SIGNATURE_NAMESPACE = "nixseal-bundle-v1";
+const BUNDLE_SIGNATURE_NAMESPACE = "nixseal-bundle-v1";
 
 /** The operator's detached signature over a manifest, as pushed and served: an armored SSHSIG. */
 export type BundleSignature = string;

@@ -19,7 +19,7 @@ function fastifyCreateError(): CreateError {
 export type CatalogueError = NixsealError & { statusCode: number };
 
 /** Makes one catalogue error from the message's printf arguments; opts replace the hints or add a cause. */
-export type CatalogueEntry = ((args: Array<string | number>, opts?: { cause?: unknown; hints?: string[] }) => CatalogueError) & {
+type CatalogueEntry = ((args: Array<string | number>, opts?: { cause?: unknown; hints?: string[] }) => CatalogueError) & {
   code: string;
   statusCode: number;
 };

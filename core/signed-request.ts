@@ -90,6 +90,6 @@ export function parseRequestAuth(header: string, method: string, pathAndQuery: s
 }
 
 /** Hex sha256 of a body, as the `b=` field carries it. */
-export function sha256OfBody(body: Uint8Array | undefined): string {
+function sha256OfBody(body: Uint8Array | undefined): string {
   return body && body.length ? createHash("sha256").update(body).digest("hex") : EMPTY_SHA256;
 }

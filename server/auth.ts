@@ -21,7 +21,7 @@ function digest(token: string): Buffer {
 }
 
 /** A token kept only as its digest; compared in constant time through it. */
-export class Token {
+class Token {
   private readonly hash: Buffer;
   constructor(token: string) {
     this.hash = digest(token);
@@ -36,7 +36,7 @@ export class Token {
 export type Principal = { kind: "token"; actor: "token" } | { kind: "admin"; name: string; actor: string } | { kind: "host"; host: string; actor: string };
 
 /** Why a request was refused, for the audit log and the metrics (never sent to the client). */
-export type RefusalReason = "none" | "malformed" | "bad-token" | "stale" | "unknown-key" | "namespace" | "algorithm" | "weak-key" | "mismatch" | "replayed";
+type RefusalReason = "none" | "malformed" | "bad-token" | "stale" | "unknown-key" | "namespace" | "algorithm" | "weak-key" | "mismatch" | "replayed";
 
 /** A refused request: the error to answer and the reason to record. */
 export class Refusal extends Error {
@@ -56,7 +56,7 @@ interface FleetIndex {
 
 const wireKey = (k: SshPublicKey) => Buffer.from(k.wire).toString("base64");
 
-export interface AuthenticatorOptions {
+interface AuthenticatorOptions {
   store: Store;
   operatorToken?: string;
   /** Admin keys accepted besides the fleet state's (name and key line). */

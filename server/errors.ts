@@ -2,12 +2,9 @@
 // printf message). Every entry is also a NixsealError, so main.ts prints it like the
 // other parts do. Messages name hosts, ids, files and JSON paths; never file contents,
 // tokens or request bodies.
-import { catalogueEntry as define, type CatalogueError } from "../core/error-catalogue.js";
+import { catalogueEntry as define } from "../core/error-catalogue.js";
 
 export { errorBody, type ErrorBody } from "../core/errors.js";
-
-/** A catalogue error: a NixsealError that carries its HTTP status. */
-export type ServerError = CatalogueError;
 
 export const serverErrors = {
   usage: define("NIXSEAL_ERR_SERVER_USAGE", "%s", 400, ["run nixseal-server --help"], 2),

@@ -8,7 +8,7 @@ import type { AuditRecord, BundleHead, FetchRecord, Store } from "./store/types.
 /** Where a host stands: runs its head, runs an older one, never fetched, or has nothing to run. */
 export type HostState = "current" | "behind" | "never-fetched" | "no-bundle";
 
-export interface HostReport {
+interface HostReport {
   name: string;
   /** SHA256 fingerprint of its pinned host key. */
   fingerprint: string;

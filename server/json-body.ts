@@ -7,10 +7,10 @@ import { createHash } from "node:crypto";
 import { serverErrors } from "./errors.js";
 
 /** Deepest nesting of objects and arrays a request body may have. */
-export const MAX_DEPTH = 32;
+const MAX_DEPTH = 32;
 
 /** The deepest nesting in a JSON text (brackets outside strings), stopping once past limit. */
-export function jsonDepthExceeds(text: string, limit: number): boolean {
+function jsonDepthExceeds(text: string, limit: number): boolean {
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {

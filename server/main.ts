@@ -14,14 +14,14 @@ import { FileStore } from "./store/file.js";
 import type { Store } from "./store/types.js";
 import { nixsealVersion } from "../core/version.js";
 
-export interface ServerIo {
+interface ServerIo {
   stdout: Writable;
   stderr: Writable;
 }
 
-export const DEFAULT_PORT = 8470;
+const DEFAULT_PORT = 8470;
 /** Shorter tokens are refused: 16 random characters or more. */
-export const MIN_TOKEN_LENGTH = 16;
+const MIN_TOKEN_LENGTH = 16;
 
 const USAGE = `usage: nixseal-server (--storage DIR | --postgres CONNINFO)
                       [--token-file FILE] [--admin-keys FILE]
@@ -44,12 +44,12 @@ See docs/server.md.
 `;
 
 /** Where to listen: a TCP address and port, or a unix socket path. */
-export type ListenTarget = { host: string; port: number } | { path: string };
+type ListenTarget = { host: string; port: number } | { path: string };
 
 /** Where the server keeps its state. */
-export type StoreTarget = { kind: "file"; dir: string } | { kind: "postgres"; connectionString: string };
+type StoreTarget = { kind: "file"; dir: string } | { kind: "postgres"; connectionString: string };
 
-export interface ServerSettings {
+interface ServerSettings {
   listen: ListenTarget;
   store: StoreTarget;
   options: Omit<BuildServerOptions, "logger" | "store" | "storageDir">;
@@ -91,7 +91,7 @@ async function readAdminKeys(file: string): Promise<Array<{ name: string; key: s
 }
 
 /** Parses the flags and reads the token and key files. */
-export async function loadSettings(argv: string[]): Promise<ServerSettings | "help" | "version"> {
+async function loadSettings(argv: string[]): Promise<ServerSettings | "help" | "version"> {
   let values;
   try {
     values = parseArgs({
@@ -138,7 +138,7 @@ export async function loadSettings(argv: string[]): Promise<ServerSettings | "he
 }
 
 /** Opens the store the settings name. */
-export async function openStore(target: StoreTarget): Promise<Store> {
+async function openStore(target: StoreTarget): Promise<Store> {
   const store: Store =
     target.kind === "file" ? new FileStore(target.dir) : new (await import("./store/postgres.js")).PostgresStore({ connectionString: target.connectionString });
   await store.init();

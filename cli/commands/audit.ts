@@ -22,7 +22,7 @@ interface AuditEvent {
 }
 
 /** One event as a line: when, who, what, for which host. */
-export function auditLine(e: AuditEvent): string {
+function auditLine(e: AuditEvent): string {
   const what = [e.action, e.host, e.bundle ? `${e.bundle.slice(0, 16)}` : undefined, e.sequence !== undefined ? `#${e.sequence}` : undefined].filter(Boolean).join(" ");
   return [e.at, e.actor, what, e.detail ? `(${e.detail})` : "", e.remote ? `from ${e.remote}` : ""].filter(Boolean).join("  ");
 }

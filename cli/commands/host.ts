@@ -12,7 +12,7 @@ import { checkHostKey, checkHostName, checkRootTarget, checkTag } from "../repo/
 import { selectHostNames } from "../repo/select.js";
 import type { CommandContext } from "./context.js";
 
-export /** Accumulates repeatable, comma-separated options: --tag a,b --tag c. */
+/** Accumulates repeatable, comma-separated options: --tag a,b --tag c. */
 const collect = (value: string, previous: string[] = []): string[] => [...previous, ...value.split(",").filter((v) => v !== "")];
 
 /** Tags checked, without a leading @, sorted and without repeats. */

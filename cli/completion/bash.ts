@@ -4,7 +4,7 @@
 import { allCommands, type CommandSpec, type ValueKind } from "./model.js";
 
 /** How a value kind is passed to _nixseal_values. */
-export function kindWord(v: ValueKind): string {
+function kindWord(v: ValueKind): string {
   return v.kind === "choice" ? `choice:${v.values.join(" ")}` : v.kind;
 }
 

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { NixsealError } from "../../core/index.js";
 
 /** A registered SSH host key, reduced to what the SSH handshake compares. */
-export interface PinnedHostKey {
+interface PinnedHostKey {
   /** Key type as it appears in the line, e.g. ssh-ed25519. */
   type: string;
   /** The raw public key blob (what the server sends in KEXDH_REPLY). */

@@ -5,10 +5,10 @@ import type { CliIo } from "../io.js";
 import { STEP_TITLES, type HostResult, type ProgressSink } from "./steps.js";
 
 /** Runs one host's work with a sink for its progress. */
-export type HostRunner<J> = (job: J, sink: ProgressSink) => Promise<HostResult>;
+type HostRunner<J> = (job: J, sink: ProgressSink) => Promise<HostResult>;
 
 /** How to show progress. */
-export type ViewMode = "live" | "plain" | "quiet";
+type ViewMode = "live" | "plain" | "quiet";
 
 /** Picks the view: quiet for --json, live on a TTY, plain lines otherwise. */
 export function viewMode(io: CliIo, json: boolean): ViewMode {
@@ -89,7 +89,7 @@ export async function runAll<J extends { name: string }>(io: CliIo, mode: ViewMo
 }
 
 /** A small promise pool: at most n in flight. */
-export async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
+async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < items.length) await fn(items[next++]!);

@@ -5,7 +5,7 @@ import { NixsealError } from "../../core/index.js";
 import { runScript, tail } from "./remote.js";
 
 /** How to rebuild one host. */
-export interface RebuildOptions {
+interface RebuildOptions {
   hostName: string;
   /** The host's own command from nixseal.json; default `nixos-rebuild switch`. */
   command?: string;
@@ -30,7 +30,7 @@ nixos-rebuild "$@"
 `;
 
 /** Marks the rebuild shell of one deploy run in the host's process list. */
-export function rebuildMarker(runId: string): string {
+function rebuildMarker(runId: string): string {
   return `nixseal-rebuild-${runId}`;
 }
 
@@ -78,7 +78,7 @@ export async function runRebuild(ssh: NodeSSH, o: RebuildOptions, onOutput?: (ch
 }
 
 /** The program the rebuild runs first: nixos-rebuild, or the first word of the host's own command. */
-export function rebuildProgram(o: Pick<RebuildOptions, "command">): string {
+function rebuildProgram(o: Pick<RebuildOptions, "command">): string {
   return o.command?.trim().split(/\s+/)[0] ?? "nixos-rebuild";
 }
 

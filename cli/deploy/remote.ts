@@ -4,7 +4,7 @@ import type { NodeSSH } from "node-ssh";
 import { NixsealError } from "../../core/index.js";
 
 /** Outcome of one remote command. */
-export interface RemoteResult {
+interface RemoteResult {
   code: number | null;
   signal: string | null;
   stdout: string;
@@ -12,7 +12,7 @@ export interface RemoteResult {
 }
 
 /** The bits of ssh2's Client deploy uses (ssh2 ships no types here). */
-export interface RawClient {
+interface RawClient {
   exec(cmd: string, cb: (err: Error | undefined, channel: RawChannel) => void): unknown;
   openssh_forwardOutStreamLocal(path: string, cb: (err: Error | undefined, channel: RawChannel) => void): unknown;
   on(event: "close" | "error" | "end", fn: (...args: unknown[]) => void): unknown;

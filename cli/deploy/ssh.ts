@@ -9,7 +9,7 @@ import { NixsealError, type SshTarget } from "../../core/index.js";
 import { fingerprintOf, parsePinnedHostKey } from "./host-key.js";
 
 /** What connectHost needs to know about one host. */
-export interface ConnectOptions {
+interface ConnectOptions {
   hostName: string;
   target: SshTarget;
   /** The registered host key line (authorized_keys format). */
@@ -21,7 +21,7 @@ export interface ConnectOptions {
 }
 
 /** Auth material: the ssh-agent socket and/or one private key (never logged). */
-export interface SshAuth {
+interface SshAuth {
   agent?: string;
   privateKey?: string;
   keyFile?: string;
@@ -33,7 +33,7 @@ export interface SshAuth {
  *
  * @throws NixsealError NIXSEAL_ERR_DEPLOY_AUTH when there is nothing to authenticate with
  */
-export async function pickAuth(hostName: string, sshKey: string | undefined, env: Record<string, string | undefined>): Promise<SshAuth> {
+async function pickAuth(hostName: string, sshKey: string | undefined, env: Record<string, string | undefined>): Promise<SshAuth> {
   const auth: SshAuth = {};
   if (env.SSH_AUTH_SOCK) auth.agent = env.SSH_AUTH_SOCK;
   const home = env.HOME ?? homedir();

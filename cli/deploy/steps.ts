@@ -1,7 +1,7 @@
 import type { UnitAction } from "../../core/index.js";
 
 /** Steps of one host's deploy, in order, as the progress view names them. */
-export type StepName =
+type StepName =
   | "connect"
   | "lock"
   | "upload"

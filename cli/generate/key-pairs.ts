@@ -6,7 +6,7 @@ import { createRequire } from "node:module";
 /** The PKCS#8 DER prefix of a raw X25519 private key (RFC 8410): the 32 bytes follow. */
 const PKCS8_X25519 = Buffer.from("302e020100300506032b656e04220420", "hex");
 
-export interface KeyPair {
+interface KeyPair {
   /** What the host gets: the private key file's contents. */
   value: Buffer;
   /** The public half, as the tool that uses it prints it. */

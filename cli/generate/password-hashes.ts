@@ -7,13 +7,13 @@ import { encrypt as sha512Crypt } from "unixcrypt";
 import type { PASSWORD_HASH_KINDS } from "../../core/index.js";
 
 /** bcrypt's cost; each +1 doubles the work (12: ~0.2-0.3 s here). */
-export const BCRYPT_COST = 12;
+const BCRYPT_COST = 12;
 /** Length of a generated password, from [A-Za-z0-9]: ~143 bits. */
-export const PASSWORD_LENGTH = 24;
+const PASSWORD_LENGTH = 24;
 const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 const CRYPT_SALT = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-export interface PasswordHash {
+interface PasswordHash {
   /** The hash (or the htpasswd line), with a newline: what the host gets. */
   value: Buffer;
   /** The generated password: for the admins only. */

@@ -11,8 +11,8 @@ import { passphraseSource } from "./passphrase.js";
 
 export { defaultIdentityFile } from "./file.js";
 export { explicitIdentityFile, recipientOfIdentityFile } from "./explicit.js";
-export { describeIdentity, exportIdentity, importIdentity, newIdentity, publicKeysOf, type IdentityReport, type IdentityTarget } from "./manage.js";
-export { keychainRead, keychainWrite, KEYCHAIN_ACCOUNT, KEYCHAIN_SERVICE } from "./keychain.js";
+export { describeIdentity, exportIdentity, importIdentity, newIdentity, publicKeysOf, type IdentityTarget } from "./manage.js";
+export { keychainRead, keychainWrite } from "./keychain.js";
 
 /** Identities that can open the repo's secrets, and a label of where they came from (no key material). */
 export interface AdminIdentity {
@@ -72,7 +72,7 @@ async function parseFile(io: CliIo, data: string | Uint8Array, label: string): P
 }
 
 /** What init did about the admin identity. */
-export interface CreatedIdentity {
+interface CreatedIdentity {
   recipient: string;
   /** "keychain", "existing keychain entry", an identity file path, or the --identity file. */
   storedIn: string;

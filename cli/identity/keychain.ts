@@ -4,8 +4,8 @@
 // silent fallback) forgets everything at reboot, which would lose the key.
 import type { CliIo } from "../io.js";
 
-export const KEYCHAIN_SERVICE = "nixseal";
-export const KEYCHAIN_ACCOUNT = "admin-identity";
+const KEYCHAIN_SERVICE = "nixseal";
+const KEYCHAIN_ACCOUNT = "admin-identity";
 
 /** Where the keychain stands: reachable (with or without an entry) or why not. */
 export type KeychainRead = { ok: true; identity: string | null } | { ok: false; reason: string; disabled?: true };
@@ -49,7 +49,7 @@ export async function keychainWrite(io: CliIo, identity: string): Promise<{ ok: 
  * Why the keychain could not be used, in one line a person can act on (the binding's own
  * messages are D-Bus internals); never key material.
  */
-export function keychainProblem(message: string, env: Record<string, string | undefined>): string {
+function keychainProblem(message: string, env: Record<string, string | undefined>): string {
   if (/DBUS_SESSION_BUS_ADDRESS|autolaunch/i.test(message)) {
     return "no D-Bus session to reach it through (DBUS_SESSION_BUS_ADDRESS is unset, as in a plain SSH login)";
   }

@@ -46,7 +46,7 @@ function keychainLine(kc: KeychainRead): string {
 }
 
 /** What `identity where` reports. */
-export interface IdentityReport {
+interface IdentityReport {
   /** "keychain", a file path, or undefined when none is found. */
   source?: string;
   publicKey?: string;

@@ -11,7 +11,7 @@ export { planRekey, type RekeyStep } from "./plan.js";
 export type { Fallback } from "./append.js";
 
 /** What a rekey did: the names done, split by path, and why some took the full path. */
-export interface RekeyOutcome {
+interface RekeyOutcome {
   names: string[];
   /** Recipients appended; file key and payload kept. */
   added: string[];

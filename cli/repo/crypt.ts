@@ -15,7 +15,7 @@ import { secretFile } from "./paths.js";
 import { recipientLines, recordRecipientSet } from "./recipients.js";
 
 /** Parses recipient lines once each; a bad line is reported by where it came from. */
-export async function parseRecipients(lines: string[], source: string): Promise<Recipient[]> {
+async function parseRecipients(lines: string[], source: string): Promise<Recipient[]> {
   return Promise.all(lines.map((line) => parseRecipient(line, source)));
 }
 
@@ -52,7 +52,7 @@ export async function decryptSecret(dir: string, name: string, identities: Ident
 }
 
 /** Decrypts a blob in memory, turning "not for this key" into an error that names the way out. */
-export function decryptBlob(blob: Uint8Array, identities: Identity[], label: string, source: string, admins?: readonly { recipient: string }[]): Uint8Array {
+function decryptBlob(blob: Uint8Array, identities: Identity[], label: string, source: string, admins?: readonly { recipient: string }[]): Uint8Array {
   try {
     return decrypt(blob, identities);
   } catch (err) {

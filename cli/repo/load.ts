@@ -80,7 +80,7 @@ export async function openRepo(cwd: string, opts: LoadOptions = {}): Promise<Loa
  * two-space JSON, final newline, so git diffs stay small; recipientSets
  * pruned to the ones in use.
  */
-export function formatRepo(repo: Repo): string {
+function formatRepo(repo: Repo): string {
   const sorted: Repo = {
     format: repo.format,
     admins: repo.admins,

@@ -8,12 +8,12 @@ import { didYouMean } from "../suggest.js";
 import { hostsOf } from "./recipients.js";
 
 /** Every tag in the repo, sorted. */
-export function tagsOf(repo: Pick<Repo, "hosts">): string[] {
+function tagsOf(repo: Pick<Repo, "hosts">): string[] {
   return [...new Set(Object.values(repo.hosts).flatMap((h) => h.tags ?? []))].sort();
 }
 
 /** Splits operands and comma lists into single selectors (empty items dropped). */
-export function selectorWords(words: readonly string[]): string[] {
+function selectorWords(words: readonly string[]): string[] {
   return words.flatMap((w) => w.split(",")).map((w) => w.trim()).filter((w) => w !== "");
 }
 
@@ -53,7 +53,7 @@ export function selectHostNames(repo: Pick<Repo, "hosts">, words: readonly strin
 }
 
 /** A tag that no host carries. */
-export function unknownTag(tag: string, repo: Pick<Repo, "hosts">): NixsealError {
+function unknownTag(tag: string, repo: Pick<Repo, "hosts">): NixsealError {
   const tags = tagsOf(repo);
   const guess = didYouMean(tag, tags);
   return new NixsealError("NIXSEAL_ERR_UNKNOWN_TAG", `no host has the tag "${tag}"`, {

@@ -16,7 +16,7 @@ import { printWarning } from "../output.js";
 /** The largest reply the operator's commands read (the fleet report of thousands of hosts). */
 const MAX_REPLY_BYTES = 64 * 1024 * 1024;
 
-export interface ServerFlags {
+interface ServerFlags {
   server: string;
   tokenFile?: string;
   signKey?: string;
@@ -35,7 +35,7 @@ function isLoopback(url: URL): boolean {
 }
 
 /** Reads an OpenSSH private key (ssh-ed25519 or RSA; a passphrase is asked for when needed). */
-export async function loadSignKey(io: CliIo, file: string): Promise<SshPrivateKey> {
+async function loadSignKey(io: CliIo, file: string): Promise<SshPrivateKey> {
   let text: string;
   try {
     text = await readFile(file, "utf8");

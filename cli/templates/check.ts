@@ -6,7 +6,7 @@ import { NixsealError, parseTemplate, templateSecrets, type Repo, type TemplateP
 import { templateFile } from "../repo/paths.js";
 
 /** A template's parts and the secrets it uses, checked against repo. */
-export interface CheckedTemplate {
+interface CheckedTemplate {
   text: Buffer;
   parts: TemplatePart[];
   uses: string[];

@@ -15,7 +15,7 @@ import { X25519Recipient } from "./x25519.js";
 import { NixsealError } from "../errors.js";
 
 /** Options of {@link addRecipients}. */
-export interface AddRecipientsOptions {
+interface AddRecipientsOptions {
   /**
    * The recipients the file is believed to be encrypted to (e.g. from a
    * record kept beside it). When given, the header must hold exactly one

@@ -8,13 +8,13 @@ import { hkdf } from "./primitives.js";
 import type { Stanza } from "./types.js";
 
 /** The version line, without its newline. */
-export const VERSION_LINE = "age-encryption.org/v1";
+const VERSION_LINE = "age-encryption.org/v1";
 const COLUMNS = 64;
 const ARG_CHARS = /^[\x21-\x7e]+$/;
 const LINE_CHARS = /^[\x20-\x7e]*$/;
 
 /** A parsed header: stanzas, the bytes the MAC covers, the MAC, and where the payload starts. */
-export interface ParsedHeader {
+interface ParsedHeader {
   stanzas: Stanza[];
   /** Header bytes up to and including the `---` before the MAC. */
   macInput: Uint8Array;

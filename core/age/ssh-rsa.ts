@@ -9,9 +9,9 @@ import { canonicalSshLine, parseSshPublicKey, rsaPublicKeyObject, sshKeyFingerpr
 import type { SshRsaPrivateKey } from "../keys/ssh-private.js";
 
 /** The OAEP label. */
-export const SSH_RSA_LABEL = "age-encryption.org/v1/ssh-rsa";
+const SSH_RSA_LABEL = "age-encryption.org/v1/ssh-rsa";
 /** The smallest RSA modulus age accepts. */
-export const MIN_RSA_BITS = 2048;
+const MIN_RSA_BITS = 2048;
 const TYPE = "ssh-rsa";
 const LABEL = Buffer.from(SSH_RSA_LABEL);
 

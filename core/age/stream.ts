@@ -6,11 +6,11 @@ import { aeadOpen, aeadSeal, hkdf } from "./primitives.js";
 import { headerError, payloadError } from "./errors.js";
 
 /** Plaintext bytes per chunk. */
-export const CHUNK_SIZE = 64 * 1024;
+const CHUNK_SIZE = 64 * 1024;
 const TAG_SIZE = 16;
 const SEALED_CHUNK = CHUNK_SIZE + TAG_SIZE;
 /** Length of the payload key nonce that follows the header. */
-export const NONCE_SIZE = 16;
+const NONCE_SIZE = 16;
 
 function chunkNonce(counter: number, last: boolean): Uint8Array {
   const n = new Uint8Array(12);

@@ -9,7 +9,7 @@ import { sealFileKey } from "./seal-file-key.js";
 import type { Identity, Recipient, Stanza } from "./types.js";
 
 /** HKDF info of the X25519 wrapping key. */
-export const X25519_LABEL = "age-encryption.org/v1/X25519";
+const X25519_LABEL = "age-encryption.org/v1/X25519";
 const RECIPIENT_HRP = "age";
 const IDENTITY_HRP = "AGE-SECRET-KEY-";
 

@@ -19,11 +19,11 @@ const VERSION = 1;
 const ARMOR_BEGIN = "-----BEGIN SSH SIGNATURE-----";
 const ARMOR_END = "-----END SSH SIGNATURE-----";
 /** RSA keys below this size are refused (as for age's ssh-rsa recipients). */
-export const MIN_RSA_BITS = 2048;
+const MIN_RSA_BITS = 2048;
 /** Largest signature blob read: an RSA-16384 signature with its key is under 5 KiB. */
-export const MAX_SSHSIG_BYTES = 8192;
+const MAX_SSHSIG_BYTES = 8192;
 
-export type SshsigHash = "sha256" | "sha512";
+type SshsigHash = "sha256" | "sha512";
 
 /** Public keys seen recently, as node:crypto KeyObjects: importing one costs as much as a verification. */
 const PUBLIC_KEY_CACHE = 10_000;
@@ -51,7 +51,7 @@ export interface Sshsig {
 }
 
 /** Why a signature does not verify. */
-export type SshsigRefusal = "malformed" | "namespace" | "algorithm" | "weak-key" | "mismatch";
+type SshsigRefusal = "malformed" | "namespace" | "algorithm" | "weak-key" | "mismatch";
 
 function b64u(b: Uint8Array): string {
   return Buffer.from(b).toString("base64url");

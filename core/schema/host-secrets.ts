@@ -27,7 +27,7 @@ export { appliedDifferences, appliedDigest, appliedOfBundle, HOST_SECRETS_FORMAT
  */
 export const HOST_SECRETS_FILE = "nixseal-secrets.json";
 
-export const hostSecretSchema = z.strictObject({
+const hostSecretSchema = z.strictObject({
   owner: principal,
   group: principal.nullable(),
   mode: fileMode,

@@ -5,7 +5,7 @@
 // It only runs after a failure; JSON.parse stays the parser.
 
 /** Where a text stops being JSON, and what the grammar wanted there. */
-export interface JsonSyntaxError {
+interface JsonSyntaxError {
   /** Offset in the string (UTF-16 code units) of the first character that cannot be JSON. */
   offset: number;
   /** 1-based line of that place. */

@@ -26,11 +26,6 @@ export const storedSecretName = z
   .regex(LEGACY_SECRET_NAME, { message: rules.secretName.message })
   .refine((s) => !s.includes(".."), { message: 'a secret name may not contain ".."' });
 
-/** True when `name` passes the current rule. */
-export function isSecretName(name: string): boolean {
-  return SECRET_NAME.test(name);
-}
-
 /**
  * The problems of a set of secret names under the current rule: names the rule
  * refuses, and pairs that differ only in case (they would share one file on a

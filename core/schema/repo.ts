@@ -9,13 +9,13 @@ import { fileMode, hostName, principal, secretName, secretPath, storedSecretName
 export const REPO_FILE = "nixseal.json";
 export const REPO_FORMAT = "nixseal-repo/v1";
 
-export const adminSchema = z.strictObject({
+const adminSchema = z.strictObject({
   name: z.string().min(1),
   /** age1… recipient or an ssh-ed25519/ssh-rsa public key line. */
   recipient: z.string().min(1),
 });
 
-export const hostSchema = z.strictObject({
+const hostSchema = z.strictObject({
   /** ssh target: user@address[:port]. */
   target: z.string().refine((t) => parseSshTarget(t) !== undefined, { message: SSH_TARGET_FORM }),
   /** The host's SSH public host key (authorized_keys line): recipient and pinned identity. */
@@ -31,7 +31,7 @@ export const hostSchema = z.strictObject({
 });
 
 /** Random bytes (base64 or hex) or characters (alnum). */
-export const randomGenerateSchema = z.strictObject({
+const randomGenerateSchema = z.strictObject({
   bytes: z.number().int().min(1).max(4096),
   encoding: z.enum(["base64", "hex", "alnum"]),
 });
@@ -41,22 +41,22 @@ export const KEY_PAIR_KINDS = ["ssh-ed25519", "wireguard"] as const;
 /** Password hashes: the value is the hash; the generated password is the admin-only secret passwordSecretOf(name). */
 export const PASSWORD_HASH_KINDS = ["bcrypt", "sha512-crypt"] as const;
 
-export const keyPairGenerateSchema = z.strictObject({ kind: z.enum(KEY_PAIR_KINDS) });
-export const passwordHashGenerateSchema = z.strictObject({
+const keyPairGenerateSchema = z.strictObject({ kind: z.enum(KEY_PAIR_KINDS) });
+const passwordHashGenerateSchema = z.strictObject({
   kind: z.enum(PASSWORD_HASH_KINDS),
   /** Write an htpasswd line, USER:HASH, instead of the hash alone. */
   htpasswdUser: z.string().regex(/^[^:\s]{1,64}$/, { message: "an htpasswd user name: no colon or space" }).optional(),
 });
 
 /** How a secret's value was generated; `secrets rotate` generates it again the same way. */
-export const generateSchema = z.union([randomGenerateSchema, keyPairGenerateSchema, passwordHashGenerateSchema]);
+const generateSchema = z.union([randomGenerateSchema, keyPairGenerateSchema, passwordHashGenerateSchema]);
 
 /** The admin-only secret holding the generated password of a password-hash secret. */
 export function passwordSecretOf(name: string): string {
   return `${name}.password`;
 }
 
-export const secretSchema = z.strictObject({
+const secretSchema = z.strictObject({
   hosts: z.array(hostName),
   owner: principal.default("root"),
   /** Absent: the owner's primary group on the host (as agenix and sops-nix default it). */
@@ -84,7 +84,7 @@ export const secretSchema = z.strictObject({
  * {{ secret "NAME" }} placeholders, rendered on each of its hosts into the secrets
  * tmpfs as a file of its own (/run/keys/<name>, like a secret: names are shared).
  */
-export const templateSchema = secretSchema.pick({ hosts: true, owner: true, group: true, mode: true, path: true, restartUnits: true, reloadUnits: true, neededBy: true, version: true, updatedAt: true });
+const templateSchema = secretSchema.pick({ hosts: true, owner: true, group: true, mode: true, path: true, restartUnits: true, reloadUnits: true, neededBy: true, version: true, updatedAt: true });
 
 export const repoSchema = z.strictObject({
   format: z.literal(REPO_FORMAT),
@@ -101,7 +101,6 @@ export const repoSchema = z.strictObject({
   recipientSets: z.record(z.string().regex(/^sha256:[0-9a-f]{64}$/, { message: "sha256:<64 hex digits>" }), z.array(z.string().min(1)).min(1)).optional(),
 });
 
-export type RepoAdmin = z.infer<typeof adminSchema>;
 export type RepoHost = z.infer<typeof hostSchema>;
 export type RepoSecret = z.infer<typeof secretSchema>;
 export type RepoTemplate = z.infer<typeof templateSchema>;

@@ -37,7 +37,7 @@ export function secretPathSyntaxProblem(path: string): string | undefined {
  * @param path - a path that passed secretPathSyntaxProblem
  * @param managed - absolute, normalised directories and files the agent uses
  */
-export function managedPathProblem(path: string, managed: readonly string[]): string | undefined {
+function managedPathProblem(path: string, managed: readonly string[]): string | undefined {
   for (const dir of managed) {
     if (path === dir) return `it is ${dir}, which nixseal manages`;
     if (path.startsWith(dir + "/")) return `it is inside ${dir}, which nixseal manages`;

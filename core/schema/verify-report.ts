@@ -10,7 +10,7 @@ import { fileMode, hostName, principal, secretName, unitName } from "./names.js"
  */
 export const VERIFY_REPORT_FORMAT = "nixseal-verify/v1";
 
-export const verifiedSecretSchema = z.strictObject({
+const verifiedSecretSchema = z.strictObject({
   name: secretName,
   ok: z.boolean(),
   /** What is wrong, one sentence each; empty when ok. */
@@ -23,7 +23,7 @@ export const verifiedSecretSchema = z.strictObject({
   version: z.number().int().min(1),
 });
 
-export const verifiedConsumerSchema = z.strictObject({
+const verifiedConsumerSchema = z.strictObject({
   unit: unitName,
   secrets: z.array(secretName),
   ok: z.boolean(),

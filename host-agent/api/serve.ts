@@ -22,7 +22,7 @@ const LISTEN_FD = 3;
  *
  * @throws AgentError usage when systemd passed more than one socket
  */
-export function inheritedSocket(env: NodeJS.ProcessEnv = process.env): { fd: number } | undefined {
+function inheritedSocket(env: NodeJS.ProcessEnv = process.env): { fd: number } | undefined {
   const pid = env.LISTEN_PID;
   const fds = env.LISTEN_FDS;
   delete env.LISTEN_PID;

@@ -22,7 +22,7 @@ import { NixsealError } from "../../core/errors.js";
 import { currentBootId, monotonicUs, recordRun } from "../status/state-file.js";
 import { bootDrift } from "./drift.js";
 
-export interface RestoreOutcome {
+interface RestoreOutcome {
   /** The generation restored; null when none is installed yet. */
   generation: number | null;
   /** Set when current was unusable and previous was restored instead. */

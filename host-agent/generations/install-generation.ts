@@ -19,7 +19,7 @@ import { checkRunDir } from "../plaintext/memory-fs.js";
 import { helperFor, type DecryptHelper } from "../plaintext/parallel-decrypt.js";
 import type { UnitActions } from "../../core/agent-api.js";
 
-export interface InstallOptions {
+interface InstallOptions {
   /** Skip failing secrets (boot restore) instead of aborting with nothing changed. */
   partial: boolean;
   /** With partial: skip a secret that does not fit, or abort with nothing changed (default). */

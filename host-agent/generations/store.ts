@@ -9,7 +9,7 @@ import { GENERATION_SEAL, MANIFEST_SEAL, readStoredManifest, sha256Hex, type Bun
 import { errors } from "../errors.js";
 import { flipSymlink } from "../plaintext/links.js";
 
-export const GENERATIONS = "generations";
+const GENERATIONS = "generations";
 
 /** Path of generation n. */
 export function generationDir(stateDir: string, n: number): string {

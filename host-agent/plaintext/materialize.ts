@@ -57,7 +57,7 @@ export function currentRunName(runDir: string): string | undefined {
  * the live one (a second restore of the same generation). A leftover `<gen>` from an
  * interrupted run is removed; anything but a directory there is refused.
  */
-export function makeRunGenerationDir(runDir: string, gen: number): string {
+function makeRunGenerationDir(runDir: string, gen: number): string {
   const live = currentRunName(runDir);
   for (let k = 0; ; k++) {
     const name = k === 0 ? String(gen) : `${gen}.${k}`;
@@ -81,7 +81,7 @@ function writeWhole(fd: number, data: Uint8Array): void {
 }
 
 /** What the replaced generation held for a name: its ciphertext's (or template text's) hash, and a template's inputs. */
-export interface PreviousFile {
+interface PreviousFile {
   sha256: string;
   uses?: readonly string[];
 }
@@ -113,7 +113,7 @@ function failure(name: string, e: NixsealError): SecretResult {
   return { name, ok: false, changed: false, code: e.code, error: e.message, hints: e.hints };
 }
 
-export interface MaterializeOptions {
+interface MaterializeOptions {
   runDir: string;
   generation: number;
   entries: BundleEntry[];

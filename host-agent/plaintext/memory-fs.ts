@@ -7,8 +7,8 @@ import type { MemoryFsStatus } from "../../core/agent-api.js";
 import { errors } from "../errors.js";
 
 /** statfs f_type of the memory filesystems plaintext may live on. */
-export const TMPFS_MAGIC = 0x01021994;
-export const RAMFS_MAGIC = 0x858458f6;
+const TMPFS_MAGIC = 0x01021994;
+const RAMFS_MAGIC = 0x858458f6;
 
 /** Undoes mountinfo's octal escapes (\040 for a space, \012 for a newline, …). */
 function unescapeMountPath(s: string): string {

@@ -36,7 +36,7 @@ export const MIN_PARALLEL = 200;
  * secrets: at load ~1.3 the worker made the restore ~25 % faster; at load ~2 (both cores
  * busy with other work) ~10 % slower. Early in a boot the average is still near 0.
  */
-export function spareCore(): boolean {
+function spareCore(): boolean {
   const os = process.getBuiltinModule("node:os");
   const cores = os.availableParallelism();
   return cores >= 2 && os.loadavg()[0]! < cores;

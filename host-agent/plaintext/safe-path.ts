@@ -19,7 +19,7 @@ export class UnsafePathError extends Error {
 }
 
 /** A directory held open: `at(name)` names an entry of exactly this directory. */
-export interface HeldDir {
+interface HeldDir {
   /** The path it was reached by (for messages). */
   path: string;
   at(name: string): string;

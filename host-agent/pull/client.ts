@@ -17,7 +17,7 @@ export const MAX_REPLY_BYTES = 64 * 1024 * 1024;
 /** How long a plain fetch may take, reply included. */
 const FETCH_TIMEOUT_MS = 120_000;
 /** How long a long-poll asks the server to hold (under the usual 60 s of proxies). */
-export const DEFAULT_WAIT_SECONDS = 50;
+const DEFAULT_WAIT_SECONDS = 50;
 const MAX_BACKOFF_MS = 60_000;
 
 export interface PullTarget {
@@ -64,7 +64,7 @@ export async function fetchLatest(t: PullTarget): Promise<VerifiedBundle> {
   return verifyReply(t.server.origin, t.host, reply, t.trusted);
 }
 
-export interface FollowOptions {
+interface FollowOptions {
   /** The highest sequence the host runs now; asked again after each install. */
   after: () => number;
   /** Installs a verified bundle (refusing a replay or a downgrade by throwing). */

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../core/fs.js";
 
-export interface PulledMark {
+interface PulledMark {
   sequence: number;
   id: string;
 }

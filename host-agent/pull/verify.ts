@@ -17,7 +17,7 @@ export function usage(message: string): NixsealError {
   return errors.usage([message], { hints: ["run nixseal-agent pull --help"] });
 }
 
-export function invalid(server: string, why: string): NixsealError {
+function invalid(server: string, why: string): NixsealError {
   return new NixsealError("NIXSEAL_ERR_PULL_VERIFY", `the bundle from ${server} fails verification: ${why}`, {
     hints: ["nothing was changed on this host; push the bundle again (nixseal push HOST) and check the server"],
   });
@@ -89,7 +89,7 @@ export async function verifyReply(origin: string, host: string, reply: unknown, 
 }
 
 /** Secrets whose version the new manifest lowers. */
-export function downgrades(current: BundleManifest, next: BundleManifest): string[] {
+function downgrades(current: BundleManifest, next: BundleManifest): string[] {
   const now = new Map(current.secrets.map((s) => [s.name, s.version]));
   return next.secrets.filter((s) => s.version < (now.get(s.name) ?? 0)).map((s) => `${s.name} (${now.get(s.name)} -> ${s.version})`);
 }

@@ -8,7 +8,7 @@ import type { LastRun } from "../../core/agent-api.js";
 import type { SecretResult } from "../plaintext/materialize.js";
 
 /** The last boot restore, for `nixseal-agent verify`: which boot, and when it finished. */
-export interface BootRecord {
+interface BootRecord {
   /** /proc/sys/kernel/random/boot_id of the boot it ran in. */
   bootId: string | null;
   /** $INVOCATION_ID systemd gave the run (nixseal-restore.service), null outside systemd. */
@@ -21,7 +21,7 @@ export interface BootRecord {
   finishedMonotonicUs: number;
 }
 
-export interface StateFile {
+interface StateFile {
   lastRun?: LastRun;
   boot?: BootRecord;
   results: Record<string, SecretResult & { generation: number; at: string }>;

@@ -32,7 +32,7 @@ interface UnitTimes {
   invocationId: string;
 }
 
-export const RESTORE_UNIT = "nixseal-restore.service";
+const RESTORE_UNIT = "nixseal-restore.service";
 
 /** `systemctl show` of some units: when each last began starting, its state, its invocation. */
 function unitTimes(units: string[]): Map<string, UnitTimes> {

@@ -27,7 +27,7 @@ export interface AgeSecretMeta {
 }
 
 /** The file name an age.secrets entry points at, without a store path's hash prefix. */
-export function ageFileName(file: string): string {
+function ageFileName(file: string): string {
   return basename(file).replace(/^[0-9a-df-np-sv-z]{32}-/, "");
 }
 

@@ -29,7 +29,7 @@ import { readAgenixRules, RULES_FILE, type AgenixRule } from "./secrets-nix.js";
 import { where } from "../where.js";
 import { usageError } from "../../errors.js";
 
-export interface AgenixImportOptions {
+interface AgenixImportOptions {
   map?: string;
   /** --age-secrets HOST=FILE: a host's exported age.secrets. */
   ageSecrets: Map<string, string>;

@@ -11,7 +11,7 @@ const RESERVED_BYTE = PENDING_BYTE + 1;
 const WAL_LOCK_OFFSET = 120; // WAL_WRITE_LOCK; +1 checkpoint, +2 recover
 
 /** A write lock someone holds on a file. */
-export interface HeldLock {
+interface HeldLock {
   file: string;
   pid: number;
 }

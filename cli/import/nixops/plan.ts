@@ -24,7 +24,7 @@ export interface PlannedHost {
   hostKey?: { line: string; from: string };
 }
 
-export interface PlannedSecret {
+interface PlannedSecret {
   name: string;
   hosts: string[];
   owner: string;
@@ -36,7 +36,7 @@ export interface PlannedSecret {
 }
 
 /** A key NixOps did not keep in its state (keyFile, keyCommand): nothing to import. */
-export interface SkippedKey {
+interface SkippedKey {
   machine: string;
   key: string;
   why: string;
@@ -52,7 +52,7 @@ export interface NixopsPlan {
   warnings: string[];
 }
 
-export interface PlanOptions {
+interface PlanOptions {
   /** --deployment NAME|UUID (needed when the file holds several). */
   deployment?: string;
   /** --rename OLD=NEW for machine names, MACHINE:KEY=NEW for keys. */

@@ -14,7 +14,7 @@ import { planNixopsImport, type NixopsPlan, type PlannedHost } from "./plan.js";
 import { readNixopsState } from "./state-file.js";
 import { usageError } from "../../errors.js";
 
-export interface NixopsImportOptions {
+interface NixopsImportOptions {
   deployment?: string;
   renames: Map<string, string>;
   /** --host-key NAME=LINE: a key for a host NixOps recorded none for (or to override it). */

@@ -17,8 +17,8 @@ import { makePrivateTmpfsDir } from "../../editor.js";
 import type { CliIo } from "../../io.js";
 import { sqliteWriters } from "./locks.js";
 
-export const KNOWN_SCHEMAS = [1, 2, 3] as const;
-export type SchemaVersion = (typeof KNOWN_SCHEMAS)[number];
+const KNOWN_SCHEMAS = [1, 2, 3] as const;
+type SchemaVersion = (typeof KNOWN_SCHEMAS)[number];
 
 /** One row of Resources (Machines before schema 3) with its attributes. */
 export interface NixopsResource {

@@ -7,7 +7,7 @@ import { activate, check, rollback, stage } from "../../generations/operations.j
 import { readStateFile } from "../../status/state-file.js";
 import { collectStatus } from "../../status/host-status.js";
 
-export interface AgentService {
+interface AgentService {
   config: AgentConfig;
   startedAt: number;
   /** requireUnits: every unit the bundle names must exist here (a deploy without a config). */
