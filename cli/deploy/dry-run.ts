@@ -17,10 +17,10 @@ import { recordStep, type HostResult, type ProgressSink, type StepRecord } from 
 import { prepareStaging, removeStaging, uploadDir, type Staging } from "./upload.js";
 
 /** One reason the deploy would fail, with what to do about it. */
-export type PlanProblem = BundleProblem & { hints?: string[] };
+type PlanProblem = BundleProblem & { hints?: string[] };
 
 /** What the dry run found on one host (the `plan` of its --json entry). */
-export interface HostPlan {
+interface HostPlan {
   agent: { ok: boolean; generation: number | null; error?: string };
   secrets?: SecretsDiff;
   config?: Awaited<ReturnType<typeof diffConfig>>;

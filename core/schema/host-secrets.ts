@@ -39,7 +39,7 @@ const hostSecretSchema = z.strictObject({
 });
 
 /** A rendered template's entry: a secret's fields; never restored before users. */
-export const hostTemplateSchema = hostSecretSchema.extend({ neededForUsers: z.literal(false) });
+const hostTemplateSchema = hostSecretSchema.extend({ neededForUsers: z.literal(false) });
 
 export const hostSecretsSchema = z
   .strictObject({
