@@ -170,7 +170,7 @@ describe("nixseal age decrypt", () => {
     const pw = sshKeygen(d, "pw", "ed25519", { passphrase: "secret words" });
     const enc = await nixseal(["decrypt", "-i", pw.path], d, age(["-R", pw.path + ".pub"], SECRET).stdout);
     expect(enc.code).toBe(1);
-    expect(enc.stderr).toMatch(/the private key is passphrase-protected\nnixseal: hint: /);
+    expect(enc.stderr).toMatch(/the private key is passphrase-protected \[NIXSEAL_ERR_KEY_PASSPHRASE_REQUIRED\]\nnixseal: hint: /);
     expect(enc.stderr).not.toMatch(/\n\s+at /); // no stack trace
   });
 });
