@@ -19,7 +19,7 @@ export type UploadResult =
   | { host: string; ok: true; id: string; sequence: number; created: boolean; pushedAt: string }
   | { host: string; ok: false; code: string; message: string; hints: string[] };
 
-export interface UploadOptions {
+interface UploadOptions {
   /** Largest batch body in bytes (a single larger bundle goes alone). */
   maxBytes?: number;
   /** Most bundles in one batch. */
@@ -29,13 +29,13 @@ export interface UploadOptions {
 }
 
 /** Sends a request to the server and returns its JSON reply (ServerClient.call). */
-export type CallServer = (method: "POST", path: string, body: unknown) => Promise<unknown>;
+type CallServer = (method: "POST", path: string, body: unknown) => Promise<unknown>;
 
 /** 4 MiB batches: well under the server's default 16 MiB --body-limit. */
-export const DEFAULT_BATCH_BYTES = 4 * 1024 * 1024;
-export const DEFAULT_BATCH_BUNDLES = 250;
+const DEFAULT_BATCH_BYTES = 4 * 1024 * 1024;
+const DEFAULT_BATCH_BUNDLES = 250;
 /** Two batches at once: the server checks one while it stores the other. */
-export const DEFAULT_BATCH_PARALLEL = 2;
+const DEFAULT_BATCH_PARALLEL = 2;
 
 function failure(host: string, err: unknown): UploadResult {
   if (err instanceof NixsealError) return { host, ok: false, code: err.code, message: err.message, hints: err.hints };

@@ -47,7 +47,7 @@ function seal(stateDir: string, sum: string): void {
 }
 
 /** Validates a config file's text: with the zod schema (loaded on demand) unless it is sealed. */
-export async function parseConfig(text: string, file: string): Promise<AgentConfig> {
+async function parseConfig(text: string, file: string): Promise<AgentConfig> {
   let version = "";
   try {
     version = (JSON.parse(readFileSync(packageJsonFile(), "utf8")) as { version?: string }).version ?? "";

@@ -83,7 +83,7 @@ export function systemdWord(word: string): string {
  * The pull units for a mode, as a spec of their own (same shape as the agent's): the
  * services hardened like the agent's, with the pull's network allowances over it.
  */
-export function pullSpec(spec: UnitsSpec, follow: boolean): UnitsSpec {
+function pullSpec(spec: UnitsSpec, follow: boolean): UnitsSpec {
   const names = follow ? spec.pull.follow : spec.pull.timer;
   return {
     ...spec,
