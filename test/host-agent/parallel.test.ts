@@ -132,7 +132,9 @@ describe("decrypt worker", () => {
         },
         take,
       );
-      expect(Number(readFileSync(marker, "utf8"))).toBe(N - 1);
+      // The worker claimed everything the main thread had not taken: N - 1, or all N when the
+      // worker started claiming before the main thread took its first (a loaded machine).
+      expect(Number(readFileSync(marker, "utf8"))).toBeGreaterThanOrEqual(N - 1);
       expect(r.byWorker).toBe(0);
       expectAllDecrypted(results);
     } finally {
