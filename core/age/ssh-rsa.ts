@@ -5,13 +5,11 @@ import { constants, privateDecrypt, publicEncrypt, type KeyObject } from "node:c
 import { recipientError, rsaTooSmallError, stanzaError } from "./errors.js";
 import { sshTag } from "./ssh-tag.js";
 import type { Identity, Recipient, Stanza } from "./types.js";
-import { canonicalSshLine, parseSshPublicKey, rsaPublicKeyObject, sshKeyFingerprint, type SshRsaPublicKey } from "../keys/ssh-public.js";
+import { canonicalSshLine, MIN_RSA_BITS, parseSshPublicKey, rsaPublicKeyObject, sshKeyFingerprint, type SshRsaPublicKey } from "../keys/ssh-public.js";
 import type { SshRsaPrivateKey } from "../keys/ssh-private.js";
 
 /** The OAEP label. */
 const SSH_RSA_LABEL = "age-encryption.org/v1/ssh-rsa";
-/** The smallest RSA modulus age accepts. */
-const MIN_RSA_BITS = 2048;
 const TYPE = "ssh-rsa";
 const LABEL = Buffer.from(SSH_RSA_LABEL);
 

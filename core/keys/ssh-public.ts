@@ -95,6 +95,9 @@ export function sshKeyFingerprint(key: SshPublicKey): string {
   return "SHA256:" + createHash("sha256").update(key.wire).digest("base64").replace(/=+$/, "");
 }
 
+/** The smallest RSA modulus nixseal accepts, for age recipients and signatures alike (age's own floor). */
+export const MIN_RSA_BITS = 2048;
+
 /** The RSA public key as a node:crypto KeyObject. */
 export function rsaPublicKeyObject(key: SshRsaPublicKey): KeyObject {
   const b64u = (b: Uint8Array): string => Buffer.from(b).toString("base64url");

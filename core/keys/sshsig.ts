@@ -11,15 +11,13 @@
 // do what it signed is the caller's decision.
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from "node:crypto";
 import { SshReader, sshString } from "./ssh-wire.js";
-import { parseSshPublicBlob, rsaPublicKeyObject, type SshPublicKey } from "./ssh-public.js";
+import { MIN_RSA_BITS, parseSshPublicBlob, rsaPublicKeyObject, type SshPublicKey } from "./ssh-public.js";
 import type { SshPrivateKey } from "./ssh-private.js";
 
 const MAGIC = Buffer.from("SSHSIG");
 const VERSION = 1;
 const ARMOR_BEGIN = "-----BEGIN SSH SIGNATURE-----";
 const ARMOR_END = "-----END SSH SIGNATURE-----";
-/** RSA keys below this size are refused (as for age's ssh-rsa recipients). */
-const MIN_RSA_BITS = 2048;
 /** Largest signature blob read: an RSA-16384 signature with its key is under 5 KiB. */
 const MAX_SSHSIG_BYTES = 8192;
 
